@@ -1,0 +1,282 @@
+import { z } from 'zod';
+import { StandaloneDiscovery } from '../discovery/standalone.js';
+import type { DiscoveryProvider } from './discovery.js';
+import { DistCacheError, ErrorCode, describeValue } from './errors.js';
+import type { CircuitBreakerSettings } from './keyspace/circuit-breaker.js';
+import type { Codec } from './keyspace/codecs.js';
+import type { RateLimitSettings } from './keyspace/rate-limiter.js';
+import { defaultLogger, type Logger } from './logger.js';
+
+/** Where a keyspace loads missing keys from: a database, an API. */
+export interface DataSource<V = Uint8Array> {
+  /**
+   * Loads one key. Return `undefined` or `null` when the key does not exist.
+   * `signal` fires when the keyspace's `readTimeout` elapses: pass it on to
+   * the driver so abandoned queries stop.
+   */
+  fetch(key: string, context: { signal: AbortSignal }): Promise<V | null | undefined> | V | null | undefined;
+}
+
+/** Circuit breaker options; time values in ms. */
+export interface CircuitBreakerOptions {
+  /** Consecutive failed loads that open the breaker. Default 5. */
+  failureThreshold?: number;
+  /** Time in ms the breaker stays open before one probe call is let through. Default 10000. */
+  resetTimeout?: number;
+}
+
+/** Data-source rate limit options; time values in ms. */
+export interface RateLimitOptions {
+  /** Sustained data-source calls per second. Required. */
+  requestsPerSecond: number;
+  /** Calls allowed at once after a quiet period. Default: `requestsPerSecond` rounded up (one second's worth). */
+  burst?: number;
+  /** Longest wait in ms for a slot before ERR_DATASOURCE_RATE_LIMITED. Default 250. */
+  waitTimeout?: number;
+}
+
+/** One keyspace: a named, byte-bounded cache in front of one data source. */
+export interface KeyspaceOptions<V = Uint8Array> {
+  /** Unique name: letters, digits, `.`, `_`, `-`; at most 128 characters. */
+  name: string;
+  /** Most bytes the keyspace's entries may cost (key + value + a fixed per-entry overhead). */
+  maxBytes: number;
+  /** Loads keys on a miss. Without one the keyspace is a plain cache: a miss resolves `undefined`. */
+  dataSource?: DataSource<V>;
+  /** Expiry of a key as a Date or epoch ms; wins over `defaultTtl`. Return `undefined` to use `defaultTtl`. */
+  expiresAt?: (key: string) => Date | number | undefined;
+  /** Time to live in ms of loaded and put entries; 0 = no expiry. Default: the engine's, else 0. */
+  defaultTtl?: number;
+  /** Timeout in ms of one data-source call. Default: the engine's, else 5000. */
+  readTimeout?: number;
+  /** Rate limit of data-source calls; `false` turns off the engine's default. Default: the engine's, else none. */
+  rateLimit?: RateLimitOptions | false;
+  /** Circuit breaker of data-source calls; `false` turns off the engine's default. Default: the engine's, else none. */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /** Makes values typed: get/put and the data source use `V`, the store holds its encoding. Default: bytes. */
+  codec?: Codec<V>;
+  /** For how long in ms after expiry a value may still be served (marked `stale`) when reloading it fails. Default 0. */
+  staleIfError?: number;
+  /** Time in ms to remember that a key does not exist; 0 = ask the data source every time. Default 0. */
+  negativeTtl?: number;
+}
+
+/** Options of an {@link Engine}. Time values are in milliseconds. */
+export interface EngineOptions {
+  /** How the node finds its peers. Default: {@link StandaloneDiscovery} (a cluster of one). */
+  discovery?: DiscoveryProvider;
+  /** The keyspaces this node serves. Every node of a cluster defines the same ones. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each keyspace has its own value type
+  keyspaces: KeyspaceOptions<any>[];
+  /** Default TTL in ms for keyspaces that set none; 0 = no expiry. Default 0. */
+  defaultTtl?: number;
+  /** Default data-source timeout in ms for keyspaces that set none. Default 5000. */
+  readTimeout?: number;
+  /** Default circuit breaker for keyspaces that set none. Default: none. */
+  circuitBreaker?: CircuitBreakerOptions;
+  /** Default data-source rate limit for keyspaces that set none. Default: none. */
+  rateLimit?: RateLimitOptions;
+  /** Longest time in ms `stop()` waits for loads in progress. Default 30000. */
+  shutdownTimeout?: number;
+  /** Where distcache logs; any pino-compatible logger. Default: pino at `info` on stdout. */
+  logger?: Logger;
+}
+
+/** A keyspace's options with every default applied: what the runtime reads. */
+export interface KeyspaceConfig {
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly dataSource: DataSource<unknown> | undefined;
+  readonly expiresAt: ((key: string) => Date | number | undefined) | undefined;
+  readonly defaultTtl: number;
+  readonly readTimeout: number;
+  readonly rateLimit: RateLimitSettings | undefined;
+  readonly circuitBreaker: CircuitBreakerSettings | undefined;
+  readonly codec: Codec<unknown> | undefined;
+  readonly staleIfError: number;
+  readonly negativeTtl: number;
+}
+
+/** The engine's options with every default applied. */
+export interface EngineConfig {
+  readonly discovery: DiscoveryProvider;
+  readonly keyspaces: readonly KeyspaceConfig[];
+  readonly shutdownTimeout: number;
+  readonly logger: Logger;
+  readonly keyspaceDefaults: KeyspaceDefaults;
+}
+
+/** Engine-level values a keyspace inherits when it sets none. */
+interface KeyspaceDefaults {
+  readonly defaultTtl: number;
+  readonly readTimeout: number;
+  readonly circuitBreaker: CircuitBreakerOptions | undefined;
+  readonly rateLimit: RateLimitOptions | undefined;
+}
+
+/** Defaults, from Go DistCache where it has one. */
+export const DEFAULTS = {
+  readTimeout: 5_000,
+  shutdownTimeout: 30_000,
+  defaultTtl: 0,
+  failureThreshold: 5,
+  resetTimeout: 10_000,
+  rateLimitWaitTimeout: 250,
+} as const;
+
+/** setTimeout's ceiling: a timeout above it would fire at once. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+const timeout = z.number().int().min(1).max(MAX_TIMER_MS);
+const duration = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
+const isFunction = (value: unknown): boolean => typeof value === 'function';
+
+const circuitBreakerSchema = z.strictObject({
+  failureThreshold: z.number().int().min(1).optional(),
+  resetTimeout: timeout.optional(),
+});
+
+const rateLimitSchema = z.strictObject({
+  requestsPerSecond: z.number().positive().max(1_000_000),
+  burst: z.number().int().min(1).optional(),
+  waitTimeout: z.number().int().min(0).max(MAX_TIMER_MS).optional(),
+});
+
+const keyspaceSchema = z.strictObject({
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+  maxBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
+  dataSource: z
+    .custom<DataSource<unknown>>(
+      (value) => typeof value === 'object' && value !== null && isFunction((value as { fetch?: unknown }).fetch),
+      'must be an object with a fetch(key, { signal }) method',
+    )
+    .optional(),
+  expiresAt: z.custom<(key: string) => Date | number | undefined>(isFunction, 'must be a function (key) => Date | epoch ms').optional(),
+  defaultTtl: duration.optional(),
+  readTimeout: timeout.optional(),
+  rateLimit: z.union([rateLimitSchema, z.literal(false)]).optional(),
+  circuitBreaker: z.union([circuitBreakerSchema, z.literal(false)]).optional(),
+  codec: z
+    .custom<Codec<unknown>>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        isFunction((value as Codec<unknown>).encode) &&
+        isFunction((value as Codec<unknown>).decode),
+      'must be an object with encode(value) and decode(bytes) methods',
+    )
+    .optional(),
+  staleIfError: duration.optional(),
+  negativeTtl: duration.optional(),
+});
+
+const engineSchema = z.strictObject({
+  discovery: z
+    .custom<DiscoveryProvider>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        ['start', 'stop', 'addresses'].every((method) => isFunction((value as Record<string, unknown>)[method])),
+      'must implement the DiscoveryProvider interface (start, stop, addresses)',
+    )
+    .optional(),
+  keyspaces: z.array(z.unknown()),
+  defaultTtl: duration.optional(),
+  readTimeout: timeout.optional(),
+  circuitBreaker: circuitBreakerSchema.optional(),
+  rateLimit: rateLimitSchema.optional(),
+  shutdownTimeout: timeout.optional(),
+  logger: z
+    .custom<Logger>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        ['debug', 'info', 'warn', 'error'].every((level) => isFunction((value as Record<string, unknown>)[level])),
+      'must be a pino-compatible logger with debug, info, warn and error methods',
+    )
+    .optional(),
+});
+
+/** Validates engine options and applies every default; throws ERR_INVALID_CONFIG naming the field and value. */
+export function resolveEngineConfig(options: unknown): EngineConfig {
+  const parsed = parse(engineSchema, options, 'engine options');
+  if (parsed.discovery !== undefined && !(parsed.discovery instanceof StandaloneDiscovery)) {
+    throw new DistCacheError(
+      ErrorCode.INVALID_CONFIG,
+      `discovery: "${parsed.discovery.name}" needs clustering, which this version does not include yet; ` +
+        'use StandaloneDiscovery (the default)',
+    );
+  }
+  const keyspaceDefaults: KeyspaceDefaults = {
+    defaultTtl: parsed.defaultTtl ?? DEFAULTS.defaultTtl,
+    readTimeout: parsed.readTimeout ?? DEFAULTS.readTimeout,
+    circuitBreaker: parsed.circuitBreaker,
+    rateLimit: parsed.rateLimit,
+  };
+  const keyspaces = parsed.keyspaces.map((keyspace, index) =>
+    resolveKeyspaceConfig(keyspace, keyspaceDefaults, `keyspaces[${index}]`),
+  );
+  const seen = new Set<string>();
+  for (const { name } of keyspaces) {
+    if (seen.has(name)) {
+      throw new DistCacheError(ErrorCode.INVALID_CONFIG, `keyspaces: the name "${name}" is defined twice`);
+    }
+    seen.add(name);
+  }
+  return {
+    discovery: parsed.discovery ?? new StandaloneDiscovery(),
+    keyspaces,
+    shutdownTimeout: parsed.shutdownTimeout ?? DEFAULTS.shutdownTimeout,
+    logger: parsed.logger ?? defaultLogger(),
+    keyspaceDefaults,
+  };
+}
+
+/** Validates one keyspace's options and layers them over the engine's defaults. */
+export function resolveKeyspaceConfig(options: unknown, defaults: KeyspaceDefaults, where = 'keyspace'): KeyspaceConfig {
+  const named = typeof (options as { name?: unknown } | null)?.name === 'string' ? ` ("${(options as { name: string }).name}")` : '';
+  const parsed = parse(keyspaceSchema, options, `${where}${named}`);
+  const circuitBreaker = parsed.circuitBreaker === false ? undefined : (parsed.circuitBreaker ?? defaults.circuitBreaker);
+  const rateLimit = parsed.rateLimit === false ? undefined : (parsed.rateLimit ?? defaults.rateLimit);
+  return {
+    name: parsed.name,
+    maxBytes: parsed.maxBytes,
+    dataSource: parsed.dataSource,
+    expiresAt: parsed.expiresAt,
+    defaultTtl: parsed.defaultTtl ?? defaults.defaultTtl,
+    readTimeout: parsed.readTimeout ?? defaults.readTimeout,
+    rateLimit: rateLimit && {
+      requestsPerSecond: rateLimit.requestsPerSecond,
+      burst: rateLimit.burst ?? Math.ceil(rateLimit.requestsPerSecond),
+      waitTimeout: rateLimit.waitTimeout ?? DEFAULTS.rateLimitWaitTimeout,
+    },
+    circuitBreaker: circuitBreaker && {
+      failureThreshold: circuitBreaker.failureThreshold ?? DEFAULTS.failureThreshold,
+      resetTimeout: circuitBreaker.resetTimeout ?? DEFAULTS.resetTimeout,
+    },
+    codec: parsed.codec,
+    staleIfError: parsed.staleIfError ?? 0,
+    negativeTtl: parsed.negativeTtl ?? 0,
+  };
+}
+
+function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
+  const result = schema.safeParse(value, { reportInput: true });
+  if (result.success) return result.data;
+  const issue = innermostIssue(result.error.issues[0]!);
+  const path = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('');
+  const got = issue.code === 'unrecognized_keys' ? '' : `, got ${describeValue(issue.input)}`;
+  throw new DistCacheError(ErrorCode.INVALID_CONFIG, `${where}${path}: ${issue.message}${got}`, { cause: result.error });
+}
+
+/**
+ * For "object or false" options zod reports a bare "invalid input" at the
+ * union; the object branch's own issue says what is wrong, so use that.
+ */
+function innermostIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
+  if (issue.code !== 'invalid_union') return issue;
+  const inner = issue.errors.find((branch) => branch.length > 0 && branch[0]!.code !== 'invalid_value')?.[0];
+  return inner === undefined ? issue : innermostIssue({ ...inner, path: [...issue.path, ...inner.path] });
+}

@@ -1,0 +1,17 @@
+export { Engine, type CallOptions } from './engine.js';
+export {
+  DEFAULTS,
+  type CircuitBreakerOptions,
+  type DataSource,
+  type EngineOptions,
+  type KeyspaceOptions,
+  type RateLimitOptions,
+} from './config.js';
+export { DistCacheError, ErrorCode, isDistCacheError } from './errors.js';
+export type { DiscoveryProvider } from './discovery.js';
+export type { Logger, LogFn } from './logger.js';
+export type { GetResult, KeyspaceStats, PutEntry } from './keyspace/keyspace.js';
+export type { BreakerState } from './keyspace/circuit-breaker.js';
+export { jsonCodec, msgpackCodec, type Codec } from './keyspace/codecs.js';
+export { ENTRY_OVERHEAD_BYTES } from './keyspace/store.js';
+export { MAX_KEY_BYTES } from './keyspace/entry-input.js';

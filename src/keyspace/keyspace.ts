@@ -1,0 +1,241 @@
+import { waitFor } from '../abort.js';
+import type { KeyspaceConfig } from '../config.js';
+import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { BreakerState } from './circuit-breaker.js';
+import { toExpiresAt, toStoredBytes, validateKey } from './entry-input.js';
+import { Loader } from './loader.js';
+import { SingleFlight, type Flight } from './single-flight.js';
+import { ByteBoundedLru } from './store.js';
+
+/** What `get` resolves for a key that exists. */
+export interface GetResult<V = Uint8Array> {
+  readonly key: string;
+  /** The value. Bytes returned by a keyspace without a codec are the cached copy: treat them as read-only. */
+  readonly value: V;
+  /** Present and true when the value expired and was served because reloading it failed (`staleIfError`). */
+  readonly stale?: true;
+}
+
+/** One entry to write with `put`. Give `ttl` or `expiresAt`, not both; neither = the keyspace's expiry rules. */
+export interface PutEntry<V = Uint8Array> {
+  key: string;
+  value: V;
+  /** Time to live in ms; 0 = never expires. */
+  ttl?: number;
+  /** Expiry as a Date or epoch ms. */
+  expiresAt?: Date | number;
+}
+
+/** A keyspace's counters and sizes, as returned by `engine.stats(name)`. */
+export interface KeyspaceStats {
+  /** Entries held, including expired ones not yet dropped. */
+  readonly entries: number;
+  /** Bytes the entries cost (key + value + fixed overhead each); never more than maxBytes. */
+  readonly bytes: number;
+  readonly maxBytes: number;
+  /** Gets answered from the store. */
+  readonly hits: number;
+  /** Gets that did not find a fresh entry. */
+  readonly misses: number;
+  /** Data-source calls made. */
+  readonly loads: number;
+  /** Data-source calls that failed. */
+  readonly loadErrors: number;
+  /** Loads refused before the data source by the rate limiter or the open breaker. */
+  readonly rejectedLoads: number;
+  /** Expired values served because reloading failed. */
+  readonly staleServed: number;
+  /** Entries removed to make room. */
+  readonly evictions: number;
+  /** Circuit breaker state, or `disabled` when the keyspace has none. */
+  readonly breakerState: BreakerState | 'disabled';
+  /** Loads waiting for a rate-limiter slot. */
+  readonly limiterQueued: number;
+}
+
+/** An entry validated and encoded by `preparePut`, ready to write. */
+export interface PreparedPut {
+  readonly key: string;
+  readonly bytes: Uint8Array;
+  /** Epoch ms, 0 = never. */
+  readonly expiry: number;
+}
+
+/** The result of one shared load: the bytes (null = does not exist), and whether they are stale. */
+interface Loaded {
+  readonly bytes: Uint8Array | null;
+  readonly stale: boolean;
+}
+
+/**
+ * The runtime of one keyspace on this node: its store, its loader and its
+ * counters. The read path is {@link get}: store → single-flight → loader → store.
+ */
+export class Keyspace {
+  readonly config: KeyspaceConfig;
+  readonly #store: ByteBoundedLru;
+  readonly #loader: Loader | undefined;
+  readonly #flights = new SingleFlight<Loaded>();
+  readonly #logger: Logger;
+  #hits = 0;
+  #misses = 0;
+  #staleServed = 0;
+  #closed = false;
+
+  constructor(config: KeyspaceConfig, logger: Logger) {
+    this.config = config;
+    this.#logger = logger;
+    this.#store = new ByteBoundedLru(config.maxBytes, config.staleIfError);
+    this.#loader = config.dataSource && new Loader(config, config.dataSource, (state) => this.#logBreaker(state));
+  }
+
+  /**
+   * Reads `key`: a fresh stored entry, else one shared load from the data
+   * source. Returns synchronously on a hit (no promise to allocate), a
+   * promise otherwise. Without a data source a miss is `undefined`.
+   */
+  get(key: string, signal: AbortSignal | undefined): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
+    validateKey(key);
+    const entry = this.#store.get(key, Date.now());
+    if (entry !== undefined) {
+      this.#hits++;
+      return this.#result(key, entry.value, false);
+    }
+    this.#misses++;
+    if (this.#loader === undefined) return undefined;
+    const loading = this.#flights.do(key, (flight) => this.#loadAndStore(key, flight));
+    return waitFor(loading, signal).then((loaded) => this.#result(key, loaded.bytes, loaded.stale));
+  }
+
+  /** Writes one entry, replacing any stored value and superseding a load in progress for the key. */
+  put(entry: PutEntry<unknown>): void {
+    this.commitPut(this.preparePut(entry));
+  }
+
+  /** Validates and encodes an entry without writing it; throws ERR_INVALID_ARGUMENT for a bad one. */
+  preparePut(entry: PutEntry<unknown>): PreparedPut {
+    if (typeof entry !== 'object' || entry === null) {
+      throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, 'put expects an entry object { key, value, ttl?, expiresAt? }');
+    }
+    const { key, value, ttl, expiresAt } = entry;
+    validateKey(key);
+    if (ttl !== undefined && expiresAt !== undefined) {
+      throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `put "${key}": give ttl or expiresAt, not both`);
+    }
+    if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl >= 0)) {
+      throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `put "${key}": ttl must be a non-negative integer of ms, got ${String(ttl)}`);
+    }
+    const bytes = toStoredBytes(value, this.config.codec, this.config.name);
+    const now = Date.now();
+    const expiry = ttl !== undefined ? toExpiresAt(undefined, ttl, now, 'ttl') : this.#expiryFor(key, expiresAt, now);
+    return { key, bytes, expiry };
+  }
+
+  /** Writes an entry made by {@link preparePut}. An entry already expired removes the key instead. */
+  commitPut({ key, bytes, expiry }: PreparedPut): void {
+    this.#flights.supersede(key);
+    if (expiry !== 0 && expiry <= Date.now()) {
+      this.#store.delete(key);
+      return;
+    }
+    if (!this.#store.set(key, bytes, expiry)) {
+      this.#logger.debug({ keyspace: this.config.name, key, bytes: bytes.byteLength }, 'value larger than the keyspace; not stored');
+    }
+  }
+
+  /** Removes `key`; true when an entry was held. */
+  delete(key: string): boolean {
+    validateKey(key);
+    this.#flights.supersede(key);
+    return this.#store.delete(key);
+  }
+
+  /** Current counters and sizes. */
+  stats(): KeyspaceStats {
+    const loader = this.#loader;
+    return {
+      entries: this.#store.size,
+      bytes: this.#store.bytes,
+      maxBytes: this.#store.maxBytes,
+      hits: this.#hits,
+      misses: this.#misses,
+      loads: loader?.counters.loads ?? 0,
+      loadErrors: loader?.counters.loadErrors ?? 0,
+      rejectedLoads: loader?.counters.rejectedLoads ?? 0,
+      staleServed: this.#staleServed,
+      evictions: this.#store.evictions,
+      breakerState: loader?.breakerState ?? 'disabled',
+      limiterQueued: loader?.limiterQueued ?? 0,
+    };
+  }
+
+  /** Loads in progress, for a graceful stop to wait on. */
+  running(): Promise<unknown>[] {
+    return this.#flights.running();
+  }
+
+  /** Drops every entry, lets loads in progress finish without storing, and stops the loader's timers. */
+  async close(): Promise<void> {
+    this.#closed = true;
+    this.#flights.supersedeAll();
+    this.#store.clear();
+    await this.#loader?.stop();
+  }
+
+  async #loadAndStore(key: string, flight: Flight<Loaded>): Promise<Loaded> {
+    let bytes: Uint8Array | null;
+    try {
+      bytes = await this.#loader!.load(key);
+    } catch (error) {
+      const stale = this.#staleFallback(key, error);
+      if (stale !== undefined) return stale;
+      throw error;
+    }
+    if (!flight.superseded && !this.#closed) this.#storeLoaded(key, bytes);
+    return { bytes, stale: false };
+  }
+
+  #storeLoaded(key: string, bytes: Uint8Array | null): void {
+    const now = Date.now();
+    if (bytes === null) {
+      if (this.config.negativeTtl > 0) this.#store.set(key, null, now + this.config.negativeTtl);
+      else this.#store.delete(key);
+      return;
+    }
+    const expiry = this.#expiryFor(key, undefined, now);
+    if (expiry !== 0 && expiry <= now) return;
+    if (!this.#store.set(key, bytes, expiry)) {
+      this.#logger.debug({ keyspace: this.config.name, key, bytes: bytes.byteLength }, 'loaded value larger than the keyspace; returned, not stored');
+    }
+  }
+
+  /** The expiry of an entry: the one given, else the keyspace's `expiresAt(key)`, else its `defaultTtl`. */
+  #expiryFor(key: string, given: Date | number | undefined, now: number): number {
+    if (given !== undefined) return toExpiresAt(given, 0, now, `put "${key}": expiresAt`);
+    const fromKeyspace = this.config.expiresAt?.(key);
+    return toExpiresAt(fromKeyspace, this.config.defaultTtl, now, `keyspace "${this.config.name}": expiresAt("${key}")`);
+  }
+
+  /** An expired value still within `staleIfError` of its expiry, to serve when a reload failed. */
+  #staleFallback(key: string, error: unknown): Loaded | undefined {
+    if (this.config.staleIfError === 0 || !isDistCacheError(error)) return undefined;
+    const entry = this.#store.peek(key);
+    if (entry === undefined || entry.value === null || entry.expiresAt === 0) return undefined;
+    if (Date.now() - entry.expiresAt > this.config.staleIfError) return undefined;
+    this.#staleServed++;
+    this.#logger.debug({ keyspace: this.config.name, key, code: error.code }, 'reload failed; serving the expired value (staleIfError)');
+    return { bytes: entry.value, stale: true };
+  }
+
+  #result(key: string, bytes: Uint8Array | null, stale: boolean): GetResult<unknown> | undefined {
+    if (bytes === null) return undefined;
+    const value = this.config.codec === undefined ? bytes : this.config.codec.decode(bytes);
+    return stale ? { key, value, stale: true } : { key, value };
+  }
+
+  #logBreaker(state: BreakerState): void {
+    const level = state === 'open' ? 'warn' : 'info';
+    this.#logger[level]({ keyspace: this.config.name, breaker: state }, `data source circuit breaker ${state}`);
+  }
+}
