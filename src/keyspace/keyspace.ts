@@ -222,7 +222,7 @@ export class Keyspace {
     if (this.config.staleIfError === 0 || !isDistCacheError(error)) return undefined;
     const entry = this.#store.peek(key);
     if (entry === undefined || entry.value === null || entry.expiresAt === 0) return undefined;
-    if (Date.now() - entry.expiresAt > this.config.staleIfError) return undefined;
+    if (Date.now() - entry.expiresAt >= this.config.staleIfError) return undefined;
     this.#staleServed++;
     this.#logger.debug({ keyspace: this.config.name, key, code: error.code }, 'reload failed; serving the expired value (staleIfError)');
     return { bytes: entry.value, stale: true };

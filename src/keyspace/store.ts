@@ -60,7 +60,7 @@ export class ByteBoundedLru {
     const node = this.#map.get(key);
     if (node === undefined) return undefined;
     if (node.expiresAt !== 0 && node.expiresAt <= now) {
-      if (now - node.expiresAt > this.#retainExpiredMs) this.#remove(node);
+      if (now - node.expiresAt >= this.#retainExpiredMs) this.#remove(node);
       return undefined;
     }
     if (this.#head.next !== node) {

@@ -1,0 +1,51 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { Engine, ErrorCode, type EngineOptions } from '../../src/index.js';
+import { throwsWithCode } from '../helpers/assert-code.js';
+import { silentLogger } from '../helpers/engine.js';
+
+const build = (options: unknown) => () => new Engine(options as EngineOptions);
+const keyspace = (extra: Record<string, unknown>) => ({ logger: silentLogger, keyspaces: [{ name: 'users', maxBytes: 1024, ...extra }] });
+
+describe('config validation', () => {
+  const cases: [string, unknown, RegExp][] = [
+    ['a negative maxBytes', keyspace({ maxBytes: -1 }), /keyspaces\[0\] \("users"\)\.maxBytes: .*got -1/],
+    ['a fractional maxBytes', keyspace({ maxBytes: 1.5 }), /maxBytes: .*got 1\.5/],
+    ['a misspelt option', keyspace({ maxbytes: 10 }), /Unrecognized key: "maxbytes"/],
+    ['a data source without fetch', keyspace({ dataSource: {} }), /dataSource: must be an object with a fetch/],
+    ['a rate limit of zero', keyspace({ rateLimit: { requestsPerSecond: 0 } }), /rateLimit\.requestsPerSecond: .*got 0/],
+    ['a breaker threshold of zero', keyspace({ circuitBreaker: { failureThreshold: 0 } }), /circuitBreaker\.failureThreshold: .*got 0/],
+    ['a timeout beyond setTimeout', keyspace({ readTimeout: 2 ** 31 }), /readTimeout: .*got 2147483648/],
+    ['a codec without decode', keyspace({ codec: { encode: () => new Uint8Array() } }), /codec: must be an object with encode/],
+    ['a bad keyspace name', keyspace({ name: 'has space' }), /name: must be 1-128 letters/],
+    ['keyspaces that are not an array', { keyspaces: 'users' }, /keyspaces: .*got "users"/],
+    ['no options at all', undefined, /engine options: .*got undefined/],
+    ['a bad engine readTimeout', { keyspaces: [], readTimeout: 'fast' }, /engine options\.readTimeout: .*got "fast"/],
+    ['a logger without levels', { keyspaces: [], logger: console.log }, /logger: must be a pino-compatible logger/],
+  ];
+  for (const [what, options, message] of cases) {
+    it(`rejects ${what} with ERR_INVALID_CONFIG naming the field and value`, () => {
+      const error = throwsWithCode(build(options), ErrorCode.INVALID_CONFIG);
+      assert.match(error.message, message);
+    });
+  }
+
+  it('rejects two keyspaces of the same name', () => {
+    const error = throwsWithCode(build({ keyspaces: [{ name: 'a', maxBytes: 1 }, { name: 'a', maxBytes: 2 }] }), ErrorCode.INVALID_CONFIG);
+    assert.match(error.message, /"a" is defined twice/);
+  });
+
+  it('rejects a discovery provider that needs clustering, naming it', () => {
+    const dns = { name: 'dns', start: async () => {}, stop: async () => {}, addresses: async () => ['127.0.0.1:3322'] };
+    const error = throwsWithCode(build({ keyspaces: [], discovery: dns }), ErrorCode.INVALID_CONFIG);
+    assert.match(error.message, /discovery: "dns" needs clustering/);
+  });
+
+  it('accepts a minimal keyspace and applies the documented defaults', async () => {
+    const engine = new Engine({ logger: silentLogger, keyspaces: [{ name: 'users', maxBytes: 1024 }] });
+    await engine.start();
+    const stats = engine.stats('users');
+    assert.deepEqual([stats.maxBytes, stats.breakerState, stats.limiterQueued], [1024, 'disabled', 0]);
+    await engine.stop();
+  });
+});
