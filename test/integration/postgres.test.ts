@@ -1,0 +1,87 @@
+import assert from 'node:assert/strict';
+import { execFile } from 'node:child_process';
+import { after, before, describe, it } from 'node:test';
+import { promisify } from 'node:util';
+import { Engine, ErrorCode, jsonCodec } from '../../src/index.js';
+import { openDatabase, seedUsers, USERS_TABLE, usersDataSource, type SqlDatabase, type User } from '../../example/users-database.js';
+import { rejectsWithCode } from '../helpers/assert-code.js';
+import { silentLogger } from '../helpers/engine.js';
+import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
+
+const run = promisify(execFile);
+
+let server: PostgresServer;
+before(async () => {
+  server = await startPostgres();
+});
+after(async () => {
+  await server.stop();
+});
+
+const databases: [string, () => Promise<SqlDatabase>][] = [
+  ['embedded PGlite', () => openDatabase('')],
+  ['a Postgres server through pg', () => openDatabase(server.url)],
+];
+
+for (const [name, open] of databases) {
+  describe(`read-through over ${name}`, () => {
+    it('loads a row once for 1,000 concurrent gets, serves hits from memory, and reports missing rows as undefined', async () => {
+      const db = await open();
+      await seedUsers(db);
+      const source = usersDataSource(db);
+      const engine = new Engine({ logger: silentLogger, keyspaces: [{ name: 'users', maxBytes: 1 << 20, codec: jsonCodec, dataSource: source }] });
+      await engine.start();
+      const results = await Promise.all(Array.from({ length: 1_000 }, () => engine.get<User>('users', '3')));
+      assert.ok(results.every((result) => result?.value.name === 'Grace Hopper'));
+      assert.equal(await engine.get('users', '404'), undefined);
+      assert.equal(source.queries, 2);
+      await engine.stop();
+      await db.query(`DROP TABLE ${USERS_TABLE}`);
+      await db.close();
+    });
+
+    it('a dropped table opens the breaker after failureThreshold errors; the database is then spared', async () => {
+      const db = await open();
+      await seedUsers(db);
+      const source = usersDataSource(db);
+      const engine = new Engine({
+        logger: silentLogger,
+        keyspaces: [{ name: 'users', maxBytes: 1 << 20, codec: jsonCodec, dataSource: source, circuitBreaker: { failureThreshold: 2, resetTimeout: 60_000 } }],
+      });
+      await engine.start();
+      await db.query(`DROP TABLE ${USERS_TABLE}`);
+      const failure = await rejectsWithCode(engine.get('users', '1'), ErrorCode.DATASOURCE_FAILED);
+      assert.match(String((failure.cause as Error).message), /distcache_example_users/);
+      await rejectsWithCode(engine.get('users', '2'), ErrorCode.DATASOURCE_FAILED);
+      await rejectsWithCode(engine.get('users', '3'), ErrorCode.DATASOURCE_CIRCUIT_OPEN);
+      assert.equal(source.queries, 2);
+      await engine.stop();
+      await db.close();
+    });
+  });
+}
+
+describe('example/standalone.ts', () => {
+  const expectations = [
+    /miss: users\/1 -> .*Ada Lovelace.*loaded from the database/,
+    /hit : users\/1 -> .*served from the cache/,
+    /missing row: users\/99 -> not found/,
+    /after UPDATE, still cached: .*ada@example\.com.*served from the cache/,
+    /TTL: users\/1 -> .*ada@lovelace\.dev.*loaded from the database/,
+    /table gone: users\/3 -> ERR_DATASOURCE_FAILED/,
+    /breaker: open/,
+    /breaker open: users\/2 -> ERR_DATASOURCE_CIRCUIT_OPEN \(the database was not queried\)/,
+    /probe: users\/2 -> .*Alan Turing/,
+    /breaker: closed/,
+  ];
+  for (const [mode, env] of [
+    ['on embedded PGlite', () => ({ DATABASE_URL: '' })],
+    ['on a Postgres server (DATABASE_URL)', () => ({ DATABASE_URL: server.url })],
+  ] as const) {
+    it(`runs ${mode}: miss, hit, TTL expiry, breaker open and close`, async () => {
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'example/standalone.ts'], { env: { ...process.env, ...env() }, timeout: 60_000 });
+      for (const expected of expectations) assert.match(stdout, expected);
+      assert.match(stdout, mode.includes('PGlite') ? /database: PGlite/ : /database: Postgres at 127\.0\.0\.1/);
+    });
+  }
+});
