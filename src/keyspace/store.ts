@@ -4,7 +4,7 @@
  * with bench/local.ts (heap per entry) and rounded up, so `bytes` tracks the
  * real memory a store holds.
  */
-export const ENTRY_OVERHEAD_BYTES = 160;
+export const ENTRY_OVERHEAD_BYTES = 288;
 
 /** One stored entry. `value` is null for a cached "does not exist" answer. */
 export interface StoreEntry {

@@ -1,0 +1,89 @@
+/**
+ * Shared pieces of the benchmarks: timing, interleaved trials, and the JSON
+ * result format that bench/report.ts turns into the README table.
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+
+/** One line of the README performance table. */
+export interface BenchRow {
+  /** What was measured, e.g. "hit get ops/s vs lru-cache". */
+  readonly metric: string;
+  readonly ours: number;
+  readonly anchor: number;
+  readonly anchorName: string;
+  readonly unit: string;
+  /** ours / anchor. */
+  readonly ratio: number;
+  /** The ratio the issue asks for; null when the row only reports. */
+  readonly goal: Goal | null;
+}
+
+/** A bound on ours / anchor: at least (throughput) or at most (time, memory). */
+export type Goal = { readonly atLeast: number } | { readonly atMost: number };
+
+export interface BenchResult {
+  readonly bench: string;
+  readonly date: string;
+  readonly node: string;
+  readonly cpu: string;
+  readonly rows: BenchRow[];
+  readonly notes: string[];
+}
+
+/** Builds a row with ratio = ours / anchor. */
+export function row(metric: string, ours: number, anchorName: string, anchor: number, unit: string, goal: Goal | null = null): BenchRow {
+  return { metric, ours, anchor, anchorName, unit, ratio: Math.round((ours / anchor) * 1000) / 1000, goal };
+}
+
+/** "≥ 0.5x", "≤ 1.5x" or "-". */
+export function describeGoal(goal: Goal | null): string {
+  if (goal === null) return '-';
+  return 'atLeast' in goal ? `≥ ${goal.atLeast}x` : `≤ ${goal.atMost}x`;
+}
+
+/** Whether a row meets its goal; undefined when it has none. */
+export function goalMet(r: BenchRow): boolean | undefined {
+  if (r.goal === null) return undefined;
+  return 'atLeast' in r.goal ? r.ratio >= r.goal.atLeast : r.ratio <= r.goal.atMost;
+}
+
+/** Runs each contender `rounds` times, interleaved (A B C A B C ...), and returns each one's median. */
+export async function interleavedMedians<K extends string>(contenders: Record<K, () => Promise<number>>, rounds: number): Promise<Record<K, number>> {
+  const samples = {} as Record<K, number[]>;
+  for (const name of Object.keys(contenders) as K[]) samples[name] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const name of Object.keys(contenders) as K[]) samples[name].push(await contenders[name]());
+  }
+  const medians = {} as Record<K, number>;
+  for (const name of Object.keys(samples) as K[]) {
+    const sorted = samples[name].sort((a, b) => a - b);
+    medians[name] = sorted[Math.floor(sorted.length / 2)]!;
+  }
+  return medians;
+}
+
+/** Prints the rows and writes bench/results/<bench>.json. */
+export function report(bench: string, rows: BenchRow[], notes: string[]): void {
+  const result: BenchResult = { bench, date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', rows, notes };
+  console.table(
+    rows.map((r) => ({
+      metric: r.metric,
+      ours: `${format(r.ours)} ${r.unit}`,
+      anchor: `${r.anchorName}: ${format(r.anchor)} ${r.unit}`,
+      ratio: `${r.ratio}x`,
+      goal: describeGoal(r.goal),
+      met: { true: 'yes', false: 'NO', undefined: '-' }[String(goalMet(r))],
+    })),
+  );
+  for (const note of notes) console.log(`note: ${note}`);
+  const dir = new URL('./results/', import.meta.url);
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(new URL(`${bench}.json`, dir), `${JSON.stringify(result, null, 2)}\n`);
+  console.log(`wrote bench/results/${bench}.json`);
+}
+
+/** Number with thousands separators and at most 2 decimals. */
+export function format(value: number): string {
+  return value.toLocaleString('en-US', { maximumFractionDigits: value < 10 ? 2 : 0 });
+}
