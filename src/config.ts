@@ -1,5 +1,8 @@
 import { z } from 'zod';
 import { StandaloneDiscovery } from '../discovery/standalone.js';
+import type { Hasher } from './cluster/hasher.js';
+import type { FailureDetection } from './cluster/membership.js';
+import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { DiscoveryProvider } from './discovery.js';
 import { DistCacheError, ErrorCode, describeValue } from './errors.js';
 import type { CircuitBreakerSettings } from './keyspace/circuit-breaker.js';
@@ -59,6 +62,10 @@ export interface KeyspaceOptions<V = Uint8Array> {
   staleIfError?: number;
   /** Time in ms to remember that a key does not exist; 0 = ask the data source every time. Default 0. */
   negativeTtl?: number;
+  /** Timeout in ms of a put or delete sent to the key's owner nodes. Default: the engine's, else 5000. */
+  writeTimeout?: number;
+  /** Keys a node loads ahead of demand when it becomes their owner (at most 10,000). Default none. */
+  warmKeys?: string[];
 }
 
 /** Options of an {@link Engine}. Time values are in milliseconds. */
@@ -80,6 +87,48 @@ export interface EngineOptions {
   shutdownTimeout?: number;
   /** Where distcache logs; any pino-compatible logger. Default: pino at `info` on stdout. */
   logger?: Logger;
+  /** Default timeout in ms of puts and deletes sent to owner nodes. Default 5000. */
+  writeTimeout?: number;
+  /** Address the peer and discovery ports listen on. `0.0.0.0` advertises the first non-internal IPv4. Default `0.0.0.0`. */
+  bindAddr?: string;
+  /** Peer port: requests between nodes. Default 3320. */
+  bindPort?: number;
+  /** Discovery port: the libp2p host that carries membership and gossip. Default 3322. */
+  discoveryPort?: number;
+  /** Nodes that hold each key (owner + replicas). Default 1. */
+  replicaCount?: number;
+  /** Members (this node included) that must be alive before `start()` resolves. Default 1. */
+  minimumPeersQuorum?: number;
+  /** Longest time in ms `start()` waits for the quorum before ERR_CLUSTER_QUORUM. Default 30000. */
+  bootstrapTimeout?: number;
+  /** Time in ms between join attempts (and between re-polls of discovery while running, x5). Default 1000. */
+  joinRetryInterval?: number;
+  /** Join attempts during `start()`. Default 10. */
+  maxJoinAttempts?: number;
+  /** Pre-shared key of the cluster: libp2p private network on the discovery port and a key proof on the peer port. Default none. */
+  clusterKey?: string;
+  /** TLS for the peer port; with `ca`, mutual TLS (peers need a certificate signed by it). Default none. */
+  tls?: PeerTlsOptions;
+  /** Placement hash; every node must use the same. Default xxhash64. */
+  hasher?: Hasher;
+  /** Failure detection timing in ms. Default heartbeat 500, suspect after 1500, probe timeout 1000. */
+  membership?: Partial<FailureDetection>;
+}
+
+/** The cluster settings with every default applied. */
+export interface ClusterConfig {
+  readonly bindAddr: string;
+  readonly bindPort: number;
+  readonly discoveryPort: number;
+  readonly replicaCount: number;
+  readonly minimumPeersQuorum: number;
+  readonly bootstrapTimeout: number;
+  readonly joinRetryInterval: number;
+  readonly maxJoinAttempts: number;
+  readonly clusterKey: string | undefined;
+  readonly tls: PeerTlsOptions | undefined;
+  readonly hasher: Hasher | undefined;
+  readonly membership: FailureDetection;
 }
 
 /** A keyspace's options with every default applied: what the runtime reads. */
@@ -95,6 +144,8 @@ export interface KeyspaceConfig {
   readonly codec: Codec<unknown> | undefined;
   readonly staleIfError: number;
   readonly negativeTtl: number;
+  readonly writeTimeout: number;
+  readonly warmKeys: readonly string[];
 }
 
 /** The engine's options with every default applied. */
@@ -104,12 +155,14 @@ export interface EngineConfig {
   readonly shutdownTimeout: number;
   readonly logger: Logger;
   readonly keyspaceDefaults: KeyspaceDefaults;
+  readonly cluster: ClusterConfig;
 }
 
 /** Engine-level values a keyspace inherits when it sets none. */
 interface KeyspaceDefaults {
   readonly defaultTtl: number;
   readonly readTimeout: number;
+  readonly writeTimeout: number;
   readonly circuitBreaker: CircuitBreakerOptions | undefined;
   readonly rateLimit: RateLimitOptions | undefined;
 }
@@ -117,7 +170,19 @@ interface KeyspaceDefaults {
 /** Defaults, from Go DistCache where it has one. */
 export const DEFAULTS = {
   readTimeout: 5_000,
+  writeTimeout: 5_000,
   shutdownTimeout: 30_000,
+  bindAddr: '0.0.0.0',
+  bindPort: 3320,
+  discoveryPort: 3322,
+  replicaCount: 1,
+  minimumPeersQuorum: 1,
+  bootstrapTimeout: 30_000,
+  joinRetryInterval: 1_000,
+  maxJoinAttempts: 10,
+  heartbeatInterval: 500,
+  suspectAfter: 1_500,
+  probeTimeout: 1_000,
   defaultTtl: 0,
   failureThreshold: 5,
   resetTimeout: 10_000,
@@ -170,7 +235,12 @@ const keyspaceSchema = z.strictObject({
     .optional(),
   staleIfError: duration.optional(),
   negativeTtl: duration.optional(),
+  writeTimeout: timeout.optional(),
+  warmKeys: z.array(z.string().min(1).max(8192)).max(10_000).optional(),
 });
+
+const port = z.number().int().min(0).max(65_535);
+const pem = z.union([z.string().min(1), z.instanceof(Buffer)]);
 
 const engineSchema = z.strictObject({
   discovery: z
@@ -188,6 +258,21 @@ const engineSchema = z.strictObject({
   circuitBreaker: circuitBreakerSchema.optional(),
   rateLimit: rateLimitSchema.optional(),
   shutdownTimeout: timeout.optional(),
+  writeTimeout: timeout.optional(),
+  bindAddr: z.string().min(1).max(255).optional(),
+  bindPort: port.optional(),
+  discoveryPort: port.optional(),
+  replicaCount: z.number().int().min(1).max(16).optional(),
+  minimumPeersQuorum: z.number().int().min(1).max(1_000).optional(),
+  bootstrapTimeout: timeout.optional(),
+  joinRetryInterval: timeout.optional(),
+  maxJoinAttempts: z.number().int().min(1).max(1_000_000).optional(),
+  clusterKey: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
+  tls: z.strictObject({ key: pem, cert: pem, ca: pem.optional() }).optional(),
+  hasher: z.custom<Hasher>((value) => typeof value === 'object' && value !== null && isFunction((value as Hasher).hash), 'must be an object with a hash(input) => bigint method').optional(),
+  membership: z
+    .strictObject({ heartbeatInterval: timeout.optional(), suspectAfter: timeout.optional(), probeTimeout: timeout.optional() })
+    .optional(),
   logger: z
     .custom<Logger>(
       (value) =>
@@ -202,16 +287,10 @@ const engineSchema = z.strictObject({
 /** Validates engine options and applies every default; throws ERR_INVALID_CONFIG naming the field and value. */
 export function resolveEngineConfig(options: unknown): EngineConfig {
   const parsed = parse(engineSchema, options, 'engine options');
-  if (parsed.discovery !== undefined && !(parsed.discovery instanceof StandaloneDiscovery)) {
-    throw new DistCacheError(
-      ErrorCode.INVALID_CONFIG,
-      `discovery: "${parsed.discovery.name}" needs clustering, which this version does not include yet; ` +
-        'use StandaloneDiscovery (the default)',
-    );
-  }
   const keyspaceDefaults: KeyspaceDefaults = {
     defaultTtl: parsed.defaultTtl ?? DEFAULTS.defaultTtl,
     readTimeout: parsed.readTimeout ?? DEFAULTS.readTimeout,
+    writeTimeout: parsed.writeTimeout ?? DEFAULTS.writeTimeout,
     circuitBreaker: parsed.circuitBreaker,
     rateLimit: parsed.rateLimit,
   };
@@ -231,6 +310,24 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
     shutdownTimeout: parsed.shutdownTimeout ?? DEFAULTS.shutdownTimeout,
     logger: parsed.logger ?? defaultLogger(),
     keyspaceDefaults,
+    cluster: {
+      bindAddr: parsed.bindAddr ?? DEFAULTS.bindAddr,
+      bindPort: parsed.bindPort ?? DEFAULTS.bindPort,
+      discoveryPort: parsed.discoveryPort ?? DEFAULTS.discoveryPort,
+      replicaCount: parsed.replicaCount ?? DEFAULTS.replicaCount,
+      minimumPeersQuorum: parsed.minimumPeersQuorum ?? DEFAULTS.minimumPeersQuorum,
+      bootstrapTimeout: parsed.bootstrapTimeout ?? DEFAULTS.bootstrapTimeout,
+      joinRetryInterval: parsed.joinRetryInterval ?? DEFAULTS.joinRetryInterval,
+      maxJoinAttempts: parsed.maxJoinAttempts ?? DEFAULTS.maxJoinAttempts,
+      clusterKey: parsed.clusterKey,
+      tls: parsed.tls,
+      hasher: parsed.hasher,
+      membership: {
+        heartbeatInterval: parsed.membership?.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
+        suspectAfter: parsed.membership?.suspectAfter ?? DEFAULTS.suspectAfter,
+        probeTimeout: parsed.membership?.probeTimeout ?? DEFAULTS.probeTimeout,
+      },
+    },
   };
 }
 
@@ -259,6 +356,8 @@ export function resolveKeyspaceConfig(options: unknown, defaults: KeyspaceDefaul
     codec: parsed.codec,
     staleIfError: parsed.staleIfError ?? 0,
     negativeTtl: parsed.negativeTtl ?? 0,
+    writeTimeout: parsed.writeTimeout ?? defaults.writeTimeout,
+    warmKeys: parsed.warmKeys ?? [],
   };
 }
 

@@ -1,4 +1,9 @@
+import { createHash } from 'node:crypto';
+import { EventEmitter } from 'node:events';
+import { StandaloneDiscovery } from '../discovery/standalone.js';
 import { throwIfAborted } from './abort.js';
+import { Cluster, type KeyspaceDirectory, type PeerInfo } from './cluster/cluster.js';
+import type { Member, MembershipChange } from './cluster/membership.js';
 import { resolveEngineConfig, resolveKeyspaceConfig, type EngineConfig, type EngineOptions, type KeyspaceConfig, type KeyspaceOptions } from './config.js';
 import { DistCacheError, ErrorCode } from './errors.js';
 import { Keyspace, type GetResult, type KeyspaceStats, type PutEntry } from './keyspace/keyspace.js';
@@ -10,6 +15,22 @@ export interface CallOptions {
 }
 
 type EngineState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
+
+/** Payload of the `peerJoined`, `peerLeft` and `peerUpdated` events. */
+export interface PeerEvent {
+  readonly peer: Member;
+  /** Epoch ms of the change. */
+  readonly timestamp: number;
+}
+
+/** Events an engine emits; listeners run after the change is applied and never hold up membership. */
+export interface EngineEvents {
+  peerJoined: [PeerEvent];
+  peerLeft: [PeerEvent];
+  peerUpdated: [PeerEvent];
+}
+
+const EVENT_OF: Record<MembershipChange['kind'], keyof EngineEvents> = { joined: 'peerJoined', left: 'peerLeft', updated: 'peerUpdated' };
 
 /**
  * A read-through cache engine. Define keyspaces, `start()`, then `get` keys:
@@ -23,7 +44,7 @@ type EngineState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
  * await engine.stop();
  * ```
  */
-export class Engine {
+export class Engine extends EventEmitter<EngineEvents> {
   readonly #config: EngineConfig;
   /** Keyspace definitions, kept across stop/start; updateKeySpace and deleteKeySpace change them. */
   readonly #definitions = new Map<string, KeyspaceConfig>();
@@ -31,14 +52,22 @@ export class Engine {
   readonly #keyspaces = new Map<string, Keyspace>();
   #state: EngineState = 'idle';
   #transition: Promise<void> | undefined;
+  /** Present while running with a discovery other than standalone. */
+  #cluster: Cluster | undefined;
 
   /** Validates `options` (ERR_INVALID_CONFIG names the bad field and value); nothing starts until {@link start}. */
   constructor(options: EngineOptions) {
+    super();
     this.#config = resolveEngineConfig(options);
     for (const keyspace of this.#config.keyspaces) this.#definitions.set(keyspace.name, keyspace);
   }
 
-  /** Starts the node: discovery, then the keyspaces. Resolves once it serves calls. Idempotent. */
+  /**
+   * Starts the node: the keyspaces, then (unless standalone) the peer and
+   * discovery ports and the join. Resolves once `minimumPeersQuorum` members
+   * are alive, else rejects with ERR_CLUSTER_QUORUM after `bootstrapTimeout`.
+   * Idempotent.
+   */
   async start(): Promise<void> {
     if (this.#state === 'running') return;
     if (this.#state === 'starting') return this.#transition;
@@ -69,7 +98,7 @@ export class Engine {
    */
   async get<V = Uint8Array>(keyspace: string, key: string, options?: CallOptions): Promise<GetResult<V> | undefined> {
     throwIfAborted(options?.signal);
-    return this.#keyspace(keyspace).get(key, options?.signal) as GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
+    return this.#read(this.#keyspace(keyspace), key, options?.signal) as GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
   }
 
   /** Reads several keys; the results are in the order of `keys`. Rejects with the first error. */
@@ -77,13 +106,14 @@ export class Engine {
     throwIfAborted(options?.signal);
     const runtime = this.#keyspace(keyspace);
     requireArray(keys, 'keys');
-    return Promise.all(keys.map((key) => runtime.get(key, options?.signal))) as Promise<(GetResult<V> | undefined)[]>;
+    return Promise.all(keys.map((key) => this.#read(runtime, key, options?.signal))) as Promise<(GetResult<V> | undefined)[]>;
   }
 
   /** Writes one entry to `keyspace`; `ttl` (ms) or `expiresAt` override the keyspace's expiry. */
   async put<V = Uint8Array>(keyspace: string, entry: PutEntry<V>, options?: CallOptions): Promise<void> {
     throwIfAborted(options?.signal);
-    this.#keyspace(keyspace).put(entry);
+    const runtime = this.#keyspace(keyspace);
+    await this.#write(runtime, runtime.preparePut(entry));
   }
 
   /** Writes several entries; all are validated before any is written. */
@@ -92,13 +122,14 @@ export class Engine {
     const runtime = this.#keyspace(keyspace);
     requireArray(entries, 'entries');
     const prepared = entries.map((entry) => runtime.preparePut(entry));
-    for (const write of prepared) runtime.commitPut(write);
+    await Promise.all(prepared.map((write) => this.#write(runtime, write)));
   }
 
   /** Removes `key` from `keyspace`; resolves true when it was cached. */
   async delete(keyspace: string, key: string, options?: CallOptions): Promise<boolean> {
     throwIfAborted(options?.signal);
-    return this.#keyspace(keyspace).delete(key);
+    const runtime = this.#keyspace(keyspace);
+    return this.#cluster ? this.#cluster.router.delete(runtime, key) : runtime.delete(key);
   }
 
   /** Removes several keys; resolves how many were cached. */
@@ -106,18 +137,19 @@ export class Engine {
     throwIfAborted(options?.signal);
     const runtime = this.#keyspace(keyspace);
     requireArray(keys, 'keys');
-    let deleted = 0;
-    for (const key of keys) if (runtime.delete(key)) deleted++;
-    return deleted;
+    const deleted = await Promise.all(keys.map((key) => (this.#cluster ? this.#cluster.router.delete(runtime, key) : runtime.delete(key))));
+    return deleted.filter(Boolean).length;
   }
 
-  /** Removes a keyspace, its definition and all its entries. Later calls on it fail with ERR_KEYSPACE_NOT_FOUND. */
+  /**
+   * Removes a keyspace, its definition and all its entries, on every node of
+   * the cluster. Later calls on it fail with ERR_KEYSPACE_NOT_FOUND.
+   */
   async deleteKeySpace(name: string, options?: CallOptions): Promise<void> {
     throwIfAborted(options?.signal);
-    const runtime = this.#keyspace(name);
-    this.#keyspaces.delete(name);
-    this.#definitions.delete(name);
-    await runtime.close();
+    this.#keyspace(name);
+    await this.#cluster?.router.deleteKeyspace(name, this.#cluster.memberIds(), this.#config.keyspaceDefaults.writeTimeout);
+    await this.#dropLocal(name);
   }
 
   /** Removes several keyspaces; fails before removing any if one is unknown. */
@@ -156,29 +188,86 @@ export class Engine {
     return this.#keyspace(keyspace).stats();
   }
 
+  /** The members of the cluster this node knows of, itself first; empty when standalone. */
+  peers(): PeerInfo[] {
+    this.#requireRunning();
+    return this.#cluster?.peers() ?? [];
+  }
+
+  /** The node ids (peer addresses) that own `key`, owner first; empty when standalone. */
+  owners(keyspace: string, key: string): string[] {
+    this.#keyspace(keyspace);
+    return this.#cluster?.owners(keyspace, key) ?? [];
+  }
+
+  #read(runtime: Keyspace, key: string, signal: AbortSignal | undefined) {
+    return this.#cluster ? this.#cluster.router.get(runtime, key, signal) : runtime.get(key, signal);
+  }
+
+  async #write(runtime: Keyspace, entry: ReturnType<Keyspace['preparePut']>): Promise<void> {
+    if (this.#cluster) await this.#cluster.router.put(runtime, entry);
+    else runtime.commitPut(entry);
+  }
+
+  async #dropLocal(name: string): Promise<void> {
+    const runtime = this.#keyspaces.get(name);
+    this.#keyspaces.delete(name);
+    this.#definitions.delete(name);
+    await runtime?.close();
+  }
+
   async #start(): Promise<void> {
+    const { discovery, logger } = this.#config;
+    for (const config of this.#definitions.values()) this.#keyspaces.set(config.name, new Keyspace(config, logger));
     try {
-      await this.#config.discovery.start();
-      for (const config of this.#definitions.values()) this.#keyspaces.set(config.name, new Keyspace(config, this.#config.logger));
-      this.#state = 'running';
-      this.#config.logger.info({ keyspaces: [...this.#keyspaces.keys()], discovery: this.#config.discovery.name }, 'distcache engine started');
+      if (discovery instanceof StandaloneDiscovery) await discovery.start();
+      else this.#cluster = await this.#startCluster();
     } catch (error) {
+      await this.#closeKeyspaces();
       this.#state = 'idle';
       throw error;
     }
+    this.#state = 'running';
+    logger.info({ keyspaces: [...this.#keyspaces.keys()], discovery: discovery.name, self: this.#cluster?.selfId }, 'distcache engine started');
+  }
+
+  #startCluster(): Promise<Cluster> {
+    const directory: KeyspaceDirectory = {
+      get: (name) => this.#keyspaces.get(name),
+      list: () => [...this.#keyspaces.values()],
+      dropLocal: (name) => this.#dropLocal(name),
+    };
+    return Cluster.start({
+      config: this.#config.cluster,
+      discovery: this.#config.discovery,
+      directory,
+      digest: keyspaceDigest([...this.#definitions.values()]),
+      shutdownTimeout: this.#config.shutdownTimeout,
+      logger: this.#config.logger,
+      onChange: ({ kind, member }) => setImmediate(() => this.emit(EVENT_OF[kind], { peer: member, timestamp: Date.now() })),
+    });
   }
 
   async #stop(): Promise<void> {
-    const runtimes = [...this.#keyspaces.values()];
-    await settleWithin(
-      runtimes.flatMap((runtime) => runtime.running()),
-      this.#config.shutdownTimeout,
-    );
-    this.#keyspaces.clear();
-    await Promise.all(runtimes.map((runtime) => runtime.close()));
-    await this.#config.discovery.stop();
+    const cluster = this.#cluster;
+    this.#cluster = undefined;
+    const inFlight = [...this.#keyspaces.values()].flatMap((runtime) => runtime.running());
+    if (cluster) {
+      inFlight.push(...cluster.router.running());
+      await cluster.stop();
+    } else {
+      await this.#config.discovery.stop();
+    }
+    await settleWithin(inFlight, this.#config.shutdownTimeout);
+    await this.#closeKeyspaces();
     this.#state = 'stopped';
     this.#config.logger.info({}, 'distcache engine stopped');
+  }
+
+  async #closeKeyspaces(): Promise<void> {
+    const runtimes = [...this.#keyspaces.values()];
+    this.#keyspaces.clear();
+    await Promise.all(runtimes.map((runtime) => runtime.close()));
   }
 
   #requireRunning(): void {
@@ -196,6 +285,17 @@ export class Engine {
       `keyspace ${JSON.stringify(String(name))} is not defined; defined: ${[...this.#keyspaces.keys()].join(', ') || 'none'}`,
     );
   }
+}
+
+/**
+ * A short digest of the keyspace definitions that must match across nodes
+ * (names, sizes, expiry and codec); nodes announce it so mismatches show.
+ */
+function keyspaceDigest(definitions: readonly KeyspaceConfig[]): string {
+  const shape = [...definitions]
+    .sort((a, b) => (a.name < b.name ? -1 : 1))
+    .map((d) => [d.name, d.maxBytes, d.defaultTtl, d.negativeTtl, d.staleIfError, d.codec?.name ?? 'bytes', d.dataSource !== undefined]);
+  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
 }
 
 function requireArray(value: unknown, what: string): void {

@@ -62,10 +62,11 @@ export interface PreparedPut {
   readonly expiry: number;
 }
 
-/** The result of one shared load: the bytes (null = does not exist), and whether they are stale. */
-interface Loaded {
-  readonly bytes: Uint8Array | null;
-  readonly stale: boolean;
+/** A raw read: the stored bytes (null = does not exist), their expiry (epoch ms, 0 = never), and whether they are stale. */
+export interface ReadResult {
+  readonly value: Uint8Array | null;
+  readonly expiresAt: number;
+  readonly stale?: boolean;
 }
 
 /**
@@ -76,7 +77,7 @@ export class Keyspace {
   readonly config: KeyspaceConfig;
   readonly #store: ByteBoundedLru;
   readonly #loader: Loader | undefined;
-  readonly #flights = new SingleFlight<Loaded>();
+  readonly #flights = new SingleFlight<ReadResult>();
   readonly #logger: Logger;
   #hits = 0;
   #misses = 0;
@@ -91,21 +92,42 @@ export class Keyspace {
   }
 
   /**
-   * Reads `key`: a fresh stored entry, else one shared load from the data
-   * source. Returns synchronously on a hit (no promise to allocate), a
-   * promise otherwise. Without a data source a miss is `undefined`.
+   * Reads `key` as this node's own: a fresh stored entry, else one shared load
+   * from the data source. Returns synchronously on a hit (no promise to
+   * allocate), a promise otherwise. Without a data source a miss is `undefined`.
    */
   get(key: string, signal: AbortSignal | undefined): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
+    const read = this.read(key, signal);
+    return read instanceof Promise ? read.then((loaded) => this.toResult(key, loaded)) : this.toResult(key, read);
+  }
+
+  /** {@link get} before decoding: the raw bytes and their expiry, as a peer asking the owner receives them. */
+  read(key: string, signal: AbortSignal | undefined): ReadResult | undefined | Promise<ReadResult | undefined> {
     validateKey(key);
     const entry = this.#store.get(key, Date.now());
     if (entry !== undefined) {
       this.#hits++;
-      return this.#result(key, entry.value, false);
+      return entry;
     }
     this.#misses++;
     if (this.#loader === undefined) return undefined;
-    const loading = this.#flights.do(key, (flight) => this.#loadAndStore(key, flight));
-    return waitFor(loading, signal).then((loaded) => this.#result(key, loaded.bytes, loaded.stale));
+    return waitFor(
+      this.#flights.do(key, (flight) => this.#loadAndStore(key, flight)),
+      signal,
+    );
+  }
+
+  /** Whether a fresh entry for `key` is stored, without counting a hit or a miss. */
+  has(key: string): boolean {
+    const entry = this.#store.peek(key);
+    return entry !== undefined && (entry.expiresAt === 0 || entry.expiresAt > Date.now());
+  }
+
+  /** The caller's view of a raw read: decoded by the codec, `undefined` for "does not exist". */
+  toResult(key: string, read: ReadResult | undefined): GetResult<unknown> | undefined {
+    if (read === undefined || read.value === null) return undefined;
+    const value = this.config.codec === undefined ? read.value : this.config.codec.decode(read.value);
+    return read.stale ? { key, value, stale: true } : { key, value };
   }
 
   /** Writes one entry, replacing any stored value and superseding a load in progress for the key. */
@@ -183,30 +205,28 @@ export class Keyspace {
     await this.#loader?.stop();
   }
 
-  async #loadAndStore(key: string, flight: Flight<Loaded>): Promise<Loaded> {
-    let bytes: Uint8Array | null;
+  async #loadAndStore(key: string, flight: Flight<ReadResult>): Promise<ReadResult> {
+    let value: Uint8Array | null;
     try {
-      bytes = await this.#loader!.load(key);
+      value = await this.#loader!.load(key);
     } catch (error) {
       const stale = this.#staleFallback(key, error);
       if (stale !== undefined) return stale;
       throw error;
     }
-    if (!flight.superseded && !this.#closed) this.#storeLoaded(key, bytes);
-    return { bytes, stale: false };
+    const now = Date.now();
+    const expiresAt = value === null ? (this.config.negativeTtl > 0 ? now + this.config.negativeTtl : now) : this.#expiryFor(key, undefined, now);
+    if (!flight.superseded && !this.#closed) this.#storeLoaded(key, value, expiresAt, now);
+    return { value, expiresAt };
   }
 
-  #storeLoaded(key: string, bytes: Uint8Array | null): void {
-    const now = Date.now();
-    if (bytes === null) {
-      if (this.config.negativeTtl > 0) this.#store.set(key, null, now + this.config.negativeTtl);
-      else this.#store.delete(key);
+  #storeLoaded(key: string, value: Uint8Array | null, expiresAt: number, now: number): void {
+    if (expiresAt !== 0 && expiresAt <= now) {
+      this.#store.delete(key);
       return;
     }
-    const expiry = this.#expiryFor(key, undefined, now);
-    if (expiry !== 0 && expiry <= now) return;
-    if (!this.#store.set(key, bytes, expiry)) {
-      this.#logger.debug({ keyspace: this.config.name, key, bytes: bytes.byteLength }, 'loaded value larger than the keyspace; returned, not stored');
+    if (!this.#store.set(key, value, expiresAt)) {
+      this.#logger.debug({ keyspace: this.config.name, key, bytes: value?.byteLength }, 'loaded value larger than the keyspace; returned, not stored');
     }
   }
 
@@ -218,20 +238,14 @@ export class Keyspace {
   }
 
   /** An expired value still within `staleIfError` of its expiry, to serve when a reload failed. */
-  #staleFallback(key: string, error: unknown): Loaded | undefined {
+  #staleFallback(key: string, error: unknown): ReadResult | undefined {
     if (this.config.staleIfError === 0 || !isDistCacheError(error)) return undefined;
     const entry = this.#store.peek(key);
     if (entry === undefined || entry.value === null || entry.expiresAt === 0) return undefined;
     if (Date.now() - entry.expiresAt >= this.config.staleIfError) return undefined;
     this.#staleServed++;
     this.#logger.debug({ keyspace: this.config.name, key, code: error.code }, 'reload failed; serving the expired value (staleIfError)');
-    return { bytes: entry.value, stale: true };
-  }
-
-  #result(key: string, bytes: Uint8Array | null, stale: boolean): GetResult<unknown> | undefined {
-    if (bytes === null) return undefined;
-    const value = this.config.codec === undefined ? bytes : this.config.codec.decode(bytes);
-    return stale ? { key, value, stale: true } : { key, value };
+    return { value: entry.value, expiresAt: entry.expiresAt, stale: true };
   }
 
   #logBreaker(state: BreakerState): void {

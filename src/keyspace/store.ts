@@ -107,6 +107,13 @@ export class ByteBoundedLru {
     this.#bytes = 0;
   }
 
+  /** The keys held, most recently used first. */
+  keys(): string[] {
+    const keys: string[] = [];
+    for (let node = this.#head.next; node !== this.#head; node = node.next) keys.push(node.key);
+    return keys;
+  }
+
   /** Number of entries held, expired ones included until they are dropped. */
   get size(): number {
     return this.#map.size;

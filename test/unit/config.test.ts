@@ -35,10 +35,9 @@ describe('config validation', () => {
     assert.match(error.message, /"a" is defined twice/);
   });
 
-  it('rejects a discovery provider that needs clustering, naming it', () => {
-    const dns = { name: 'dns', start: async () => {}, stop: async () => {}, addresses: async () => ['127.0.0.1:3322'] };
-    const error = throwsWithCode(build({ keyspaces: [], discovery: dns }), ErrorCode.INVALID_CONFIG);
-    assert.match(error.message, /discovery: "dns" needs clustering/);
+  it('rejects a discovery that is not a provider, and a short cluster key', () => {
+    assert.match(throwsWithCode(build({ keyspaces: [], discovery: { name: 'dns' } }), ErrorCode.INVALID_CONFIG).message, /discovery: must implement the DiscoveryProvider interface/);
+    assert.match(throwsWithCode(build({ keyspaces: [], clusterKey: 'short' }), ErrorCode.INVALID_CONFIG).message, /clusterKey: must be at least 16 characters/);
   });
 
   it('accepts a minimal keyspace and applies the documented defaults', async () => {

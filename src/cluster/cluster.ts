@@ -1,0 +1,264 @@
+import { networkInterfaces } from 'node:os';
+import type { ClusterConfig } from '../config.js';
+import type { DiscoveryProvider } from '../discovery.js';
+import { DistCacheError, ErrorCode } from '../errors.js';
+import { validateKey } from '../keyspace/entry-input.js';
+import type { Keyspace } from '../keyspace/keyspace.js';
+import type { Logger } from '../logger.js';
+import { createXxhash64 } from './hasher.js';
+import { HotCache } from './hot-cache.js';
+import { Membership, type Member, type MembershipChange } from './membership.js';
+import { OwnerRouter } from './owner-router.js';
+import { ClusterKeyProof } from './peer-auth.js';
+import { PeerClient } from './peer-client.js';
+import { PeerServer, type PeerRequestHandler } from './peer-server.js';
+import { Placement } from './placement.js';
+import { warmUp } from './warmup.js';
+
+/** The keyspaces of this node, as the cluster reaches them. */
+export interface KeyspaceDirectory {
+  get(name: string): Keyspace | undefined;
+  list(): Keyspace[];
+  /** Drops a keyspace on this node only (another node broadcast the delete). */
+  dropLocal(name: string): Promise<void>;
+}
+
+/** A member as `engine.peers()` reports it. */
+export interface PeerInfo extends Member {
+  /** True for this node. */
+  readonly self: boolean;
+  /** True when its keyspace definitions differ from this node's. */
+  readonly digestMismatch: boolean;
+}
+
+export interface ClusterStartOptions {
+  readonly config: ClusterConfig;
+  readonly discovery: DiscoveryProvider;
+  readonly directory: KeyspaceDirectory;
+  /** Digest of this node's keyspace definitions. */
+  readonly digest: string;
+  readonly shutdownTimeout: number;
+  readonly logger: Logger;
+  readonly onChange: (change: MembershipChange) => void;
+}
+
+/**
+ * One node's part of the cluster: the peer port (server and clients),
+ * membership on the discovery port, placement over the live members, the
+ * owner router, hot copies and warmup. Built by {@link Cluster.start}, which
+ * resolves once the quorum is reached.
+ */
+export class Cluster {
+  readonly router: OwnerRouter;
+  readonly #options: ClusterStartOptions;
+  readonly #selfId: string;
+  readonly #incarnation = Date.now();
+  readonly #membership: Membership;
+  readonly #placement: Placement;
+  readonly #server: PeerServer;
+  readonly #clients = new Map<string, PeerClient>();
+  readonly #proof: ClusterKeyProof;
+  readonly #hot = new HotCache();
+  #rediscover: NodeJS.Timeout | undefined;
+  #warming: Promise<void> | undefined;
+  #warmAgain = false;
+
+  private constructor(options: ClusterStartOptions, placement: Placement) {
+    const { config, logger } = options;
+    this.#options = options;
+    this.#placement = placement;
+    const host = config.bindAddr === '0.0.0.0' ? firstExternalIpv4() : config.bindAddr;
+    this.#selfId = `${host}:${config.bindPort}`;
+    this.#proof = new ClusterKeyProof(config.clusterKey);
+    this.#server = new PeerServer(this.#handler(), this.#proof, logger, config.tls);
+    this.#membership = new Membership(
+      { id: this.#selfId, discoveryHost: host, discoveryPort: config.discoveryPort, incarnation: this.#incarnation, digest: options.digest },
+      config.membership,
+      config.clusterKey,
+      logger,
+    );
+    this.#placement.setMembers([this.#selfId]);
+    this.router = new OwnerRouter({
+      selfId: this.#selfId,
+      placement,
+      hot: this.#hot,
+      replicaCount: config.replicaCount,
+      client: (id) => this.#client(id),
+      broadcastInvalidation: (keyspace, key) => this.#membership.broadcastInvalidation(keyspace, key),
+    });
+  }
+
+  /** Opens the ports, joins through discovery, and resolves once `minimumPeersQuorum` members are alive. */
+  static async start(options: ClusterStartOptions): Promise<Cluster> {
+    const placement = new Placement(options.config.hasher ?? (await createXxhash64()));
+    const cluster = new Cluster(options, placement);
+    try {
+      await cluster.#open();
+      await cluster.#join();
+    } catch (error) {
+      await cluster.stop();
+      throw error;
+    }
+    return cluster;
+  }
+
+  /** This node's id (its peer address). */
+  get selfId(): string {
+    return this.#selfId;
+  }
+
+  /** Every member this node knows of, itself first. */
+  peers(): PeerInfo[] {
+    const self: PeerInfo = {
+      id: this.#selfId,
+      discoveryAddress: `${this.#selfId.slice(0, this.#selfId.lastIndexOf(':'))}:${this.#options.config.discoveryPort}`,
+      incarnation: this.#incarnation,
+      state: 'alive',
+      digest: this.#options.digest,
+      lastSeen: Date.now(),
+      self: true,
+      digestMismatch: false,
+    };
+    return [self, ...this.#membership.members().map((member) => ({ ...member, self: false, digestMismatch: member.digest !== this.#options.digest }))];
+  }
+
+  /** The nodes that own `key`, owner first. */
+  owners(keyspace: string, key: string): string[] {
+    return this.#placement.rank(keyspace, key).slice(0, this.#options.config.replicaCount);
+  }
+
+  /** Ids of the members placement uses. */
+  memberIds(): readonly string[] {
+    return this.#placement.members;
+  }
+
+  /** Announces the leave, lets peers' requests in progress finish (within shutdownTimeout), then closes everything. */
+  async stop(): Promise<void> {
+    clearInterval(this.#rediscover);
+    await this.#membership.stop();
+    await this.#server.close(this.#options.shutdownTimeout);
+    for (const client of this.#clients.values()) client.close();
+    this.#clients.clear();
+    await this.#warming;
+    await this.#options.discovery.stop();
+  }
+
+  async #open(): Promise<void> {
+    const { config } = this.#options;
+    await this.#server.listen(config.bindAddr, config.bindPort);
+    this.#membership.on('change', (change) => this.#onMembershipChange(change));
+    this.#membership.on('invalidate', ({ keyspace, key }) => {
+      const runtime = this.#options.directory.get(keyspace);
+      if (runtime !== undefined) this.router.onInvalidation(runtime, key);
+    });
+    await this.#membership.start();
+    await this.#options.discovery.start();
+  }
+
+  /** Dials discovery's addresses every joinRetryInterval until the quorum is alive, within bootstrapTimeout. */
+  async #join(): Promise<void> {
+    const { config, discovery, logger } = this.#options;
+    const deadline = Date.now() + config.bootstrapTimeout;
+    for (let attempt = 1; ; attempt++) {
+      if (attempt <= config.maxJoinAttempts) await this.#dialDiscovered();
+      const alive = this.#membership.aliveIds().length;
+      if (alive >= config.minimumPeersQuorum) break;
+      const left = deadline - Date.now();
+      if (left <= 0) {
+        throw new DistCacheError(
+          ErrorCode.CLUSTER_QUORUM,
+          `only ${alive} of the ${config.minimumPeersQuorum} members needed (minimumPeersQuorum) were alive after ${config.bootstrapTimeout} ms (bootstrapTimeout); ` +
+            `discovery "${discovery.name}" found: ${(await discovery.addresses().catch(() => [])).join(', ') || 'nothing'}`,
+        );
+      }
+      await new Promise((resolve) => setTimeout(resolve, Math.min(config.joinRetryInterval, left)));
+    }
+    logger.info({ self: this.#selfId, members: this.#membership.aliveIds() }, 'joined the cluster');
+    this.#rediscover = setInterval(() => void this.#dialDiscovered(), config.joinRetryInterval * 5);
+  }
+
+  async #dialDiscovered(): Promise<void> {
+    try {
+      await this.#membership.dial(await this.#options.discovery.addresses());
+    } catch (error) {
+      this.#options.logger.warn({ err: (error as Error).message, discovery: this.#options.discovery.name }, 'discovery failed; keeping the current members');
+    }
+  }
+
+  #onMembershipChange(change: MembershipChange): void {
+    const ids = this.#membership.aliveIds();
+    this.#placement.setMembers(ids);
+    for (const [id, client] of this.#clients) {
+      if (!ids.includes(id)) {
+        client.close();
+        this.#clients.delete(id);
+      }
+    }
+    if (change.kind === 'updated' && change.member.digest !== this.#options.digest) {
+      this.#options.logger.warn({ member: change.member.id }, 'member has different keyspace definitions (digest mismatch)');
+    }
+    if (change.kind !== 'updated') this.#scheduleWarmup();
+    this.#options.onChange(change);
+  }
+
+  /** Runs warmup after a topology change; changes during a run cause one more run. */
+  #scheduleWarmup(): void {
+    if (this.#warming !== undefined) {
+      this.#warmAgain = true;
+      return;
+    }
+    this.#warming = warmUp(this.#options.directory.list(), (keyspace) => this.#hot.keys(keyspace), (keyspace, key) => this.#placement.rank(keyspace, key)[0] === this.#selfId, this.#options.logger)
+      .then((loaded) => {
+        if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
+      })
+      .finally(() => {
+        this.#warming = undefined;
+        if (this.#warmAgain) {
+          this.#warmAgain = false;
+          this.#scheduleWarmup();
+        }
+      });
+  }
+
+  #client(id: string): PeerClient {
+    let client = this.#clients.get(id);
+    if (client === undefined) {
+      client = new PeerClient(id, this.#proof, this.#options.config.tls);
+      this.#clients.set(id, client);
+    }
+    return client;
+  }
+
+  /** Serves peers' requests with this node's own keyspaces, never routing them on. */
+  #handler(): PeerRequestHandler {
+    const { directory } = this.#options;
+    const runtime = (name: string): Keyspace => {
+      const found = directory.get(name);
+      if (found === undefined) throw new DistCacheError(ErrorCode.KEYSPACE_NOT_FOUND, `keyspace "${name}" is not defined on ${this.#selfId}`);
+      return found;
+    };
+    return {
+      get: async (keyspace, key) => {
+        const read = await runtime(keyspace).read(key, undefined);
+        // A miss without a data source is not cacheable anywhere: it expires now.
+        return read === undefined ? { bytes: null, expiresAt: Date.now() } : { bytes: read.value, expiresAt: read.expiresAt };
+      },
+      put: (keyspace, key, expiresAt, value) => {
+        validateKey(key);
+        runtime(keyspace).commitPut({ key, bytes: value, expiry: expiresAt });
+      },
+      delete: (keyspace, key) => runtime(keyspace).delete(key),
+      deleteKeyspace: async (keyspace) => {
+        this.#hot.dropKeyspace(keyspace);
+        if (directory.get(keyspace) !== undefined) await directory.dropLocal(keyspace);
+      },
+    };
+  }
+}
+
+function firstExternalIpv4(): string {
+  for (const addresses of Object.values(networkInterfaces())) {
+    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
+  }
+  return '127.0.0.1';
+}

@@ -1,0 +1,49 @@
+import { ByteBoundedLru } from '../keyspace/store.js';
+
+/** Share of a keyspace's maxBytes a node spends on hot copies of keys other nodes own. */
+const HOT_SHARE = 1 / 8;
+/** Longest life of a hot copy: it bounds how stale a copy can be if an invalidation is lost. */
+export const HOT_TTL_MS = 5_000;
+
+/**
+ * Copies of remote-owned entries this node read recently, one small LRU per
+ * keyspace (1/8 of its maxBytes). Invalidations broadcast on every put and
+ * delete drop them; their keys are the "hot keys" warmup prefetches when this
+ * node becomes their owner.
+ */
+export class HotCache {
+  readonly #stores = new Map<string, ByteBoundedLru>();
+
+  /** A fresh hot copy, or undefined. */
+  get(keyspace: string, key: string): { value: Uint8Array | null; expiresAt: number } | undefined {
+    return this.#stores.get(keyspace)?.get(key, Date.now());
+  }
+
+  /** Keeps a copy of a remote answer for at most {@link HOT_TTL_MS}. */
+  set(keyspace: string, maxBytes: number, key: string, value: Uint8Array | null, expiresAt: number): void {
+    const now = Date.now();
+    if (expiresAt !== 0 && expiresAt <= now) return;
+    let store = this.#stores.get(keyspace);
+    if (store === undefined) {
+      store = new ByteBoundedLru(Math.max(1, Math.floor(maxBytes * HOT_SHARE)));
+      this.#stores.set(keyspace, store);
+    }
+    const cap = now + HOT_TTL_MS;
+    store.set(key, value, expiresAt === 0 ? cap : Math.min(expiresAt, cap));
+  }
+
+  /** Drops the copy of one key. */
+  delete(keyspace: string, key: string): void {
+    this.#stores.get(keyspace)?.delete(key);
+  }
+
+  /** Drops every copy of a keyspace. */
+  dropKeyspace(keyspace: string): void {
+    this.#stores.delete(keyspace);
+  }
+
+  /** Keys with a copy in `keyspace`. */
+  keys(keyspace: string): string[] {
+    return this.#stores.get(keyspace)?.keys() ?? [];
+  }
+}

@@ -1,0 +1,171 @@
+import { waitFor } from '../abort.js';
+import { DistCacheError, ErrorCode } from '../errors.js';
+import { validateKey } from '../keyspace/entry-input.js';
+import type { GetResult, Keyspace, PreparedPut, ReadResult } from '../keyspace/keyspace.js';
+import { SingleFlight, type Flight } from '../keyspace/single-flight.js';
+import type { HotCache } from './hot-cache.js';
+import type { Placement } from './placement.js';
+import { MessageType } from './peer-codec.js';
+import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
+
+/** Extra time a peer request gets on top of the owner's own read or write timeout. */
+const PEER_MARGIN_MS = 1_000;
+
+/** What the router needs from the rest of the cluster. */
+export interface RouterContext {
+  readonly selfId: string;
+  readonly placement: Placement;
+  readonly hot: HotCache;
+  readonly replicaCount: number;
+  client(id: string): PeerClient;
+  broadcastInvalidation(keyspace: string, key: string): void;
+}
+
+/**
+ * Sends each read and write to the node that owns the key. Reads: this node's
+ * own path when it is the owner; else its hot copy; else one request to the
+ * owner (collapsed across concurrent callers), falling back to the next node
+ * in rendezvous order when the owner cannot be reached. Writes: to the owner
+ * and its replicas, then an invalidation to every node.
+ */
+export class OwnerRouter {
+  readonly #context: RouterContext;
+  readonly #flights = new SingleFlight<ReadResult | undefined>();
+
+  constructor(context: RouterContext) {
+    this.#context = context;
+  }
+
+  /** Reads `key` wherever it lives. */
+  get(runtime: Keyspace, key: string, signal: AbortSignal | undefined): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
+    validateKey(key);
+    const keyspace = runtime.config.name;
+    const ranked = this.#context.placement.rank(keyspace, key);
+    if (ranked[0] === this.#context.selfId) return runtime.get(key, signal);
+    const hot = this.#context.hot.get(keyspace, key);
+    if (hot !== undefined) return runtime.toResult(key, hot);
+    const loading = this.#flights.do(flightKey(keyspace, key), (flight) => this.#fetch(runtime, key, ranked, flight));
+    return waitFor(loading, signal).then((read) => runtime.toResult(key, read));
+  }
+
+  /** Writes a prepared entry to `replicaCount` nodes, trying further nodes when one cannot be reached. */
+  async put(runtime: Keyspace, entry: PreparedPut): Promise<void> {
+    const keyspace = runtime.config.name;
+    let wroteHere = false;
+    const writeHere = (): void => {
+      runtime.commitPut(entry);
+      wroteHere = true;
+    };
+    await this.#toOwners(runtime, entry.key, writeHere, { type: MessageType.PUT, keyspace, key: entry.key, expiresAt: entry.expiry, value: entry.bytes });
+    this.#invalidate(runtime, entry.key, wroteHere);
+  }
+
+  /** Deletes `key` on its owner nodes; resolves whether any of them held it. */
+  async delete(runtime: Keyspace, key: string): Promise<boolean> {
+    validateKey(key);
+    const keyspace = runtime.config.name;
+    const deleted = await this.#toOwners(runtime, key, () => runtime.delete(key), { type: MessageType.DELETE, keyspace, key });
+    this.#invalidate(runtime, key, false);
+    return deleted;
+  }
+
+  /** Asks every other member to drop `keyspace`; resolves once all that answered did. */
+  async deleteKeyspace(keyspace: string, memberIds: readonly string[], timeoutMs: number): Promise<void> {
+    this.#context.hot.dropKeyspace(keyspace);
+    const others = memberIds.filter((id) => id !== this.#context.selfId);
+    await Promise.allSettled(others.map((id) => this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace }, timeoutMs)));
+  }
+
+  /** Applies an invalidation another node broadcast. */
+  onInvalidation(runtime: Keyspace, key: string): void {
+    this.#invalidate(runtime, key, false, false);
+  }
+
+  /** Remote reads in progress, for a graceful stop to wait on. */
+  running(): Promise<unknown>[] {
+    return this.#flights.running();
+  }
+
+  /** One remote read: the owner first, then each next node in rendezvous order; this node loads itself when its turn comes. */
+  async #fetch(runtime: Keyspace, key: string, ranked: readonly string[], flight: Flight<ReadResult | undefined>): Promise<ReadResult | undefined> {
+    const keyspace = runtime.config.name;
+    let lastError: unknown;
+    for (const candidate of ranked) {
+      if (candidate === this.#context.selfId) return runtime.read(key, undefined);
+      try {
+        const reply = await this.#context.client(candidate).request({ type: MessageType.GET, keyspace, key }, runtime.config.readTimeout + PEER_MARGIN_MS);
+        if (reply.type !== MessageType.VALUE) throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${candidate} answered a GET with message type ${reply.type}`);
+        const read: ReadResult = { value: reply.found ? reply.value : null, expiresAt: reply.expiresAt };
+        if (!flight.superseded) this.#context.hot.set(keyspace, runtime.config.maxBytes, key, read.value, read.expiresAt);
+        return read;
+      } catch (error) {
+        if (!isUnreachable(error)) throw error;
+        lastError = error;
+      }
+    }
+    throw new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `keyspace "${keyspace}": no node could serve key ${JSON.stringify(key)}`, { cause: lastError });
+  }
+
+  /**
+   * Runs a write on `replicaCount` nodes: the owners first, and for each
+   * owner that cannot be reached the next node in rendezvous order, so an
+   * acknowledged write has that many copies whenever that many nodes answer.
+   * Resolves whether any node reported a change (`delete`).
+   */
+  async #toOwners(runtime: Keyspace, key: string, local: () => unknown, request: PeerRequest): Promise<boolean> {
+    const ranked = this.#context.placement.rank(runtime.config.name, key);
+    const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
+    let acknowledged = 0;
+    let changed = false;
+    let lastError: unknown;
+    for (let next = 0; next < ranked.length && acknowledged < this.#context.replicaCount; ) {
+      const batch = ranked.slice(next, next + this.#context.replicaCount - acknowledged);
+      next += batch.length;
+      const results = await Promise.allSettled(
+        batch.map(async (id) => {
+          if (id === this.#context.selfId) return local() !== false;
+          const reply = await this.#context.client(id).request(request, timeout);
+          return reply.type === MessageType.OK && reply.flag;
+        }),
+      );
+      for (const result of results) {
+        if (result.status === 'fulfilled') {
+          acknowledged++;
+          changed ||= result.value;
+        } else if (!isUnreachable(result.reason)) {
+          throw result.reason;
+        } else {
+          lastError = result.reason;
+        }
+      }
+    }
+    if (acknowledged === 0) {
+      throw new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `keyspace "${runtime.config.name}": no node acknowledged the write of key ${JSON.stringify(key)}`, { cause: lastError });
+    }
+    return changed;
+  }
+
+  /**
+   * Drops hot copies of `key` here (and, when `broadcast`, everywhere). A node
+   * that is not an owner also drops its main-store copy, left from a time it
+   * owned the key, unless this very write just stored it there.
+   */
+  #invalidate(runtime: Keyspace, key: string, wroteHere: boolean, broadcast = true): void {
+    const keyspace = runtime.config.name;
+    this.#context.hot.delete(keyspace, key);
+    this.#flights.supersede(flightKey(keyspace, key));
+    const owners = this.#context.placement.rank(keyspace, key).slice(0, this.#context.replicaCount);
+    if (!wroteHere && !owners.includes(this.#context.selfId)) runtime.delete(key);
+    if (broadcast) this.#context.broadcastInvalidation(keyspace, key);
+  }
+}
+
+function flightKey(keyspace: string, key: string): string {
+  return `${keyspace}\u0000${key}`;
+}
+
+/** A failure to reach a node (down, timed out, stopping), as opposed to an answer from it. */
+function isUnreachable(error: unknown): boolean {
+  if (error instanceof PeerReplyError) return error.code === ErrorCode.ENGINE_NOT_STARTED;
+  return error instanceof DistCacheError && (error.code === ErrorCode.PEER_UNAVAILABLE || error.code === ErrorCode.TIMEOUT);
+}

@@ -1,0 +1,155 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { DistCacheError, ErrorCode, type ErrorCode as Code } from '../errors.js';
+import type { ClusterKeyProof } from './peer-auth.js';
+import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from './peer-codec.js';
+import type { PeerTlsOptions } from './peer-server.js';
+
+/** A request a client can send (the transport adds the request id). */
+export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 }>, 'requestId'>;
+type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/**
+ * An error the peer answered with (its data source failed, the keyspace is
+ * unknown there, ...), as opposed to a failure to reach the peer.
+ */
+export class PeerReplyError extends DistCacheError {}
+
+/** Requests one connection may have waiting for an answer; past it requests fail at once. */
+const MAX_PENDING = 8_192;
+/** Time to connect and complete the handshake. */
+const CONNECT_TIMEOUT_MS = 3_000;
+
+interface Pending {
+  resolve(message: PeerMessage): void;
+  reject(error: DistCacheError): void;
+  timer: NodeJS.Timeout;
+}
+
+/**
+ * One persistent, pipelined connection to one peer's port. Connects on first
+ * use and again after a failure; every request has a request id and its own
+ * timeout. A lost connection fails its pending requests with
+ * ERR_PEER_UNAVAILABLE, which the router answers by trying the next node.
+ */
+export class PeerClient {
+  readonly #host: string;
+  readonly #port: number;
+  #socket: net.Socket | undefined;
+  #ready: Promise<net.Socket> | undefined;
+  #nextId = 1;
+  readonly #pending = new Map<number, Pending>();
+  #closed = false;
+
+  constructor(
+    readonly address: string,
+    private readonly proof: ClusterKeyProof,
+    private readonly tlsOptions: PeerTlsOptions | undefined,
+  ) {
+    const split = address.lastIndexOf(':');
+    this.#host = address.slice(0, split);
+    this.#port = Number(address.slice(split + 1));
+  }
+
+  /** Sends one request; resolves its reply, or rejects with ERR_PEER_UNAVAILABLE, ERR_TIMEOUT or the peer's error. */
+  async request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
+    if (this.#pending.size >= MAX_PENDING) throw this.#unavailable(`${MAX_PENDING} requests already waiting`);
+    const socket = await this.#connection();
+    const requestId = this.#nextId;
+    this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+    const reply = await new Promise<PeerMessage>((resolve, reject) => {
+      const timer = setTimeout(() => {
+        this.#pending.delete(requestId);
+        reject(new DistCacheError(ErrorCode.TIMEOUT, `peer ${this.address} did not answer within ${timeoutMs} ms`));
+      }, timeoutMs);
+      this.#pending.set(requestId, { resolve, reject, timer });
+      socket.write(encodePeerMessage({ ...request, requestId } as PeerMessage));
+    });
+    if (reply.type === MessageType.ERROR) throw new PeerReplyError(reply.code as Code, `peer ${this.address}: ${reply.message}`);
+    return reply;
+  }
+
+  /** Closes the connection; pending requests fail. */
+  close(): void {
+    this.#closed = true;
+    this.#socket?.destroy();
+    this.#fail(this.#unavailable('client closed'));
+  }
+
+  #connection(): Promise<net.Socket> {
+    if (this.#closed) return Promise.reject(this.#unavailable('client closed'));
+    this.#ready ??= this.#connect().catch((error: unknown) => {
+      this.#ready = undefined;
+      throw error instanceof DistCacheError ? error : this.#unavailable((error as Error).message);
+    });
+    return this.#ready;
+  }
+
+  #connect(): Promise<net.Socket> {
+    return new Promise((resolve, reject) => {
+      const options = { host: this.#host, port: this.#port };
+      const socket = this.tlsOptions
+        ? tls.connect({ ...options, ...this.tlsOptions, checkServerIdentity: () => undefined })
+        : net.connect(options);
+      socket.setNoDelay(true);
+      const decoder = new PeerMessageDecoder();
+      const challenge = this.proof.nonce();
+      let handshaking = true;
+      const timer = setTimeout(() => socket.destroy(new Error('connect timed out')), CONNECT_TIMEOUT_MS);
+      const fail = (error: Error): void => {
+        clearTimeout(timer);
+        if (this.#socket === socket) {
+          this.#socket = undefined;
+          this.#ready = undefined;
+        }
+        if (handshaking) reject(this.#unavailable(error.message));
+        this.#fail(this.#unavailable(error.message));
+      };
+      socket.once(this.tlsOptions ? 'secureConnect' : 'connect', () => {
+        socket.write(encodePeerMessage({ type: MessageType.HELLO, requestId: 0, version: PEER_PROTOCOL_VERSION, nonce: challenge }));
+      });
+      socket.on('error', (error) => fail(error));
+      socket.on('close', () => fail(new Error('connection closed')));
+      socket.on('data', (chunk: Buffer) => {
+        let messages: PeerMessage[];
+        try {
+          messages = decoder.push(chunk);
+        } catch (error) {
+          socket.destroy(error as Error);
+          return;
+        }
+        for (const message of messages) {
+          if (handshaking) {
+            if (message.type !== MessageType.HELLO_REPLY || message.version !== PEER_PROTOCOL_VERSION || !this.proof.verify(challenge, message.proof)) {
+              socket.destroy(new Error('peer refused the handshake or has another cluster key'));
+              return;
+            }
+            socket.write(encodePeerMessage({ type: MessageType.AUTH, requestId: 0, proof: this.proof.prove(message.nonce) }));
+            handshaking = false;
+            clearTimeout(timer);
+            this.#socket = socket;
+            resolve(socket);
+            continue;
+          }
+          const pending = this.#pending.get(message.requestId);
+          if (pending === undefined) continue; // answered after its timeout
+          this.#pending.delete(message.requestId);
+          clearTimeout(pending.timer);
+          pending.resolve(message);
+        }
+      });
+    });
+  }
+
+  #fail(error: DistCacheError): void {
+    for (const pending of this.#pending.values()) {
+      clearTimeout(pending.timer);
+      pending.reject(error);
+    }
+    this.#pending.clear();
+  }
+
+  #unavailable(why: string): DistCacheError {
+    return new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `peer ${this.address} is unavailable: ${why}`);
+  }
+}

@@ -1,0 +1,148 @@
+import net from 'node:net';
+import tls from 'node:tls';
+import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
+import type { Logger } from '../logger.js';
+import type { ClusterKeyProof } from './peer-auth.js';
+import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from './peer-codec.js';
+
+/** What a node does for its peers' requests: always locally, never forwarded again. */
+export interface PeerRequestHandler {
+  get(keyspace: string, key: string): Promise<{ bytes: Uint8Array | null; expiresAt: number }>;
+  put(keyspace: string, key: string, expiresAt: number, value: Uint8Array): void;
+  delete(keyspace: string, key: string): boolean;
+  deleteKeyspace(keyspace: string): Promise<void>;
+}
+
+/** TLS material for the peer port; with `ca`, peers must present a certificate it signed (mutual TLS). */
+export interface PeerTlsOptions {
+  key: string | Buffer;
+  cert: string | Buffer;
+  ca?: string | Buffer;
+}
+
+/** Requests one connection may have in progress; past it the server stops reading from that connection. */
+const MAX_IN_FLIGHT_PER_CONNECTION = 1024;
+/** Time a new connection has to complete the handshake. */
+const HANDSHAKE_TIMEOUT_MS = 5_000;
+
+/**
+ * The peer port: a TCP (or TLS) listener speaking the peer codec. A
+ * connection first proves the cluster key (HELLO → HELLO_REPLY → AUTH), then
+ * sends pipelined requests, answered as they complete. A corrupt frame
+ * closes that connection only.
+ */
+export class PeerServer {
+  readonly #server: net.Server;
+  readonly #sockets = new Set<net.Socket>();
+  readonly #inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly handler: PeerRequestHandler,
+    private readonly proof: ClusterKeyProof,
+    private readonly logger: Logger,
+    tlsOptions: PeerTlsOptions | undefined,
+  ) {
+    const onConnection = (socket: net.Socket): void => this.#accept(socket);
+    this.#server = tlsOptions
+      ? tls.createServer({ ...tlsOptions, requestCert: tlsOptions.ca !== undefined, rejectUnauthorized: tlsOptions.ca !== undefined }, onConnection)
+      : net.createServer(onConnection);
+    this.#server.on('tlsClientError', (error) => this.logger.warn({ err: error.message }, 'peer TLS handshake refused'));
+  }
+
+  /** Starts listening; rejects when the address is taken. */
+  listen(host: string, port: number): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#server.once('error', reject);
+      this.#server.listen({ host, port }, () => {
+        this.#server.off('error', reject);
+        resolve();
+      });
+    });
+  }
+
+  /** Stops accepting, waits up to `drainMs` for requests in progress, then closes every connection. */
+  async close(drainMs: number): Promise<void> {
+    const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    let timer: NodeJS.Timeout | undefined;
+    await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, drainMs)))]);
+    clearTimeout(timer);
+    for (const socket of this.#sockets) socket.destroy();
+    await closed;
+  }
+
+  #accept(socket: net.Socket): void {
+    this.#sockets.add(socket);
+    socket.setNoDelay(true);
+    socket.setKeepAlive(true, 10_000);
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const decoder = new PeerMessageDecoder();
+    const challenge = this.proof.nonce();
+    let state: 'hello' | 'auth' | 'ready' = 'hello';
+    let pending = 0;
+    const handshakeTimer = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS);
+    socket.on('close', () => clearTimeout(handshakeTimer));
+
+    const refuse = (why: string): void => {
+      this.logger.warn({ remote: socket.remoteAddress, why }, 'peer connection refused');
+      socket.destroy();
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      let messages: PeerMessage[];
+      try {
+        messages = decoder.push(chunk);
+      } catch (error) {
+        refuse((error as Error).message);
+        return;
+      }
+      for (const message of messages) {
+        if (state === 'hello') {
+          if (message.type !== MessageType.HELLO || message.version !== PEER_PROTOCOL_VERSION) return refuse('expected a HELLO of this protocol version');
+          socket.write(encodePeerMessage({ type: MessageType.HELLO_REPLY, requestId: 0, version: PEER_PROTOCOL_VERSION, nonce: challenge, proof: this.proof.prove(message.nonce) }));
+          state = 'auth';
+        } else if (state === 'auth') {
+          if (message.type !== MessageType.AUTH || !this.proof.verify(challenge, message.proof)) return refuse('wrong cluster key');
+          clearTimeout(handshakeTimer);
+          state = 'ready';
+        } else {
+          pending++;
+          if (pending >= MAX_IN_FLIGHT_PER_CONNECTION) socket.pause();
+          const work = this.#serve(message).then((reply) => {
+            if (!socket.destroyed) socket.write(encodePeerMessage(reply));
+            pending--;
+            if (pending < MAX_IN_FLIGHT_PER_CONNECTION) socket.resume();
+          });
+          this.#inFlight.add(work);
+          void work.finally(() => this.#inFlight.delete(work));
+        }
+      }
+    });
+  }
+
+  /** Answers one request; every failure becomes an ERROR reply with the error's code. */
+  async #serve(message: PeerMessage): Promise<PeerMessage> {
+    const requestId = message.requestId;
+    try {
+      switch (message.type) {
+        case MessageType.GET: {
+          const { bytes, expiresAt } = await this.handler.get(message.keyspace, message.key);
+          return { type: MessageType.VALUE, requestId, found: bytes !== null, expiresAt, value: bytes ?? new Uint8Array(0) };
+        }
+        case MessageType.PUT:
+          this.handler.put(message.keyspace, message.key, message.expiresAt, message.value);
+          return { type: MessageType.OK, requestId, flag: true };
+        case MessageType.DELETE:
+          return { type: MessageType.OK, requestId, flag: this.handler.delete(message.keyspace, message.key) };
+        case MessageType.DELETE_KEYSPACE:
+          await this.handler.deleteKeyspace(message.keyspace);
+          return { type: MessageType.OK, requestId, flag: true };
+        default:
+          throw new DistCacheError(ErrorCode.PROTOCOL, `peer protocol: message type ${message.type} is not a request`);
+      }
+    } catch (error) {
+      const code = isDistCacheError(error) ? error.code : ErrorCode.DATASOURCE_FAILED;
+      return { type: MessageType.ERROR, requestId, code, message: (error as Error)?.message ?? String(error) };
+    }
+  }
+}
