@@ -29,6 +29,8 @@ export interface PeerInfo extends Member {
   readonly self: boolean;
   /** True when its keyspace definitions differ from this node's. */
   readonly digestMismatch: boolean;
+  /** True when it takes part in placement: alive and its peer port passed the handshake. */
+  readonly admitted: boolean;
 }
 
 export interface ClusterStartOptions {
@@ -59,6 +61,8 @@ export class Cluster {
   readonly #clients = new Map<string, PeerClient>();
   readonly #proof: ClusterKeyProof;
   readonly #hot = new HotCache();
+  /** Members whose peer port completed the handshake (cluster key, TLS): only they enter placement. */
+  readonly #verified = new Set<string>();
   #rediscover: NodeJS.Timeout | undefined;
   #warming: Promise<void> | undefined;
   #warmAgain = false;
@@ -118,8 +122,11 @@ export class Cluster {
       lastSeen: Date.now(),
       self: true,
       digestMismatch: false,
+      admitted: true,
     };
-    return [self, ...this.#membership.members().map((member) => ({ ...member, self: false, digestMismatch: member.digest !== this.#options.digest }))];
+    const placed = new Set(this.#placement.members);
+    const others = this.#membership.members().map((member) => ({ ...member, self: false, digestMismatch: member.digest !== this.#options.digest, admitted: placed.has(member.id) }));
+    return [self, ...others];
   }
 
   /** The nodes that own `key`, owner first. */
@@ -127,7 +134,7 @@ export class Cluster {
     return this.#placement.rank(keyspace, key).slice(0, this.#options.config.replicaCount);
   }
 
-  /** Ids of the members placement uses. */
+  /** Ids of the members placement uses: alive, and verified through the peer handshake. */
   memberIds(): readonly string[] {
     return this.#placement.members;
   }
@@ -161,7 +168,7 @@ export class Cluster {
     const deadline = Date.now() + config.bootstrapTimeout;
     for (let attempt = 1; ; attempt++) {
       if (attempt <= config.maxJoinAttempts) await this.#dialDiscovered();
-      const alive = this.#membership.aliveIds().length;
+      const alive = this.#placement.members.length;
       if (alive >= config.minimumPeersQuorum) break;
       const left = deadline - Date.now();
       if (left <= 0) {
@@ -173,7 +180,7 @@ export class Cluster {
       }
       await new Promise((resolve) => setTimeout(resolve, Math.min(config.joinRetryInterval, left)));
     }
-    logger.info({ self: this.#selfId, members: this.#membership.aliveIds() }, 'joined the cluster');
+    logger.info({ self: this.#selfId, members: this.#placement.members }, 'joined the cluster');
     this.#rediscover = setInterval(() => void this.#dialDiscovered(), config.joinRetryInterval * 5);
   }
 
@@ -186,19 +193,41 @@ export class Cluster {
   }
 
   #onMembershipChange(change: MembershipChange): void {
-    const ids = this.#membership.aliveIds();
-    this.#placement.setMembers(ids);
+    const { member } = change;
+    const gone = member.state === 'dead' || member.state === 'left';
+    if (gone) this.#verified.delete(member.id);
+    else if (!this.#verified.has(member.id)) void this.#verify(member.id);
+    this.#updatePlacement();
+    if (member.digest !== this.#options.digest && !gone) {
+      this.#options.logger.warn({ member: member.id }, 'member has different keyspace definitions (digest mismatch)');
+    }
+    this.#options.onChange(change);
+  }
+
+  /** Admits a member to placement once its peer port accepts our handshake: a node without the cluster key or certificate never owns keys. */
+  async #verify(id: string): Promise<void> {
+    try {
+      await this.#client(id).verify();
+      if (!this.#membership.aliveIds().includes(id)) return;
+      this.#verified.add(id);
+      this.#updatePlacement();
+    } catch (error) {
+      this.#options.logger.warn({ member: id, err: (error as Error).message }, 'member refused: its peer port failed the handshake');
+    }
+  }
+
+  #updatePlacement(): void {
+    const alive = this.#membership.aliveIds();
+    const before = this.#placement.members;
+    this.#placement.setMembers(alive.filter((id) => id === this.#selfId || this.#verified.has(id)));
     for (const [id, client] of this.#clients) {
-      if (!ids.includes(id)) {
+      if (!alive.includes(id)) {
         client.close();
         this.#clients.delete(id);
       }
     }
-    if (change.kind === 'updated' && change.member.digest !== this.#options.digest) {
-      this.#options.logger.warn({ member: change.member.id }, 'member has different keyspace definitions (digest mismatch)');
-    }
-    if (change.kind !== 'updated') this.#scheduleWarmup();
-    this.#options.onChange(change);
+    const after = this.#placement.members;
+    if (before.length !== after.length || before.some((id, i) => id !== after[i])) this.#scheduleWarmup();
   }
 
   /** Runs warmup after a topology change; changes during a run cause one more run. */

@@ -69,6 +69,11 @@ export class PeerClient {
     return reply;
   }
 
+  /** Connects and completes the handshake (or reuses the connection); rejects with ERR_PEER_UNAVAILABLE when refused. */
+  async verify(): Promise<void> {
+    await this.#connection();
+  }
+
   /** Closes the connection; pending requests fail. */
   close(): void {
     this.#closed = true;

@@ -1,0 +1,124 @@
+/**
+ * One cluster node in its own process, for the multi-process tests: an
+ * Engine with StaticDiscovery and a counting data source, driven by the
+ * parent through IPC (test/helpers/cluster.ts). Config: DISTCACHE_TEST_NODE.
+ */
+import { readFileSync } from 'node:fs';
+import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
+import { StaticDiscovery } from '../../discovery/static.js';
+
+export interface NodeConfig {
+  ip: string;
+  peers: string[];
+  replicaCount?: number;
+  minimumPeersQuorum?: number;
+  bootstrapTimeout?: number;
+  clusterKey?: string;
+  /** Paths of PEM files. */
+  tls?: { key: string; cert: string; ca?: string };
+  /** Data-source latency in ms. */
+  delayMs?: number;
+}
+
+export type Command =
+  | { cmd: 'getMany'; keys: string[] }
+  | { cmd: 'put'; key: string; value: string }
+  | { cmd: 'delete'; key: string }
+  | { cmd: 'peers' }
+  | { cmd: 'calls' }
+  | { cmd: 'load'; keys: string[]; durationMs: number; concurrency: number }
+  | { cmd: 'stop' };
+
+const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
+const quiet: Logger = { debug() {}, info() {}, warn() {}, error: (fields, message) => console.error(message, fields) };
+let calls = 0;
+const text = new TextDecoder();
+const engine = new Engine({
+  logger: quiet,
+  bindAddr: config.ip,
+  discovery: new StaticDiscovery({ peers: config.peers }),
+  replicaCount: config.replicaCount,
+  minimumPeersQuorum: config.minimumPeersQuorum,
+  bootstrapTimeout: config.bootstrapTimeout,
+  clusterKey: config.clusterKey,
+  tls: config.tls && {
+    key: readFileSync(config.tls.key),
+    cert: readFileSync(config.tls.cert),
+    ...(config.tls.ca ? { ca: readFileSync(config.tls.ca) } : {}),
+  },
+  keyspaces: [
+    {
+      name: 'ks',
+      maxBytes: 64 * 1024 * 1024,
+      dataSource: {
+        fetch: async (key) => {
+          calls++;
+          if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
+          return new TextEncoder().encode(`v:${key}`);
+        },
+      },
+    },
+  ],
+});
+
+/** Gets `keys` in `concurrency` loops for `durationMs`; counts failures by code and when they happened. */
+async function load(keys: string[], durationMs: number, concurrency: number) {
+  const started = Date.now();
+  const errors: { at: number; code: string }[] = [];
+  let ok = 0;
+  let wrong = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async (_, worker) => {
+      for (let i = worker; Date.now() - started < durationMs; i += concurrency) {
+        const key = keys[i % keys.length]!;
+        try {
+          const result = await engine.get('ks', key);
+          if (result === undefined) wrong++;
+          else ok++;
+        } catch (error) {
+          errors.push({ at: Date.now(), code: isDistCacheError(error) ? error.code : String(error) });
+        }
+      }
+    }),
+  );
+  return { ok, wrong, errors };
+}
+
+async function run(command: Command): Promise<unknown> {
+  switch (command.cmd) {
+    case 'getMany': {
+      const results = await Promise.allSettled(command.keys.map((key) => engine.get('ks', key)));
+      return results.map((result) => (result.status === 'fulfilled' ? (result.value ? text.decode(result.value.value) : null) : `error:${result.reason?.code}`));
+    }
+    case 'put':
+      await engine.put('ks', { key: command.key, value: new TextEncoder().encode(command.value) });
+      return true;
+    case 'delete':
+      return engine.delete('ks', command.key);
+    case 'peers':
+      return engine.peers().map(({ id, state, admitted }) => ({ id, state, admitted }));
+    case 'calls':
+      return calls;
+    case 'load':
+      return load(command.keys, command.durationMs, command.concurrency);
+    case 'stop':
+      await engine.stop();
+      setImmediate(() => process.exit(0));
+      return true;
+  }
+}
+
+process.on('message', (message: Command & { id: number }) => {
+  run(message).then(
+    (result) => process.send!({ id: message.id, result }),
+    (error: unknown) => process.send!({ id: message.id, error: { code: (error as { code?: string }).code, message: String((error as Error).message) } }),
+  );
+});
+
+engine.start().then(
+  () => process.send!({ ready: true }),
+  (error: unknown) => {
+    process.send!({ startError: { code: (error as { code?: string }).code, message: String((error as Error).message) } });
+    setImmediate(() => process.exit(1));
+  },
+);

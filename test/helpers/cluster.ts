@@ -1,0 +1,91 @@
+import { fork, type ChildProcess } from 'node:child_process';
+import type { Command, NodeConfig } from './cluster-node.js';
+
+const NODE_SCRIPT = new URL('./cluster-node.ts', import.meta.url).pathname;
+
+/** A cluster node running in a child process. */
+export class ClusterNode {
+  readonly #child: ChildProcess;
+  readonly #pending = new Map<number, { resolve(value: unknown): void; reject(error: Error): void }>();
+  #nextId = 1;
+  readonly started: Promise<void>;
+
+  constructor(readonly config: NodeConfig) {
+    this.#child = fork(NODE_SCRIPT, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, DISTCACHE_TEST_NODE: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.started = new Promise((resolve, reject) => {
+      this.#child.on('message', (message: { id?: number; result?: unknown; error?: { code: string; message: string }; ready?: true; startError?: { code: string; message: string } }) => {
+        if (message.ready) resolve();
+        if (message.startError) reject(Object.assign(new Error(message.startError.message), { code: message.startError.code }));
+        if (message.id === undefined) return;
+        const pending = this.#pending.get(message.id);
+        this.#pending.delete(message.id);
+        if (message.error) pending?.reject(Object.assign(new Error(message.error.message), { code: message.error.code }));
+        else pending?.resolve(message.result);
+      });
+      this.#child.on('exit', (code) => {
+        reject(new Error(`node ${config.ip} exited with ${code}`));
+        for (const pending of this.#pending.values()) pending.reject(new Error(`node ${config.ip} exited`));
+        this.#pending.clear();
+      });
+    });
+    this.started.catch(() => undefined);
+  }
+
+  /** This node's peer id (`ip:3320`). */
+  get id(): string {
+    return `${this.config.ip}:3320`;
+  }
+
+  /** Sends a command and resolves its result. */
+  send<T = unknown>(command: Command): Promise<T> {
+    const id = this.#nextId++;
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.set(id, { resolve: resolve as (value: unknown) => void, reject });
+      this.#child.send({ ...command, id });
+    });
+  }
+
+  /** Sends a signal to the process (SIGKILL, SIGSTOP, SIGCONT). */
+  signal(signal: NodeJS.Signals): void {
+    this.#child.kill(signal);
+  }
+
+  /** Resolves when the process has exited. */
+  exited(): Promise<void> {
+    if (this.#child.exitCode !== null || this.#child.signalCode !== null) return Promise.resolve();
+    return new Promise((resolve) => this.#child.once('exit', () => resolve()));
+  }
+
+  /** Kills the process if it still runs. */
+  async kill(): Promise<void> {
+    this.#child.kill('SIGCONT');
+    this.#child.kill('SIGKILL');
+    await this.exited();
+  }
+}
+
+/** Starts `count` nodes on `${ipPrefix}.2`, `.3`, ... that list each other as static peers. */
+export async function startCluster(ipPrefix: string, count: number, extra: Partial<NodeConfig> = {}): Promise<ClusterNode[]> {
+  const ips = Array.from({ length: count }, (_, i) => `${ipPrefix}.${i + 2}`);
+  const peers = ips.map((ip) => `${ip}:3322`);
+  const nodes = ips.map((ip) => new ClusterNode({ ip, peers, ...extra }));
+  await Promise.all(nodes.map((node) => node.started));
+  await waitForAdmitted(nodes, count);
+  return nodes;
+}
+
+/** Waits until every node has `count` admitted members (itself included). */
+export async function waitForAdmitted(nodes: ClusterNode[], count: number, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const views = await Promise.all(nodes.map((node) => node.send<{ admitted: boolean; state: string }[]>({ cmd: 'peers' })));
+    if (views.every((view) => view.filter((peer) => peer.admitted && peer.state === 'alive').length === count)) return;
+    if (Date.now() > deadline) throw new Error(`cluster did not converge on ${count} members: ${JSON.stringify(views)}`);
+    await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Stops every node that still runs. */
+export async function stopCluster(nodes: ClusterNode[]): Promise<void> {
+  await Promise.all(nodes.map((node) => node.kill()));
+}
