@@ -63,6 +63,9 @@ export class Cluster {
   readonly #hot = new HotCache();
   /** Members whose peer port completed the handshake (cluster key, TLS): only they enter placement. */
   readonly #verified = new Set<string>();
+  readonly #verifyRetries = new Set<NodeJS.Timeout>();
+  /** Members already reported as refused, so a retry loop logs once. */
+  readonly #refused = new Set<string>();
   #rediscover: NodeJS.Timeout | undefined;
   #warming: Promise<void> | undefined;
   #warmAgain = false;
@@ -142,6 +145,7 @@ export class Cluster {
   /** Announces the leave, lets peers' requests in progress finish (within shutdownTimeout), then closes everything. */
   async stop(): Promise<void> {
     clearInterval(this.#rediscover);
+    for (const timer of this.#verifyRetries) clearTimeout(timer);
     await this.#membership.stop();
     await this.#server.close(this.#options.shutdownTimeout);
     for (const client of this.#clients.values()) client.close();
@@ -209,11 +213,24 @@ export class Cluster {
     try {
       await this.#client(id).verify();
       if (!this.#membership.aliveIds().includes(id)) return;
+      this.#refused.delete(id);
       this.#verified.add(id);
       this.#updatePlacement();
     } catch (error) {
-      this.#options.logger.warn({ member: id, err: (error as Error).message }, 'member refused: its peer port failed the handshake');
+      const level = this.#refused.has(id) ? 'debug' : 'warn';
+      this.#refused.add(id);
+      this.#options.logger[level]({ member: id, err: (error as Error).message }, 'member refused: its peer port failed the handshake; retrying');
+      this.#retryVerify(id);
     }
+  }
+
+  /** Tries the handshake again after joinRetryInterval while the member stays alive (it may just have been slow). */
+  #retryVerify(id: string): void {
+    const timer = setTimeout(() => {
+      this.#verifyRetries.delete(timer);
+      if (this.#membership.aliveIds().includes(id) && !this.#verified.has(id)) void this.#verify(id);
+    }, this.#options.config.joinRetryInterval);
+    this.#verifyRetries.add(timer);
   }
 
   #updatePlacement(): void {
