@@ -87,3 +87,36 @@ export function report(bench: string, rows: BenchRow[], notes: string[]): void {
 export function format(value: number): string {
   return value.toLocaleString('en-US', { maximumFractionDigits: value < 10 ? 2 : 0 });
 }
+
+/** Throughput and latency of one kind of request. */
+export interface InFlightReport {
+  readonly opsPerSecond: number;
+  /** Milliseconds. */
+  readonly p50: number;
+  readonly p99: number;
+  readonly errors: number;
+}
+
+/** Runs `request` over `keys` with `inFlight` requests outstanding for `durationMs`. */
+export async function measureInFlight(request: (key: string) => Promise<unknown>, keys: readonly string[], durationMs: number, inFlight: number): Promise<InFlightReport> {
+  const latencies: number[] = [];
+  let errors = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: inFlight }, async (_, worker) => {
+      for (let i = worker; performance.now() - started < durationMs; i += inFlight) {
+        const sent = performance.now();
+        try {
+          await request(keys[i % keys.length]!);
+          latencies.push(performance.now() - sent);
+        } catch {
+          errors++;
+        }
+      }
+    }),
+  );
+  const elapsed = (performance.now() - started) / 1000;
+  latencies.sort((a, b) => a - b);
+  const at = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? 0;
+  return { opsPerSecond: latencies.length / elapsed, p50: at(0.5), p99: at(0.99), errors };
+}

@@ -66,6 +66,12 @@ export interface KeyspaceOptions<V = Uint8Array> {
   writeTimeout?: number;
   /** Keys a node loads ahead of demand when it becomes their owner (at most 10,000). Default none. */
   warmKeys?: string[];
+  /**
+   * Whether nodes keep short-lived (≤ 5 s) copies of keys other nodes own and
+   * they read (1/8 of maxBytes). Puts and deletes invalidate them everywhere;
+   * turn off for strict read-after-write across nodes at the cost of a hop. Default true.
+   */
+  hotCache?: boolean;
 }
 
 /** Options of an {@link Engine}. Time values are in milliseconds. */
@@ -146,6 +152,7 @@ export interface KeyspaceConfig {
   readonly negativeTtl: number;
   readonly writeTimeout: number;
   readonly warmKeys: readonly string[];
+  readonly hotCache: boolean;
 }
 
 /** The engine's options with every default applied. */
@@ -237,6 +244,7 @@ const keyspaceSchema = z.strictObject({
   negativeTtl: duration.optional(),
   writeTimeout: timeout.optional(),
   warmKeys: z.array(z.string().min(1).max(8192)).max(10_000).optional(),
+  hotCache: z.boolean().optional(),
 });
 
 const port = z.number().int().min(0).max(65_535);
@@ -358,6 +366,7 @@ export function resolveKeyspaceConfig(options: unknown, defaults: KeyspaceDefaul
     negativeTtl: parsed.negativeTtl ?? 0,
     writeTimeout: parsed.writeTimeout ?? defaults.writeTimeout,
     warmKeys: parsed.warmKeys ?? [],
+    hotCache: parsed.hotCache ?? true,
   };
 }
 

@@ -3,7 +3,7 @@ import type { ClusterConfig } from '../config.js';
 import type { DiscoveryProvider } from '../discovery.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
-import type { Keyspace } from '../keyspace/keyspace.js';
+import type { Keyspace, ReadResult } from '../keyspace/keyspace.js';
 import type { Logger } from '../logger.js';
 import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
@@ -11,7 +11,7 @@ import { Membership, type Member, type MembershipChange } from './membership.js'
 import { OwnerRouter } from './owner-router.js';
 import { ClusterKeyProof } from './peer-auth.js';
 import { PeerClient } from './peer-client.js';
-import { PeerServer, type PeerRequestHandler } from './peer-server.js';
+import { PeerServer, type PeerReadReply, type PeerRequestHandler } from './peer-server.js';
 import { Placement } from './placement.js';
 import { warmUp } from './warmup.js';
 
@@ -284,10 +284,9 @@ export class Cluster {
       return found;
     };
     return {
-      get: async (keyspace, key) => {
-        const read = await runtime(keyspace).read(key, undefined);
-        // A miss without a data source is not cacheable anywhere: it expires now.
-        return read === undefined ? { bytes: null, expiresAt: Date.now() } : { bytes: read.value, expiresAt: read.expiresAt };
+      get: (keyspace, key) => {
+        const read = runtime(keyspace).read(key, undefined);
+        return read instanceof Promise ? read.then(toReadReply) : toReadReply(read);
       },
       put: (keyspace, key, expiresAt, value) => {
         validateKey(key);
@@ -300,6 +299,11 @@ export class Cluster {
       },
     };
   }
+}
+
+/** A read as a GET reply. A miss without a data source is not cacheable anywhere: it expires now. */
+function toReadReply(read: ReadResult | undefined): PeerReadReply {
+  return read === undefined ? { bytes: null, expiresAt: Date.now() } : { bytes: read.value, expiresAt: read.expiresAt };
 }
 
 function firstExternalIpv4(): string {

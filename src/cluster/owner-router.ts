@@ -40,11 +40,11 @@ export class OwnerRouter {
   get(runtime: Keyspace, key: string, signal: AbortSignal | undefined): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
     validateKey(key);
     const keyspace = runtime.config.name;
-    const ranked = this.#context.placement.rank(keyspace, key);
-    if (ranked[0] === this.#context.selfId) return runtime.get(key, signal);
-    const hot = this.#context.hot.get(keyspace, key);
+    const primary = this.#context.placement.primary(keyspace, key);
+    if (primary === this.#context.selfId) return runtime.get(key, signal);
+    const hot = runtime.config.hotCache ? this.#context.hot.get(keyspace, key) : undefined;
     if (hot !== undefined) return runtime.toResult(key, hot);
-    const loading = this.#flights.do(flightKey(keyspace, key), (flight) => this.#fetch(runtime, key, ranked, flight));
+    const loading = this.#flights.do(flightKey(keyspace, key), (flight) => this.#fetch(runtime, key, primary, flight));
     return waitFor(loading, signal).then((read) => runtime.toResult(key, read));
   }
 
@@ -87,16 +87,16 @@ export class OwnerRouter {
   }
 
   /** One remote read: the owner first, then each next node in rendezvous order; this node loads itself when its turn comes. */
-  async #fetch(runtime: Keyspace, key: string, ranked: readonly string[], flight: Flight<ReadResult | undefined>): Promise<ReadResult | undefined> {
+  async #fetch(runtime: Keyspace, key: string, primary: string, flight: Flight<ReadResult | undefined>): Promise<ReadResult | undefined> {
     const keyspace = runtime.config.name;
     let lastError: unknown;
-    for (const candidate of ranked) {
+    for (const candidate of this.#candidates(keyspace, key, primary)) {
       if (candidate === this.#context.selfId) return runtime.read(key, undefined);
       try {
         const reply = await this.#context.client(candidate).request({ type: MessageType.GET, keyspace, key }, runtime.config.readTimeout + PEER_MARGIN_MS);
         if (reply.type !== MessageType.VALUE) throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${candidate} answered a GET with message type ${reply.type}`);
         const read: ReadResult = { value: reply.found ? reply.value : null, expiresAt: reply.expiresAt };
-        if (!flight.superseded) this.#context.hot.set(keyspace, runtime.config.maxBytes, key, read.value, read.expiresAt);
+        if (!flight.superseded && runtime.config.hotCache) this.#context.hot.set(keyspace, runtime.config.maxBytes, key, read.value, read.expiresAt);
         return read;
       } catch (error) {
         if (!isUnreachable(error)) throw error;
@@ -104,6 +104,12 @@ export class OwnerRouter {
       }
     }
     throw new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `keyspace "${keyspace}": no node could serve key ${JSON.stringify(key)}`, { cause: lastError });
+  }
+
+  /** The primary, then (only if it is needed) the other members in rendezvous order. */
+  *#candidates(keyspace: string, key: string, primary: string): Generator<string> {
+    yield primary;
+    for (const member of this.#context.placement.rank(keyspace, key)) if (member !== primary) yield member;
   }
 
   /**

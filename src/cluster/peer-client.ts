@@ -2,12 +2,12 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { DistCacheError, ErrorCode, type ErrorCode as Code } from '../errors.js';
 import type { ClusterKeyProof } from './peer-auth.js';
-import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from './peer-codec.js';
+import { BatchedWriter } from './batched-writer.js';
+import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type DistributiveOmit, type PeerMessage } from './peer-codec.js';
 import type { PeerTlsOptions } from './peer-server.js';
 
 /** A request a client can send (the transport adds the request id). */
 export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 }>, 'requestId'>;
-type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
 
 /**
  * An error the peer answered with (its data source failed, the keyspace is
@@ -20,10 +20,15 @@ const MAX_PENDING = 8_192;
 /** Time to connect and complete the handshake. */
 const CONNECT_TIMEOUT_MS = 3_000;
 
+/** How often pending requests are checked against their deadlines: one timer per connection, not one per request. */
+const SWEEP_INTERVAL_MS = 50;
+
 interface Pending {
   resolve(message: PeerMessage): void;
   reject(error: DistCacheError): void;
-  timer: NodeJS.Timeout;
+  /** performance.now() after which the request fails with ERR_TIMEOUT. */
+  deadline: number;
+  timeoutMs: number;
 }
 
 /**
@@ -35,10 +40,13 @@ interface Pending {
 export class PeerClient {
   readonly #host: string;
   readonly #port: number;
+  /** The writer of the connected, authenticated socket. */
+  #writer: BatchedWriter | undefined;
   #socket: net.Socket | undefined;
-  #ready: Promise<net.Socket> | undefined;
+  #ready: Promise<BatchedWriter> | undefined;
   #nextId = 1;
   readonly #pending = new Map<number, Pending>();
+  #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
   constructor(
@@ -54,16 +62,13 @@ export class PeerClient {
   /** Sends one request; resolves its reply, or rejects with ERR_PEER_UNAVAILABLE, ERR_TIMEOUT or the peer's error. */
   async request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
     if (this.#pending.size >= MAX_PENDING) throw this.#unavailable(`${MAX_PENDING} requests already waiting`);
-    const socket = await this.#connection();
+    const writer = this.#writer ?? (await this.#connection());
     const requestId = this.#nextId;
     this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
     const reply = await new Promise<PeerMessage>((resolve, reject) => {
-      const timer = setTimeout(() => {
-        this.#pending.delete(requestId);
-        reject(new DistCacheError(ErrorCode.TIMEOUT, `peer ${this.address} did not answer within ${timeoutMs} ms`));
-      }, timeoutMs);
-      this.#pending.set(requestId, { resolve, reject, timer });
-      socket.write(encodePeerMessage({ ...request, requestId } as PeerMessage));
+      this.#pending.set(requestId, { resolve, reject, deadline: performance.now() + timeoutMs, timeoutMs });
+      this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
+      writer.write(encodePeerMessage(request, requestId));
     });
     if (reply.type === MessageType.ERROR) throw new PeerReplyError(reply.code as Code, `peer ${this.address}: ${reply.message}`);
     return reply;
@@ -81,7 +86,7 @@ export class PeerClient {
     this.#fail(this.#unavailable('client closed'));
   }
 
-  #connection(): Promise<net.Socket> {
+  #connection(): Promise<BatchedWriter> {
     if (this.#closed) return Promise.reject(this.#unavailable('client closed'));
     this.#ready ??= this.#connect().catch((error: unknown) => {
       this.#ready = undefined;
@@ -90,7 +95,7 @@ export class PeerClient {
     return this.#ready;
   }
 
-  #connect(): Promise<net.Socket> {
+  #connect(): Promise<BatchedWriter> {
     return new Promise((resolve, reject) => {
       const options = { host: this.#host, port: this.#port };
       const socket = this.tlsOptions
@@ -105,6 +110,7 @@ export class PeerClient {
         clearTimeout(timer);
         if (this.#socket === socket) {
           this.#socket = undefined;
+          this.#writer = undefined;
           this.#ready = undefined;
         }
         if (handshaking) reject(this.#unavailable(error.message));
@@ -133,13 +139,13 @@ export class PeerClient {
             handshaking = false;
             clearTimeout(timer);
             this.#socket = socket;
-            resolve(socket);
+            this.#writer = new BatchedWriter(socket);
+            resolve(this.#writer);
             continue;
           }
           const pending = this.#pending.get(message.requestId);
           if (pending === undefined) continue; // answered after its timeout
           this.#pending.delete(message.requestId);
-          clearTimeout(pending.timer);
           pending.resolve(message);
         }
       });
@@ -147,11 +153,25 @@ export class PeerClient {
   }
 
   #fail(error: DistCacheError): void {
-    for (const pending of this.#pending.values()) {
-      clearTimeout(pending.timer);
-      pending.reject(error);
-    }
+    for (const pending of this.#pending.values()) pending.reject(error);
     this.#pending.clear();
+    this.#stopSweeping();
+  }
+
+  /** Fails the requests past their deadline; stops itself when nothing is pending. */
+  #sweep(): void {
+    const now = performance.now();
+    for (const [requestId, pending] of this.#pending) {
+      if (pending.deadline > now) continue;
+      this.#pending.delete(requestId);
+      pending.reject(new DistCacheError(ErrorCode.TIMEOUT, `peer ${this.address} did not answer within ${pending.timeoutMs} ms`));
+    }
+    if (this.#pending.size === 0) this.#stopSweeping();
+  }
+
+  #stopSweeping(): void {
+    clearInterval(this.#sweeper);
+    this.#sweeper = undefined;
   }
 
   #unavailable(why: string): DistCacheError {

@@ -44,43 +44,105 @@ export type PeerMessage =
   | { type: typeof MessageType.ERROR; requestId: number; code: string; message: string };
 
 const HEADER_BYTES = 9;
-const encoder = new TextEncoder();
 const decoder = new TextDecoder('utf-8', { fatal: true });
 
-/** Encodes one message as one frame. */
-export function encodePeerMessage(message: PeerMessage): Buffer {
-  const writer = new FrameWriter(message.type, message.requestId);
+/** Encodes one message as one frame, in a single allocation; `requestId` overrides the message's own. */
+export function encodePeerMessage(message: DistributiveOmit<PeerMessage, 'requestId'> & { requestId?: number }, requestId = message.requestId ?? 0): Buffer {
+  const frame = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes(message));
+  if (frame.byteLength - 4 > MAX_PEER_FRAME_BYTES) {
+    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: message of ${frame.byteLength} bytes exceeds ${MAX_PEER_FRAME_BYTES}`);
+  }
+  frame.writeUInt32BE(frame.byteLength - 4, 0);
+  frame.writeUInt8(message.type, 4);
+  frame.writeUInt32BE(requestId >>> 0, 5);
+  let at = HEADER_BYTES;
   switch (message.type) {
     case MessageType.HELLO:
-      writer.u16(message.version).raw(message.nonce);
+      at = frame.writeUInt16BE(message.version, at);
+      writeRaw(frame, at, message.nonce);
       break;
     case MessageType.HELLO_REPLY:
-      writer.u16(message.version).raw(message.nonce).raw(message.proof);
+      at = frame.writeUInt16BE(message.version, at);
+      writeRaw(frame, writeRaw(frame, at, message.nonce), message.proof);
       break;
     case MessageType.AUTH:
-      writer.raw(message.proof);
+      writeRaw(frame, at, message.proof);
       break;
     case MessageType.GET:
     case MessageType.DELETE:
-      writer.string(message.keyspace).string(message.key);
+      writeString(frame, writeString(frame, at, message.keyspace), message.key);
       break;
     case MessageType.PUT:
-      writer.string(message.keyspace).string(message.key).f64(message.expiresAt).raw(message.value);
+      at = writeString(frame, writeString(frame, at, message.keyspace), message.key);
+      writeRaw(frame, frame.writeDoubleBE(message.expiresAt, at), message.value);
       break;
     case MessageType.DELETE_KEYSPACE:
-      writer.string(message.keyspace);
+      writeString(frame, at, message.keyspace);
       break;
     case MessageType.VALUE:
-      writer.u8(message.found ? 1 : 0).f64(message.expiresAt).raw(message.value);
+      at = frame.writeUInt8(message.found ? 1 : 0, at);
+      writeRaw(frame, frame.writeDoubleBE(message.expiresAt, at), message.value);
       break;
     case MessageType.OK:
-      writer.u8(message.flag ? 1 : 0);
+      frame.writeUInt8(message.flag ? 1 : 0, at);
       break;
     case MessageType.ERROR:
-      writer.string(message.code).string(message.message.slice(0, 4096));
+      writeString(frame, writeString(frame, at, errorCode(message)), errorText(message));
       break;
   }
-  return writer.finish();
+  return frame;
+}
+
+/** Writes a u16-prefixed UTF-8 string at `at`; returns the offset after it. */
+function writeString(frame: Buffer, at: number, value: string): number {
+  const length = frame.write(value, at + 2, 'utf8');
+  frame.writeUInt16BE(length, at);
+  return at + 2 + length;
+}
+
+/** Copies bytes in at `at`; returns the offset after them. */
+function writeRaw(frame: Buffer, at: number, bytes: Uint8Array): number {
+  frame.set(bytes, at);
+  return at + bytes.byteLength;
+}
+
+/** A message of any type without some of its fields. */
+export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omit<T, K> : never;
+
+/** Bytes of a message after the header. */
+function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): number {
+  switch (message.type) {
+    case MessageType.HELLO:
+      return 2 + message.nonce.byteLength;
+    case MessageType.HELLO_REPLY:
+      return 2 + message.nonce.byteLength + message.proof.byteLength;
+    case MessageType.AUTH:
+      return message.proof.byteLength;
+    case MessageType.GET:
+    case MessageType.DELETE:
+      return stringBytes(message.keyspace) + stringBytes(message.key);
+    case MessageType.PUT:
+      return stringBytes(message.keyspace) + stringBytes(message.key) + 8 + message.value.byteLength;
+    case MessageType.DELETE_KEYSPACE:
+      return stringBytes(message.keyspace);
+    case MessageType.VALUE:
+      return 1 + 8 + message.value.byteLength;
+    case MessageType.OK:
+      return 1;
+    case MessageType.ERROR:
+      return stringBytes(errorCode(message)) + stringBytes(errorText(message));
+  }
+}
+
+/** Error replies carry at most 64 characters of code and 4096 of message, whatever the error said. */
+const errorCode = (message: { code: string }): string => message.code.slice(0, 64);
+const errorText = (message: { message: string }): string => message.message.slice(0, 4096);
+
+/** A u16-prefixed UTF-8 string's size; throws for one that does not fit the prefix. */
+function stringBytes(value: string): number {
+  const length = Buffer.byteLength(value, 'utf8');
+  if (length > 0xffff) throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: string of ${length} bytes is too long`);
+  return 2 + length;
 }
 
 /**
@@ -181,57 +243,6 @@ function decodeFrame(frame: Buffer): PeerMessage {
 
 function protocolError(message: string): DistCacheError {
   return new DistCacheError(ErrorCode.PROTOCOL, `peer protocol: ${message}`);
-}
-
-class FrameWriter {
-  readonly #parts: Uint8Array[] = [];
-  #length = HEADER_BYTES;
-
-  constructor(type: number, requestId: number) {
-    const header = Buffer.allocUnsafe(HEADER_BYTES);
-    header.writeUInt8(type, 4);
-    header.writeUInt32BE(requestId >>> 0, 5);
-    this.#parts.push(header);
-  }
-
-  u8(value: number): this {
-    return this.#fixed(1, (buffer) => buffer.writeUInt8(value, 0));
-  }
-
-  u16(value: number): this {
-    return this.#fixed(2, (buffer) => buffer.writeUInt16BE(value, 0));
-  }
-
-  f64(value: number): this {
-    return this.#fixed(8, (buffer) => buffer.writeDoubleBE(value, 0));
-  }
-
-  string(value: string): this {
-    const bytes = encoder.encode(value);
-    if (bytes.byteLength > 0xffff) throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: string of ${bytes.byteLength} bytes is too long`);
-    return this.u16(bytes.byteLength).raw(bytes);
-  }
-
-  raw(bytes: Uint8Array): this {
-    this.#parts.push(bytes);
-    this.#length += bytes.byteLength;
-    return this;
-  }
-
-  finish(): Buffer {
-    if (this.#length - 4 > MAX_PEER_FRAME_BYTES) {
-      throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: message of ${this.#length} bytes exceeds ${MAX_PEER_FRAME_BYTES}`);
-    }
-    const frame = Buffer.concat(this.#parts, this.#length);
-    frame.writeUInt32BE(this.#length - 4, 0);
-    return frame;
-  }
-
-  #fixed(bytes: number, write: (buffer: Buffer) => void): this {
-    const buffer = Buffer.allocUnsafe(bytes);
-    write(buffer);
-    return this.raw(buffer);
-  }
 }
 
 class FrameReader {

@@ -3,14 +3,22 @@ import tls from 'node:tls';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ClusterKeyProof } from './peer-auth.js';
+import { BatchedWriter } from './batched-writer.js';
 import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from './peer-codec.js';
 
 /** What a node does for its peers' requests: always locally, never forwarded again. */
 export interface PeerRequestHandler {
-  get(keyspace: string, key: string): Promise<{ bytes: Uint8Array | null; expiresAt: number }>;
+  /** A hit answers synchronously, so the server can reply without a promise. */
+  get(keyspace: string, key: string): PeerReadReply | Promise<PeerReadReply>;
   put(keyspace: string, key: string, expiresAt: number, value: Uint8Array): void;
   delete(keyspace: string, key: string): boolean;
   deleteKeyspace(keyspace: string): Promise<void>;
+}
+
+/** The owner's answer to a GET: the bytes (null = does not exist) and their expiry. */
+export interface PeerReadReply {
+  readonly bytes: Uint8Array | null;
+  readonly expiresAt: number;
 }
 
 /** TLS material for the peer port; with `ca`, peers must present a certificate it signed (mutual TLS). */
@@ -77,6 +85,7 @@ export class PeerServer {
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const decoder = new PeerMessageDecoder();
+    const writer = new BatchedWriter(socket);
     const challenge = this.proof.nonce();
     let state: 'hello' | 'auth' | 'ready' = 'hello';
     let pending = 0;
@@ -106,10 +115,15 @@ export class PeerServer {
           clearTimeout(handshakeTimer);
           state = 'ready';
         } else {
+          const reply = this.#serve(message);
+          if (!(reply instanceof Promise)) {
+            writer.write(encodePeerMessage(reply));
+            continue;
+          }
           pending++;
           if (pending >= MAX_IN_FLIGHT_PER_CONNECTION) socket.pause();
-          const work = this.#serve(message).then((reply) => {
-            if (!socket.destroyed) socket.write(encodePeerMessage(reply));
+          const work = reply.then((answer) => {
+            writer.write(encodePeerMessage(answer));
             pending--;
             if (pending < MAX_IN_FLIGHT_PER_CONNECTION) socket.resume();
           });
@@ -120,14 +134,21 @@ export class PeerServer {
     });
   }
 
-  /** Answers one request; every failure becomes an ERROR reply with the error's code. */
-  async #serve(message: PeerMessage): Promise<PeerMessage> {
+  /** Answers one request, synchronously when it can; every failure becomes an ERROR reply with the error's code. */
+  #serve(message: PeerMessage): PeerMessage | Promise<PeerMessage> {
     const requestId = message.requestId;
+    const failed = (error: unknown): PeerMessage => ({
+      type: MessageType.ERROR,
+      requestId,
+      code: isDistCacheError(error) ? error.code : ErrorCode.DATASOURCE_FAILED,
+      message: (error as Error)?.message ?? String(error),
+    });
     try {
       switch (message.type) {
         case MessageType.GET: {
-          const { bytes, expiresAt } = await this.handler.get(message.keyspace, message.key);
-          return { type: MessageType.VALUE, requestId, found: bytes !== null, expiresAt, value: bytes ?? new Uint8Array(0) };
+          const read = this.handler.get(message.keyspace, message.key);
+          const toValue = ({ bytes, expiresAt }: PeerReadReply): PeerMessage => ({ type: MessageType.VALUE, requestId, found: bytes !== null, expiresAt, value: bytes ?? EMPTY });
+          return read instanceof Promise ? read.then(toValue, failed) : toValue(read);
         }
         case MessageType.PUT:
           this.handler.put(message.keyspace, message.key, message.expiresAt, message.value);
@@ -135,14 +156,14 @@ export class PeerServer {
         case MessageType.DELETE:
           return { type: MessageType.OK, requestId, flag: this.handler.delete(message.keyspace, message.key) };
         case MessageType.DELETE_KEYSPACE:
-          await this.handler.deleteKeyspace(message.keyspace);
-          return { type: MessageType.OK, requestId, flag: true };
+          return this.handler.deleteKeyspace(message.keyspace).then(() => ({ type: MessageType.OK, requestId, flag: true }) as PeerMessage, failed);
         default:
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer protocol: message type ${message.type} is not a request`);
       }
     } catch (error) {
-      const code = isDistCacheError(error) ? error.code : ErrorCode.DATASOURCE_FAILED;
-      return { type: MessageType.ERROR, requestId, code, message: (error as Error)?.message ?? String(error) };
+      return failed(error);
     }
   }
 }
+
+const EMPTY = new Uint8Array(0);

@@ -25,6 +25,21 @@ export class Placement {
     return this.#members;
   }
 
+  /** The member that owns `key`: the first of {@link rank}, found without sorting. */
+  primary(keyspace: string, key: string): string {
+    const suffix = `\u0000${keyspace}\u0000${key}`;
+    let best = this.#members[0]!;
+    let bestScore = -1n;
+    for (const member of this.#members) {
+      const score = this.#hasher.hash(member + suffix);
+      if (score > bestScore || (score === bestScore && member < best)) {
+        best = member;
+        bestScore = score;
+      }
+    }
+    return best;
+  }
+
   /** Every member, best first, for `key` in `keyspace`: the first `replicaCount` own it, the rest are fallbacks in order. */
   rank(keyspace: string, key: string): string[] {
     const suffix = `\u0000${keyspace}\u0000${key}`;

@@ -46,7 +46,7 @@ describe('fuzz: peer message decoder', () => {
   it('decodes every message it encodes, however the bytes are split', () => {
     fc.assert(
       fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 8 }), (messages, cuts) => {
-        const stream = Buffer.concat(messages.map(encodePeerMessage));
+        const stream = Buffer.concat(messages.map((original) => encodePeerMessage(original)));
         const decoder = new PeerMessageDecoder();
         const decoded = split(stream, cuts).flatMap((part) => decoder.push(part));
         assert.deepEqual(decoded, messages.map((original) => ({ ...original })));

@@ -6,6 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
 import { StaticDiscovery } from '../../discovery/static.js';
+import { measureInFlight } from '../../bench/harness.js';
 
 export interface NodeConfig {
   ip: string;
@@ -18,6 +19,9 @@ export interface NodeConfig {
   tls?: { key: string; cert: string; ca?: string };
   /** Data-source latency in ms. */
   delayMs?: number;
+  /** Value size in bytes (default: the `v:<key>` text). */
+  valueBytes?: number;
+  hotCache?: boolean;
 }
 
 export type Command =
@@ -26,7 +30,9 @@ export type Command =
   | { cmd: 'delete'; key: string }
   | { cmd: 'peers' }
   | { cmd: 'calls' }
-  | { cmd: 'load'; keys: string[]; durationMs: number; concurrency: number }
+  | { cmd: 'load'; keys: string[]; durationMs: number; concurrency: number; markAt?: number }
+  | { cmd: 'owned'; keys: string[]; by: string }
+  | { cmd: 'bench'; keys: string[]; durationMs: number; inFlight: number }
   | { cmd: 'stop' };
 
 const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
@@ -50,11 +56,16 @@ const engine = new Engine({
     {
       name: 'ks',
       maxBytes: 64 * 1024 * 1024,
+      hotCache: config.hotCache,
       dataSource: {
         fetch: async (key) => {
           calls++;
           if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
-          return new TextEncoder().encode(`v:${key}`);
+          const value = new TextEncoder().encode(`v:${key}`);
+          if (!config.valueBytes) return value;
+          const padded = new Uint8Array(config.valueBytes);
+          padded.set(value.subarray(0, config.valueBytes));
+          return padded;
         },
       },
     },
@@ -67,27 +78,30 @@ const engine = new Engine({
  * gets, as an application serving requests does: hot-cache hits resolve
  * without I/O, and a loop of nothing but them would starve the node's timers.
  */
-async function load(keys: string[], durationMs: number, concurrency: number) {
+async function load(keys: string[], durationMs: number, concurrency: number, markAt = Infinity) {
   const started = Date.now();
   const errors: { at: number; code: string }[] = [];
   let ok = 0;
   let wrong = 0;
+  let firstOkAfterMark: number | undefined;
   await Promise.all(
     Array.from({ length: concurrency }, async (_, worker) => {
       for (let i = worker; Date.now() - started < durationMs; i += concurrency) {
         if (i % 16 === worker % 16) await new Promise((resolve) => setImmediate(resolve));
         const key = keys[i % keys.length]!;
+        const sentAt = Date.now();
         try {
           const result = await engine.get('ks', key);
           if (result === undefined) wrong++;
           else ok++;
+          if (firstOkAfterMark === undefined && sentAt > markAt) firstOkAfterMark = Date.now();
         } catch (error) {
           errors.push({ at: Date.now(), code: isDistCacheError(error) ? error.code : String(error) });
         }
       }
     }),
   );
-  return { ok, wrong, errors };
+  return { ok, wrong, errors, firstOkAfterMark };
 }
 
 async function run(command: Command): Promise<unknown> {
@@ -106,7 +120,11 @@ async function run(command: Command): Promise<unknown> {
     case 'calls':
       return calls;
     case 'load':
-      return load(command.keys, command.durationMs, command.concurrency);
+      return load(command.keys, command.durationMs, command.concurrency, command.markAt);
+    case 'owned':
+      return command.keys.filter((key) => engine.owners('ks', key)[0] === command.by);
+    case 'bench':
+      return measureInFlight((key) => engine.get('ks', key), command.keys, command.durationMs, command.inFlight);
     case 'stop':
       await engine.stop();
       setImmediate(() => process.exit(0));

@@ -11,7 +11,7 @@ export class ClusterNode {
   readonly started: Promise<void>;
 
   constructor(readonly config: NodeConfig) {
-    this.#child = fork(NODE_SCRIPT, [], { execArgv: ['--import', 'tsx'], env: { ...process.env, DISTCACHE_TEST_NODE: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child = fork(NODE_SCRIPT, [], { execArgv: ['--import', 'tsx', ...(process.env.DISTCACHE_TEST_NODE_ARGS ? process.env.DISTCACHE_TEST_NODE_ARGS.split(' ') : [])], env: { ...process.env, DISTCACHE_TEST_NODE: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.started = new Promise((resolve, reject) => {
       this.#child.on('message', (message: { id?: number; result?: unknown; error?: { code: string; message: string }; ready?: true; startError?: { code: string; message: string } }) => {
         if (message.ready) resolve();

@@ -1,0 +1,86 @@
+/**
+ * Cluster speed, side by side in one run on loopback (issue: cluster):
+ * - remote get (non-owner → owner, owner hit, hot cache off) with 64 requests
+ *   in flight and 1 KB values vs ioredis GET against a real redis-server;
+ * - failover: time from kill -9 of the owner to the first successful get of
+ *   one of its keys, and the errors meanwhile.
+ *
+ *   npm run bench:cluster     (needs redis-server on PATH; writes bench/results/cluster.json)
+ */
+import { spawn } from 'node:child_process';
+import { Redis } from 'ioredis';
+import { startCluster, stopCluster, type ClusterNode } from '../test/helpers/cluster.js';
+import { interleavedMedians, measureInFlight, report, row, type InFlightReport } from './harness.js';
+
+const IN_FLIGHT = 64;
+const VALUE_BYTES = 1024;
+const TRIAL_MS = 4_000;
+const ROUNDS = 3;
+const REDIS = { host: '127.0.41.1', port: 6399 };
+
+async function startRedis() {
+  const server = spawn('redis-server', ['--bind', REDIS.host, '--port', String(REDIS.port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  await new Promise((resolve, reject) => {
+    server.once('error', reject);
+    setTimeout(resolve, 300);
+  });
+  const client = new Redis({ ...REDIS, lazyConnect: true, enableAutoPipelining: false });
+  await client.connect();
+  return { client, stop: async () => (client.disconnect(), server.kill('SIGKILL')) };
+}
+
+const keys = Array.from({ length: 4_000 }, (_, i) => `user:${i}`);
+const redis = await startRedis();
+const nodes = await startCluster('127.0.41', 2, { hotCache: false, valueBytes: VALUE_BYTES });
+const [a, b] = nodes as [ClusterNode, ClusterNode];
+try {
+  const remoteKeys = await a.send<string[]>({ cmd: 'owned', keys, by: b.id });
+  await b.send({ cmd: 'getMany', keys: remoteKeys }); // the owner holds them: every remote get is an owner hit
+  const value = Buffer.alloc(VALUE_BYTES, 7);
+  await Promise.all(remoteKeys.map((key) => redis.client.set(key, value)));
+
+  const samples: Record<'engine' | 'redis', InFlightReport[]> = { engine: [], redis: [] };
+  const medians = await interleavedMedians(
+    {
+      engine: async () => {
+        const result = await a.send<InFlightReport>({ cmd: 'bench', keys: remoteKeys, durationMs: TRIAL_MS, inFlight: IN_FLIGHT });
+        samples.engine.push(result);
+        return result.opsPerSecond;
+      },
+      redis: async () => {
+        const result = await measureInFlight((key) => redis.client.getBuffer(key), remoteKeys, TRIAL_MS, IN_FLIGHT);
+        samples.redis.push(result);
+        return result.opsPerSecond;
+      },
+    },
+    ROUNDS,
+  );
+  const medianP99 = (reports: InFlightReport[]) => reports.map((r) => r.p99).sort((x, y) => x - y)[Math.floor(reports.length / 2)]!;
+
+  type LoadReport = { ok: number; errors: unknown[]; firstOkAfterMark?: number };
+  const across = a.send<LoadReport>({ cmd: 'load', keys: remoteKeys, durationMs: 3_000, concurrency: IN_FLIGHT });
+  await new Promise((resolve) => setTimeout(resolve, 1_000));
+  const killedAt = Date.now();
+  b.signal('SIGKILL');
+  const after = await a.send<LoadReport>({ cmd: 'load', keys: remoteKeys, durationMs: 500, concurrency: 1, markAt: killedAt });
+  const outcome = await across;
+  const recoveredMs = (after.firstOkAfterMark ?? Number.NaN) - killedAt;
+
+  report(
+    'cluster',
+    [
+      row('remote get ops/s (non-owner → owner hit)', medians.engine, 'ioredis GET, redis-server', medians.redis, 'ops/s', { atLeast: 1.0 }),
+      row('remote get p99 latency', medianP99(samples.engine), 'ioredis GET p99', medianP99(samples.redis), 'ms', { atMost: 1.5 }),
+      row('failover: kill -9 to first successful get of an affected key', recoveredMs, 'membership suspect timeout (default)', 1_500, 'ms'),
+      row('failover: failed gets during the window', outcome.errors.length, 'gets served in the window', outcome.ok, 'gets'),
+    ],
+    [
+      `2 node processes on 127.0.41.x, ${IN_FLIGHT} gets in flight from one node to keys the other owns, ${VALUE_BYTES}-byte values, hot cache off`,
+      `redis-server ${REDIS.host}:${REDIS.port} (no persistence), ioredis with ${IN_FLIGHT} GETs in flight from this process; median of ${ROUNDS} interleaved ${TRIAL_MS / 1000} s trials`,
+      'failover: the owner is killed with SIGKILL while the other node reads its keys; gets fall back to the next node in rendezvous order, which loads from the data source',
+    ],
+  );
+} finally {
+  await stopCluster(nodes);
+  await redis.stop();
+}
