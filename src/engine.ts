@@ -96,9 +96,15 @@ export class Engine extends EventEmitter<EngineEvents> {
    * Reads `key` from `keyspace`, loading it from the data source on a miss.
    * Resolves `undefined` when the data source says the key does not exist.
    */
-  async get<V = Uint8Array>(keyspace: string, key: string, options?: CallOptions): Promise<GetResult<V> | undefined> {
-    throwIfAborted(options?.signal);
-    return this.#read(this.#keyspace(keyspace), key, options?.signal) as GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
+  get<V = Uint8Array>(keyspace: string, key: string, options?: CallOptions): Promise<GetResult<V> | undefined> {
+    // Not `async`: a hit resolves through one promise instead of two (the hot path of every read).
+    try {
+      throwIfAborted(options?.signal);
+      const read = this.#read(this.#keyspace(keyspace), key, options?.signal) as GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
+      return read instanceof Promise ? read : Promise.resolve(read);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   /** Reads several keys; the results are in the order of `keys`. Rejects with the first error. */

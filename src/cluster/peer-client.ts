@@ -25,7 +25,7 @@ const SWEEP_INTERVAL_MS = 50;
 
 interface Pending {
   resolve(message: PeerMessage): void;
-  reject(error: DistCacheError): void;
+  reject(error: unknown): void;
   /** performance.now() after which the request fails with ERR_TIMEOUT. */
   deadline: number;
   timeoutMs: number;
@@ -60,18 +60,26 @@ export class PeerClient {
   }
 
   /** Sends one request; resolves its reply, or rejects with ERR_PEER_UNAVAILABLE, ERR_TIMEOUT or the peer's error. */
-  async request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
-    if (this.#pending.size >= MAX_PENDING) throw this.#unavailable(`${MAX_PENDING} requests already waiting`);
-    const writer = this.#writer ?? (await this.#connection());
+  request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
+    if (this.#pending.size >= MAX_PENDING) return Promise.reject(this.#unavailable(`${MAX_PENDING} requests already waiting`));
+    if (this.#writer !== undefined) return this.#send(this.#writer, request, timeoutMs);
+    return this.#connection().then((writer) => this.#send(writer, request, timeoutMs));
+  }
+
+  #send(writer: BatchedWriter, request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
     const requestId = this.#nextId;
     this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
-    const reply = await new Promise<PeerMessage>((resolve, reject) => {
+    let frame: Buffer;
+    try {
+      frame = encodePeerMessage(request, requestId);
+    } catch (error) {
+      return Promise.reject(error);
+    }
+    return new Promise<PeerMessage>((resolve, reject) => {
       this.#pending.set(requestId, { resolve, reject, deadline: performance.now() + timeoutMs, timeoutMs });
       this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
-      writer.write(encodePeerMessage(request, requestId));
+      writer.write(frame);
     });
-    if (reply.type === MessageType.ERROR) throw new PeerReplyError(reply.code as Code, `peer ${this.address}: ${reply.message}`);
-    return reply;
   }
 
   /** Connects and completes the handshake (or reuses the connection); rejects with ERR_PEER_UNAVAILABLE when refused. */
@@ -146,7 +154,8 @@ export class PeerClient {
           const pending = this.#pending.get(message.requestId);
           if (pending === undefined) continue; // answered after its timeout
           this.#pending.delete(message.requestId);
-          pending.resolve(message);
+          if (message.type === MessageType.ERROR) pending.reject(new PeerReplyError(message.code as Code, `peer ${this.address}: ${message.message}`));
+          else pending.resolve(message);
         }
       });
     });
