@@ -22,6 +22,8 @@ export interface NodeConfig {
   /** Value size in bytes (default: the `v:<key>` text). */
   valueBytes?: number;
   hotCache?: boolean;
+  membership?: { heartbeatInterval?: number; suspectAfter?: number; probeTimeout?: number };
+  warmKeys?: string[];
 }
 
 export type Command =
@@ -33,6 +35,7 @@ export type Command =
   | { cmd: 'load'; keys: string[]; durationMs: number; concurrency: number; markAt?: number }
   | { cmd: 'owned'; keys: string[]; by: string }
   | { cmd: 'bench'; keys: string[]; durationMs: number; inFlight: number }
+  | { cmd: 'events' }
   | { cmd: 'stop' };
 
 const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
@@ -47,6 +50,7 @@ const engine = new Engine({
   minimumPeersQuorum: config.minimumPeersQuorum,
   bootstrapTimeout: config.bootstrapTimeout,
   clusterKey: config.clusterKey,
+  membership: config.membership,
   tls: config.tls && {
     key: readFileSync(config.tls.key),
     cert: readFileSync(config.tls.cert),
@@ -57,6 +61,7 @@ const engine = new Engine({
       name: 'ks',
       maxBytes: 64 * 1024 * 1024,
       hotCache: config.hotCache,
+      warmKeys: config.warmKeys,
       dataSource: {
         fetch: async (key) => {
           calls++;
@@ -71,6 +76,12 @@ const engine = new Engine({
     },
   ],
 });
+
+/** Membership events as the application sees them. */
+const events: { event: string; peer: string; state: string }[] = [];
+for (const event of ['peerJoined', 'peerLeft', 'peerUpdated'] as const) {
+  engine.on(event, ({ peer }) => events.push({ event, peer: peer.id, state: peer.state }));
+}
 
 /**
  * Gets `keys` in `concurrency` loops for `durationMs`; counts failures by
@@ -125,6 +136,8 @@ async function run(command: Command): Promise<unknown> {
       return command.keys.filter((key) => engine.owners('ks', key)[0] === command.by);
     case 'bench':
       return measureInFlight((key) => engine.get('ks', key), command.keys, command.durationMs, command.inFlight);
+    case 'events':
+      return events;
     case 'stop':
       await engine.stop();
       setImmediate(() => process.exit(0));
