@@ -257,14 +257,13 @@ export class Engine extends EventEmitter<EngineEvents> {
   async #stop(): Promise<void> {
     const cluster = this.#cluster;
     this.#cluster = undefined;
+    // Leave first, so peers route elsewhere; finish this node's own loads and remote reads; then close.
+    cluster?.leave();
     const inFlight = [...this.#keyspaces.values()].flatMap((runtime) => runtime.running());
-    if (cluster) {
-      inFlight.push(...cluster.router.running());
-      await cluster.stop();
-    } else {
-      await this.#config.discovery.stop();
-    }
+    if (cluster) inFlight.push(...cluster.router.running());
     await settleWithin(inFlight, this.#config.shutdownTimeout);
+    if (cluster) await cluster.stop();
+    else await this.#config.discovery.stop();
     await this.#closeKeyspaces();
     this.#state = 'stopped';
     this.#config.logger.info({}, 'distcache engine stopped');

@@ -142,12 +142,18 @@ export class Cluster {
     return this.#placement.members;
   }
 
-  /** Announces the leave, lets peers' requests in progress finish (within shutdownTimeout), then closes everything. */
-  async stop(): Promise<void> {
+  /** Announces the leave: other nodes stop routing here, while this node still answers their requests in progress. */
+  leave(): void {
     clearInterval(this.#rediscover);
     for (const timer of this.#verifyRetries) clearTimeout(timer);
-    await this.#membership.stop();
+    this.#membership.leave();
+  }
+
+  /** Leaves (if not done yet), lets peers' requests in progress finish (within shutdownTimeout), then closes everything. */
+  async stop(): Promise<void> {
+    this.leave();
     await this.#server.close(this.#options.shutdownTimeout);
+    await this.#membership.stop();
     for (const client of this.#clients.values()) client.close();
     this.#clients.clear();
     await this.#warming;

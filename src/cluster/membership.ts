@@ -47,6 +47,8 @@ export interface Invalidation {
 export type MembershipChange = { kind: 'joined' | 'left' | 'updated'; member: Member };
 
 const MEMBERS_TOPIC = 'distcache/members/1';
+/** Time the host stays up after the leave announcement so it reaches the peers. */
+const LEAVE_FLUSH_MS = 50;
 const INVALIDATE_TOPIC = 'distcache/invalidate/1';
 const address = z.string().min(3).max(300).regex(/^.+:\d{1,5}$/);
 const memberMessage = z.strictObject({
@@ -84,6 +86,7 @@ export class Membership extends EventEmitter<{ change: [MembershipChange]; inval
   readonly #members = new Map<string, MemberRecord>();
   #host: Libp2pHost | undefined;
   #timer: NodeJS.Timeout | undefined;
+  #leftAt: number | undefined;
   readonly #encoder = new TextEncoder();
   readonly #decoder = new TextDecoder();
 
@@ -144,13 +147,21 @@ export class Membership extends EventEmitter<{ change: [MembershipChange]; inval
     this.#publish(INVALIDATE_TOPIC, { origin: this.#self.id, keyspace, key });
   }
 
-  /** Announces the leave, then stops the libp2p host and the timers. */
-  async stop(): Promise<void> {
+  /** Stops the heartbeat and announces the leave; the host stays up (for gossip) until {@link stop}. */
+  leave(): void {
+    if (this.#leftAt !== undefined) return;
     clearInterval(this.#timer);
+    this.#leftAt = Date.now();
+    this.#publish(MEMBERS_TOPIC, this.#announcement('leave'));
+  }
+
+  /** Leaves (if not done yet), then stops the libp2p host. */
+  async stop(): Promise<void> {
     const host = this.#host;
     if (host === undefined) return;
-    this.#publish(MEMBERS_TOPIC, this.#announcement('leave'));
-    await new Promise((resolve) => setTimeout(resolve, 50)); // let the leave leave the socket
+    this.leave();
+    const flushWait = this.#leftAt! + LEAVE_FLUSH_MS - Date.now();
+    if (flushWait > 0) await new Promise((resolve) => setTimeout(resolve, flushWait)); // let the leave leave the socket
     this.#host = undefined;
     await host.stop();
   }
