@@ -15,7 +15,7 @@ import { interleavedMedians, measureInFlight, report, row, type InFlightReport }
 const IN_FLIGHT = 64;
 const VALUE_BYTES = 1024;
 const TRIAL_MS = 4_000;
-const ROUNDS = 3;
+const ROUNDS = 5;
 const REDIS = { host: '127.0.41.1', port: 6399 };
 
 async function startRedis() {
@@ -71,7 +71,7 @@ try {
     [
       row('remote get ops/s (non-owner → owner hit)', medians.engine, 'ioredis GET, redis-server', medians.redis, 'ops/s', { atLeast: 1.0 }),
       row('remote get p99 latency', medianP99(samples.engine), 'ioredis GET p99', medianP99(samples.redis), 'ms', { atMost: 1.5 }),
-      row('failover: kill -9 to first successful get of an affected key', recoveredMs, 'membership suspect timeout (default)', 1_500, 'ms'),
+      row('failover: kill -9 to first successful get of an affected key', recoveredMs, 'detection budget (≤ 3 s)', 3_000, 'ms'),
       row('failover: failed gets during the window', outcome.errors.length, 'gets served in the window', outcome.ok, 'gets'),
     ],
     [

@@ -158,7 +158,7 @@ export class PeerMessageDecoder {
 
   /** Adds bytes and returns the messages they complete. Throws ERR_PROTOCOL on corrupt input. */
   push(chunk: Uint8Array): PeerMessage[] {
-    this.#chunks.push(Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
+    this.#chunks.push(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength));
     this.#buffered += chunk.byteLength;
     const messages: PeerMessage[] = [];
     for (;;) {
@@ -287,10 +287,12 @@ class FrameReader {
     }
   }
 
+  /** A copy of the next `length` bytes: the frame is a view of a socket chunk that must not be retained. */
   bytes(length: number): Uint8Array {
     this.#need(length);
     const start = this.#advance(length);
-    return new Uint8Array(this.#frame.subarray(start, start + length));
+    const offset = this.#frame.byteOffset + start;
+    return new Uint8Array(this.#frame.buffer.slice(offset, offset + length));
   }
 
   rest(): Uint8Array {

@@ -1,5 +1,8 @@
 import type { Hasher } from './hasher.js';
 
+/** Keys per keyspace whose primary is remembered; the memory is cleared, not evicted, past it. */
+const MAX_REMEMBERED_PRIMARIES = 65_536;
+
 /**
  * Rendezvous (highest random weight) hashing: every node scores each
  * (node, key) pair with the hasher and the highest scores own the key. Every
@@ -10,6 +13,8 @@ import type { Hasher } from './hasher.js';
 export class Placement {
   readonly #hasher: Hasher;
   #members: readonly string[] = [];
+  /** Primary owner per keyspace and key for the current members: hashing every member on every read costs more than a lookup. */
+  #primaries = new Map<string, Map<string, string>>();
 
   constructor(hasher: Hasher) {
     this.#hasher = hasher;
@@ -18,6 +23,7 @@ export class Placement {
   /** Replaces the member list (node ids). Order does not matter. */
   setMembers(members: Iterable<string>): void {
     this.#members = [...new Set(members)].sort();
+    this.#primaries = new Map();
   }
 
   /** The current member ids, sorted. */
@@ -25,8 +31,20 @@ export class Placement {
     return this.#members;
   }
 
-  /** The member that owns `key`: the first of {@link rank}, found without sorting. */
+  /** The member that owns `key`: the first of {@link rank}, remembered until the members change. */
   primary(keyspace: string, key: string): string {
+    let cache = this.#primaries.get(keyspace);
+    if (cache === undefined) this.#primaries.set(keyspace, (cache = new Map()));
+    let owner = cache.get(key);
+    if (owner === undefined) {
+      if (cache.size >= MAX_REMEMBERED_PRIMARIES) cache.clear();
+      owner = this.#highestScore(keyspace, key);
+      cache.set(key, owner);
+    }
+    return owner;
+  }
+
+  #highestScore(keyspace: string, key: string): string {
     const suffix = `\u0000${keyspace}\u0000${key}`;
     let best = this.#members[0]!;
     let bestScore = -1n;
