@@ -17,6 +17,8 @@ export class PeerReplyError extends DistCacheError {}
 
 /** Requests one connection may have waiting for an answer; past it requests fail at once. */
 const MAX_PENDING = 8_192;
+/** Size of the reused read buffer of a plain-TCP connection. */
+const READ_BUFFER_BYTES = 64 * 1024;
 /** Time to connect and complete the handshake. */
 const CONNECT_TIMEOUT_MS = 3_000;
 
@@ -106,9 +108,11 @@ export class PeerClient {
   #connect(): Promise<BatchedWriter> {
     return new Promise((resolve, reject) => {
       const options = { host: this.#host, port: this.#port };
+      // Plain TCP reads into one reused buffer (no allocation per read); the decoder copies what it keeps.
+      const readBuffer = this.tlsOptions ? undefined : Buffer.allocUnsafe(READ_BUFFER_BYTES);
       const socket = this.tlsOptions
         ? tls.connect({ ...options, ...this.tlsOptions, checkServerIdentity: () => undefined })
-        : net.connect(options);
+        : net.connect({ ...options, onread: { buffer: readBuffer!, callback: (bytes: number, buffer: Uint8Array) => (onData(Buffer.from(buffer.buffer, buffer.byteOffset, bytes)), true) } });
       socket.setNoDelay(true);
       const decoder = new PeerMessageDecoder();
       const challenge = this.proof.nonce();
@@ -129,7 +133,7 @@ export class PeerClient {
       });
       socket.on('error', (error) => fail(error));
       socket.on('close', () => fail(new Error('connection closed')));
-      socket.on('data', (chunk: Buffer) => {
+      const onData = (chunk: Buffer): void => {
         let messages: PeerMessage[];
         try {
           messages = decoder.push(chunk);
@@ -157,7 +161,8 @@ export class PeerClient {
           if (message.type === MessageType.ERROR) pending.reject(new PeerReplyError(message.code as Code, `peer ${this.address}: ${message.message}`));
           else pending.resolve(message);
         }
-      });
+      };
+      if (this.tlsOptions) socket.on('data', onData);
     });
   }
 

@@ -149,7 +149,8 @@ function stringBytes(value: string): number {
  * Splits a byte stream into messages. Feed chunks as they arrive; a frame may
  * arrive a byte at a time. The buffer never holds more than one frame of at
  * most {@link MAX_PEER_FRAME_BYTES}; a bad length or type is an ERR_PROTOCOL
- * error as soon as its bytes arrive.
+ * error as soon as its bytes arrive. It never keeps a view of the bytes it
+ * is given (leftovers are copied), so callers may reuse their read buffer.
  */
 export class PeerMessageDecoder {
   #chunks: Buffer[] = [];
@@ -174,6 +175,10 @@ export class PeerMessageDecoder {
       const frame = this.#take(this.#frameLength);
       this.#frameLength = -1;
       messages.push(decodeFrame(frame));
+    }
+    // Keep no view of the caller's bytes: a socket may reuse its read buffer.
+    if (this.#chunks.length > 0 && this.#chunks[this.#chunks.length - 1]!.buffer === chunk.buffer) {
+      this.#chunks = [Buffer.concat(this.#chunks)];
     }
     return messages;
   }
