@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { z } from 'zod';
+import { DistCacheError, ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createHost, toMultiaddr, type Libp2pHost } from './libp2p-host.js';
 
@@ -100,7 +101,14 @@ export class Membership extends EventEmitter<{ change: [MembershipChange]; inval
 
   /** Starts the libp2p host and the heartbeat. */
   async start(): Promise<void> {
-    const host = await createHost(this.#self.discoveryHost, this.#self.discoveryPort, this.#clusterKey);
+    const { discoveryHost, discoveryPort } = this.#self;
+    let host: Libp2pHost;
+    try {
+      host = await createHost(discoveryHost, discoveryPort, this.#clusterKey);
+    } catch (error) {
+      const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
+      throw new DistCacheError(ErrorCode.INVALID_CONFIG, `discovery port: cannot listen on ${discoveryHost}:${discoveryPort} (${reason}); change bindAddr or discoveryPort`, { cause: error });
+    }
     this.#host = host;
     host.services.pubsub.subscribe(MEMBERS_TOPIC);
     host.services.pubsub.subscribe(INVALIDATE_TOPIC);

@@ -153,6 +153,8 @@ function stringBytes(value: string): number {
  * is given (leftovers are copied), so callers may reuse their read buffer.
  */
 export class PeerMessageDecoder {
+  /** Largest frame accepted now; a server keeps it small until the peer has authenticated. */
+  maxFrameBytes = MAX_PEER_FRAME_BYTES;
   #chunks: Buffer[] = [];
   #buffered = 0;
   #frameLength = -1;
@@ -166,7 +168,7 @@ export class PeerMessageDecoder {
       if (this.#frameLength < 0) {
         if (this.#buffered < 4) break;
         const length = this.#peek(4).readUInt32BE(0);
-        if (length < HEADER_BYTES - 4 || length > MAX_PEER_FRAME_BYTES) throw protocolError(`frame length ${length} outside 5..${MAX_PEER_FRAME_BYTES}`);
+        if (length < HEADER_BYTES - 4 || length > this.maxFrameBytes) throw protocolError(`frame length ${length} outside 5..${this.maxFrameBytes}`);
         this.#frameLength = length;
         this.#take(4);
       }

@@ -4,7 +4,7 @@ import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { ClusterKeyProof } from './peer-auth.js';
 import { BatchedWriter } from './batched-writer.js';
-import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from './peer-codec.js';
+import { MAX_PEER_FRAME_BYTES, MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from './peer-codec.js';
 
 /** What a node does for its peers' requests: always locally, never forwarded again. */
 export interface PeerRequestHandler {
@@ -32,6 +32,10 @@ export interface PeerTlsOptions {
 const MAX_IN_FLIGHT_PER_CONNECTION = 1024;
 /** Time a new connection has to complete the handshake. */
 const HANDSHAKE_TIMEOUT_MS = 5_000;
+/** Largest frame before the handshake completes: a stranger cannot make the server buffer more. */
+const HANDSHAKE_FRAME_BYTES = 256;
+/** Connections the peer port accepts at once (nodes keep one each). */
+const MAX_CONNECTIONS = 1_024;
 
 /**
  * The peer port: a TCP (or TLS) listener speaking the peer codec. A
@@ -54,15 +58,19 @@ export class PeerServer {
     this.#server = tlsOptions
       ? tls.createServer({ ...tlsOptions, requestCert: tlsOptions.ca !== undefined, rejectUnauthorized: tlsOptions.ca !== undefined }, onConnection)
       : net.createServer(onConnection);
+    this.#server.maxConnections = MAX_CONNECTIONS;
     this.#server.on('tlsClientError', (error) => this.logger.warn({ err: error.message }, 'peer TLS handshake refused'));
   }
 
-  /** Starts listening; rejects when the address is taken. */
+  /** Starts listening; rejects with ERR_INVALID_CONFIG when the address cannot be used. */
   listen(host: string, port: number): Promise<void> {
     return new Promise((resolve, reject) => {
-      this.#server.once('error', reject);
+      this.#server.once('error', (error: NodeJS.ErrnoException) => {
+        reject(new DistCacheError(ErrorCode.INVALID_CONFIG, `peer port: cannot listen on ${host}:${port} (${error.code ?? error.message}); change bindAddr or bindPort`, { cause: error }));
+      });
       this.#server.listen({ host, port }, () => {
-        this.#server.off('error', reject);
+        this.#server.removeAllListeners('error');
+        this.#server.on('error', (error) => this.logger.error({ err: error.message }, 'peer port error'));
         resolve();
       });
     });
@@ -85,6 +93,7 @@ export class PeerServer {
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const decoder = new PeerMessageDecoder();
+    decoder.maxFrameBytes = HANDSHAKE_FRAME_BYTES;
     const writer = new BatchedWriter(socket);
     const challenge = this.proof.nonce();
     let state: 'hello' | 'auth' | 'ready' = 'hello';
@@ -113,6 +122,7 @@ export class PeerServer {
         } else if (state === 'auth') {
           if (message.type !== MessageType.AUTH || !this.proof.verify(challenge, message.proof)) return refuse('wrong cluster key');
           clearTimeout(handshakeTimer);
+          decoder.maxFrameBytes = MAX_PEER_FRAME_BYTES;
           state = 'ready';
         } else {
           const reply = this.#serve(message);

@@ -111,6 +111,20 @@ describe('fuzz: a live peer server', () => {
       }
       const reply = await client.request({ type: MessageType.GET, keyspace: 'ks', key: 'k' }, 2_000);
       assert.equal(reply.type, MessageType.VALUE);
+
+      // Before the handshake a stranger may not announce a large frame: closed at its length, nothing buffered.
+      const closedAfter = await new Promise<number>((resolve) => {
+        const socket = net.connect({ host: '127.0.27.2', port: 3320 }, () => {
+          const header = Buffer.alloc(4);
+          header.writeUInt32BE(1024 * 1024);
+          socket.write(header);
+        });
+        const started = Date.now();
+        socket.on('error', () => undefined);
+        socket.on('close', () => resolve(Date.now() - started));
+        socket.resume();
+      });
+      assert.ok(closedAfter < 1_000, `closed after ${closedAfter} ms`);
     } finally {
       client.close();
       await server.close(100);

@@ -1,0 +1,73 @@
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import { StaticDiscovery } from '../../discovery/static.js';
+import { Engine, ErrorCode, type KeyspaceOptions } from '../../src/index.js';
+import { rejectsWithCode } from '../helpers/assert-code.js';
+import { bytes, countingSource, silentLogger, sleep } from '../helpers/engine.js';
+
+const PEERS = ['127.0.29.2:3322', '127.0.29.3:3322'];
+
+function node(ip: string, keyspace: Partial<KeyspaceOptions> = {}): Engine {
+  return new Engine({
+    logger: silentLogger,
+    bindAddr: ip,
+    discovery: new StaticDiscovery({ peers: PEERS }),
+    keyspaces: [{ name: 'ks', maxBytes: 1 << 20, dataSource: countingSource(), ...keyspace }],
+  });
+}
+
+/** Waits until both engines admit each other. */
+async function converge(a: Engine, b: Engine): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if ([a, b].every((engine) => engine.peers().filter((peer) => peer.admitted && peer.state === 'alive').length === 2)) return;
+    await sleep(50);
+  }
+  throw new Error('the two nodes did not converge');
+}
+
+describe('two nodes in one process', () => {
+  it('a node whose peer port is taken fails to start with ERR_INVALID_CONFIG naming the address', async () => {
+    const first = node('127.0.29.2');
+    await first.start();
+    const second = node('127.0.29.2');
+    try {
+      const error = await rejectsWithCode(second.start(), ErrorCode.INVALID_CONFIG);
+      assert.match(error.message, /cannot listen on 127\.0\.29\.2:3320 \(EADDRINUSE\)/);
+      await first.put('ks', { key: 'still', value: bytes('serving') });
+      assert.ok(await first.get('ks', 'still'));
+    } finally {
+      await first.stop();
+    }
+  });
+
+  it('with hotCache off, every read on a non-owner goes to the owner; with it on, repeated reads stay local', async () => {
+    for (const hotCache of [false, true]) {
+      const a = node('127.0.29.2', { hotCache });
+      const b = node('127.0.29.3', { hotCache });
+      await Promise.all([a.start(), b.start()]);
+      try {
+        await converge(a, b);
+        const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((candidate) => a.owners('ks', candidate)[0] === '127.0.29.3:3320')!;
+        for (let i = 0; i < 5; i++) assert.ok(await a.get('ks', key));
+        const ownerReads = b.stats('ks').hits + b.stats('ks').misses;
+        assert.equal(ownerReads, hotCache ? 1 : 5);
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+      }
+    }
+  });
+
+  it('nodes with different keyspace definitions report the mismatch in peers()', async () => {
+    const a = node('127.0.29.2');
+    const b = node('127.0.29.3', { maxBytes: 2 << 20 });
+    await Promise.all([a.start(), b.start()]);
+    try {
+      await converge(a, b);
+      const seen = a.peers().find((peer) => peer.id === '127.0.29.3:3320');
+      assert.equal(seen?.digestMismatch, true);
+      assert.equal(a.peers()[0]?.self, true);
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+});
