@@ -1,0 +1,209 @@
+import { DistCacheError, ErrorCode } from '../errors.js';
+
+/**
+ * The C distcache wire protocol (version 0x0011), pure and incremental: bytes
+ * in, whole messages out, no sockets and no timers. See
+ * shared/protocol/PROTOCOL.md. A frame is
+ *
+ *   u32 proto_level | u8 is_response | u32 request_uid | u8 op_class |
+ *   u8 operation | u8 complete | u16 data_len | data
+ *
+ * big-endian; a message of more than 2048 bytes spans several frames.
+ */
+export const PROTOCOL_VERSION = 0x0011;
+/** Bytes of data one frame carries at most; every non-final frame carries exactly this many. */
+export const FRAME_DATA_BYTES = 2048;
+/** Frames one message may span. */
+export const MAX_FRAMES = 16;
+/** Bytes of data one message carries at most. */
+export const MAX_MESSAGE_BYTES = FRAME_DATA_BYTES * MAX_FRAMES;
+const HEADER_BYTES = 14;
+
+/** The four user operations. */
+export const Operation = { ADD: 0, GET: 1, REMOVE: 2, HAVE: 3 } as const;
+export type Operation = (typeof Operation)[keyof typeof Operation];
+
+/** One-byte status codes of responses. */
+export const Status = {
+  OK: 0,
+  NOTOK: 1,
+  DISCONNECTED: 2,
+  CORRUPT: 100,
+  MATCHING_SESSION: 101,
+  TIMEOUT_RANGE: 102,
+  ID_RANGE: 103,
+  DATA_RANGE: 104,
+} as const;
+
+/** ADD's longest timeout: 7 days in ms. */
+export const MAX_TIMEOUT_MS = 604_800_000;
+/** Longest session id. */
+export const MAX_ID_BYTES = 64;
+
+/** A whole message, its frames reassembled. */
+export interface DcMessage {
+  readonly isResponse: boolean;
+  readonly requestUid: number;
+  readonly operation: Operation;
+  readonly data: Uint8Array;
+}
+
+/** Why a stream was refused: corrupt bytes, or a peer of another protocol version. */
+export type ProtocolFault = 'corrupt' | 'incompatible';
+
+/** ERR_PROTOCOL, with the kind of fault for the listener's log. */
+export class DcProtocolError extends DistCacheError {
+  constructor(
+    readonly fault: ProtocolFault,
+    message: string,
+  ) {
+    super(ErrorCode.PROTOCOL, `distcache protocol: ${message}`);
+  }
+}
+
+/** Encodes a message as its frames, concatenated. */
+export function encodeMessage(message: DcMessage): Buffer {
+  const { data } = message;
+  if (data.byteLength > MAX_MESSAGE_BYTES) {
+    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `distcache protocol: a message carries at most ${MAX_MESSAGE_BYTES} bytes, got ${data.byteLength}`);
+  }
+  const frames = Math.max(1, Math.ceil(data.byteLength / FRAME_DATA_BYTES));
+  const out = Buffer.allocUnsafe(frames * HEADER_BYTES + data.byteLength);
+  let at = 0;
+  for (let frame = 0; frame < frames; frame++) {
+    const chunk = data.subarray(frame * FRAME_DATA_BYTES, (frame + 1) * FRAME_DATA_BYTES);
+    at = out.writeUInt32BE(PROTOCOL_VERSION << 16, at);
+    at = out.writeUInt8(message.isResponse ? 1 : 0, at);
+    at = out.writeUInt32BE(message.requestUid >>> 0, at);
+    at = out.writeUInt8(0, at);
+    at = out.writeUInt8(message.operation, at);
+    at = out.writeUInt8(frame === frames - 1 ? 1 : 0, at);
+    at = out.writeUInt16BE(chunk.byteLength, at);
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
+/** A response whose data is one status byte. */
+export function statusResponse(requestUid: number, operation: Operation, status: number): Buffer {
+  return encodeMessage({ isResponse: true, requestUid, operation, data: Uint8Array.of(status) });
+}
+
+/**
+ * Reassembles messages from a byte stream fed in any pieces. Every field is
+ * checked as soon as its bytes arrive; a bad one throws a
+ * {@link DcProtocolError} at once. Holds at most one message
+ * ({@link MAX_MESSAGE_BYTES} of data) and one frame header.
+ */
+export class DcMessageDecoder {
+  readonly #header = Buffer.alloc(HEADER_BYTES);
+  #headerFilled = 0;
+  /** Data bytes the current frame still has to deliver. */
+  #dataLeft = 0;
+  #frameComplete = false;
+  #parts: Uint8Array[] = [];
+  #frames = 0;
+  #message: { isResponse: boolean; requestUid: number; operation: Operation } | undefined;
+
+  /** Adds bytes; returns the messages they complete. Throws DcProtocolError on corrupt or incompatible input. */
+  push(chunk: Uint8Array): DcMessage[] {
+    const messages: DcMessage[] = [];
+    let at = 0;
+    while (at < chunk.byteLength) {
+      if (this.#headerFilled < HEADER_BYTES) {
+        while (at < chunk.byteLength && this.#headerFilled < HEADER_BYTES) {
+          this.#header[this.#headerFilled++] = chunk[at++]!;
+          this.#checkHeaderByte(this.#headerFilled);
+        }
+        if (this.#headerFilled < HEADER_BYTES) break;
+        if (this.#dataLeft === 0) this.#endFrame(messages);
+        continue;
+      }
+      const take = Math.min(this.#dataLeft, chunk.byteLength - at);
+      this.#parts.push(new Uint8Array(chunk.subarray(at, at + take))); // a copy: the reader may reuse its buffer
+      at += take;
+      this.#dataLeft -= take;
+      if (this.#dataLeft === 0) this.#endFrame(messages);
+    }
+    return messages;
+  }
+
+  /** Validates the header field that ends at byte `filled`, as soon as it is whole. */
+  #checkHeaderByte(filled: number): void {
+    const header = this.#header;
+    switch (filled) {
+      case 2: {
+        const version = header.readUInt16BE(0);
+        if (version !== PROTOCOL_VERSION) throw new DcProtocolError('incompatible', `protocol version 0x${version.toString(16).padStart(4, '0')}, expected 0x0011`);
+        break;
+      }
+      case 5:
+        if (header[4]! > 1) throw new DcProtocolError('corrupt', `is_response byte ${header[4]}`);
+        if (this.#message && (header[4] === 1) !== this.#message.isResponse) throw new DcProtocolError('corrupt', 'a continuation frame changed is_response');
+        break;
+      case 9:
+        if (this.#message && header.readUInt32BE(5) !== this.#message.requestUid) throw new DcProtocolError('corrupt', 'a continuation frame changed request_uid');
+        break;
+      case 10:
+        if (header[9] !== 0) throw new DcProtocolError('corrupt', `op_class ${header[9]}`);
+        break;
+      case 11:
+        if (header[10]! > 3) throw new DcProtocolError('corrupt', `operation ${header[10]}`);
+        if (this.#message && header[10] !== this.#message.operation) throw new DcProtocolError('corrupt', 'a continuation frame changed the operation');
+        break;
+      case 12:
+        if (header[11]! > 1) throw new DcProtocolError('corrupt', `complete byte ${header[11]}`);
+        if (header[11] === 0 && this.#frames + 1 >= MAX_FRAMES) throw new DcProtocolError('corrupt', `a message spans more than ${MAX_FRAMES} frames`);
+        break;
+      case 14: {
+        const length = header.readUInt16BE(12);
+        if (length > FRAME_DATA_BYTES) throw new DcProtocolError('corrupt', `data_len ${length} > ${FRAME_DATA_BYTES}`);
+        if (header[11] === 0 && length !== FRAME_DATA_BYTES) throw new DcProtocolError('corrupt', `a non-final frame carries ${length} bytes, not ${FRAME_DATA_BYTES}`);
+        this.#dataLeft = length;
+        this.#frameComplete = header[11] === 1;
+        this.#message ??= { isResponse: header[4] === 1, requestUid: header.readUInt32BE(5), operation: header[10] as Operation };
+        break;
+      }
+    }
+  }
+
+  #endFrame(messages: DcMessage[]): void {
+    this.#headerFilled = 0;
+    this.#frames++;
+    if (!this.#frameComplete) return;
+    const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts);
+    messages.push({ ...this.#message!, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    this.#parts = [];
+    this.#frames = 0;
+    this.#message = undefined;
+  }
+}
+
+/** A parsed ADD request, or the status code that refuses it. */
+export type AddRequest = { ok: true; timeoutMs: number; id: Uint8Array; session: Uint8Array } | { ok: false; status: number };
+
+/** Parses ADD data with dc_server's checks: 100 corrupt, 102 timeout range, 103 id range, 104 data range. */
+export function parseAddRequest(data: Uint8Array): AddRequest {
+  if (data.byteLength < 8) return { ok: false, status: Status.CORRUPT };
+  const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
+  const timeoutMs = view.getUint32(0);
+  const idLength = view.getUint32(4);
+  if (timeoutMs > MAX_TIMEOUT_MS) return { ok: false, status: Status.TIMEOUT_RANGE };
+  if (idLength === 0 || idLength > MAX_ID_BYTES) return { ok: false, status: Status.ID_RANGE };
+  const remaining = data.byteLength - 8;
+  if (idLength >= remaining) return { ok: false, status: Status.CORRUPT };
+  const session = data.subarray(8 + idLength);
+  if (session.byteLength === 0 || session.byteLength > MAX_MESSAGE_BYTES) return { ok: false, status: Status.DATA_RANGE };
+  return { ok: true, timeoutMs, id: data.subarray(8, 8 + idLength), session };
+}
+
+/** Builds ADD data: timeout, id length, id, session. */
+export function encodeAddRequest(timeoutMs: number, id: Uint8Array, session: Uint8Array): Uint8Array {
+  const data = Buffer.allocUnsafe(8 + id.byteLength + session.byteLength);
+  data.writeUInt32BE(timeoutMs, 0);
+  data.writeUInt32BE(id.byteLength, 4);
+  data.set(id, 8);
+  data.set(session, 8 + id.byteLength);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
+}

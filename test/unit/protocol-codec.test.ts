@@ -1,0 +1,121 @@
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { describe, it } from 'node:test';
+import { DcMessageDecoder, DcProtocolError, encodeAddRequest, encodeMessage, Operation, parseAddRequest, Status } from '../../src/protocol/codec.js';
+
+interface Exchange {
+  kind: string;
+  operation: keyof typeof Operation;
+  request_uid: number;
+  request_frames: string[];
+  response_frames: string[];
+  id_len: number;
+  timeout_ms?: number;
+  session_len?: number;
+  response: { code?: number; session_len?: number };
+}
+
+const vectors = JSON.parse(readFileSync(new URL('../../../shared/protocol/vectors.json', import.meta.url), 'utf8')) as { exchanges: Exchange[] };
+const bytesOf = (frames: string[]) => Buffer.from(frames.join(''), 'hex');
+
+/** Decodes `bytes` fed one byte at a time, as a slow network would deliver them. */
+function decodeTrickled(bytes: Uint8Array) {
+  const decoder = new DcMessageDecoder();
+  const messages = [];
+  for (let i = 0; i < bytes.byteLength; i++) messages.push(...decoder.push(bytes.subarray(i, i + 1)));
+  return messages;
+}
+
+describe('distcache protocol codec against the captured vectors', () => {
+  it(`has vectors to check (${vectors.exchanges.length} exchanges)`, () => {
+    assert.ok(vectors.exchanges.length >= 30);
+  });
+
+  for (const exchange of vectors.exchanges) {
+    it(`${exchange.kind} uid ${exchange.request_uid}: decodes to the annotated fields and re-encodes to the same bytes`, () => {
+      const requestBytes = bytesOf(exchange.request_frames);
+      const [request, ...extra] = decodeTrickled(requestBytes);
+      assert.equal(extra.length, 0);
+      assert.deepEqual([request!.isResponse, request!.requestUid, request!.operation], [false, exchange.request_uid, Operation[exchange.operation]]);
+      assert.deepEqual(encodeMessage(request!), requestBytes);
+
+      if (exchange.operation === 'ADD') {
+        const add = parseAddRequest(request!.data);
+        assert.ok(add.ok);
+        assert.deepEqual([add.timeoutMs, add.id.byteLength, add.session.byteLength], [exchange.timeout_ms, exchange.id_len, exchange.session_len]);
+        assert.deepEqual(Buffer.from(encodeAddRequest(add.timeoutMs, add.id, add.session)), Buffer.from(request!.data));
+      } else {
+        assert.equal(request!.data.byteLength, exchange.id_len);
+      }
+
+      const responseBytes = bytesOf(exchange.response_frames);
+      const [response] = new DcMessageDecoder().push(responseBytes);
+      assert.deepEqual([response!.isResponse, response!.requestUid, response!.operation], [true, exchange.request_uid, Operation[exchange.operation]]);
+      if (exchange.response.code !== undefined) assert.deepEqual([...response!.data], [exchange.response.code]);
+      else assert.equal(response!.data.byteLength, exchange.response.session_len);
+      assert.deepEqual(encodeMessage(response!), responseBytes);
+    });
+  }
+});
+
+describe('distcache protocol codec limits', () => {
+  const valid = encodeMessage({ isResponse: false, requestUid: 7, operation: Operation.GET, data: new Uint8Array(10) });
+  const corrupt = (offset: number, value: number) => {
+    const bytes = Buffer.from(valid);
+    bytes[offset] = value;
+    return bytes;
+  };
+  const faultAt = (bytes: Uint8Array): { fault: string; at: number } => {
+    const decoder = new DcMessageDecoder();
+    for (let i = 0; i < bytes.byteLength; i++) {
+      try {
+        decoder.push(bytes.subarray(i, i + 1));
+      } catch (error) {
+        assert.ok(error instanceof DcProtocolError);
+        return { fault: error.fault, at: i };
+      }
+    }
+    return { fault: 'none', at: -1 };
+  };
+
+  it('refuses each bad header field as soon as its last byte arrives', () => {
+    assert.deepEqual(faultAt(corrupt(1, 0x12)), { fault: 'incompatible', at: 1 });
+    assert.deepEqual(faultAt(corrupt(4, 2)), { fault: 'corrupt', at: 4 });
+    assert.deepEqual(faultAt(corrupt(9, 1)), { fault: 'corrupt', at: 9 });
+    assert.deepEqual(faultAt(corrupt(10, 4)), { fault: 'corrupt', at: 10 });
+    assert.deepEqual(faultAt(corrupt(11, 2)), { fault: 'corrupt', at: 11 });
+    const long = corrupt(12, 0x08);
+    long[13] = 0x01; // data_len 2049
+    assert.deepEqual(faultAt(long), { fault: 'corrupt', at: 13 });
+    assert.deepEqual(faultAt(corrupt(11, 0)), { fault: 'corrupt', at: 13 }, 'a non-final frame must carry 2048 bytes');
+  });
+
+  it('accepts a newer patch level of the same version', () => {
+    assert.equal(new DcMessageDecoder().push(corrupt(3, 0x05)).length, 1);
+  });
+
+  it('refuses a 17th frame and a continuation frame that changes the request', () => {
+    const big = encodeMessage({ isResponse: false, requestUid: 1, operation: Operation.ADD, data: new Uint8Array(16 * 2048) });
+    assert.equal(new DcMessageDecoder().push(big).length, 1);
+    const seventeen = Buffer.from(big);
+    seventeen[15 * 2062 + 11] = 0; // the 16th frame says "more follows"
+    assert.deepEqual(faultAt(seventeen), { fault: 'corrupt', at: 15 * 2062 + 11 });
+    const otherUid = Buffer.from(big);
+    otherUid[2062 + 8] ^= 1;
+    assert.deepEqual(faultAt(otherUid), { fault: 'corrupt', at: 2062 + 8 });
+  });
+
+  it('parses ADD with the reference status codes', () => {
+    const id = new Uint8Array(32).fill(1);
+    const add = (timeout: number, idBytes: Uint8Array, session: Uint8Array) => parseAddRequest(encodeAddRequest(timeout, idBytes, session));
+    assert.deepEqual(add(604_800_001, id, new Uint8Array(5)), { ok: false, status: Status.TIMEOUT_RANGE });
+    assert.deepEqual(add(1000, new Uint8Array(0), new Uint8Array(5)), { ok: false, status: Status.ID_RANGE });
+    assert.deepEqual(add(1000, new Uint8Array(65), new Uint8Array(5)), { ok: false, status: Status.ID_RANGE });
+    assert.deepEqual(add(1000, id, new Uint8Array(0)), { ok: false, status: Status.CORRUPT });
+    assert.deepEqual(parseAddRequest(new Uint8Array(7)), { ok: false, status: Status.CORRUPT });
+    const bad = encodeAddRequest(1000, id, new Uint8Array(5));
+    new DataView(bad.buffer, bad.byteOffset).setUint32(4, 60); // id_len past the end
+    assert.deepEqual(parseAddRequest(bad), { ok: false, status: Status.CORRUPT });
+    assert.equal(add(604_800_000, id, new Uint8Array(5)).ok, true);
+  });
+});
