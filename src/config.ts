@@ -9,6 +9,7 @@ import type { CircuitBreakerSettings } from './keyspace/circuit-breaker.js';
 import type { Codec } from './keyspace/codecs.js';
 import type { RateLimitSettings } from './keyspace/rate-limiter.js';
 import { defaultLogger, type Logger } from './logger.js';
+import { parseSessionAddress } from './protocol/address.js';
 
 /** Where a keyspace loads missing keys from: a database, an API. */
 export interface DataSource<V = Uint8Array> {
@@ -119,6 +120,36 @@ export interface EngineOptions {
   hasher?: Hasher;
   /** Failure detection timing in ms. Default heartbeat 500, suspect after 1500, probe timeout 1000. */
   membership?: Partial<FailureDetection>;
+  /** The distcache wire-protocol listener, for SSL/TLS servers sharing sessions. Default: off. */
+  sessionCache?: SessionCacheOptions;
+}
+
+/** Options of the distcache protocol listener. */
+export interface SessionCacheOptions {
+  /** Addresses in the C tools' syntax: `UNIX:/path`, `IP:port`, `IP:host:port`. Required. */
+  listen: string[];
+  /** Keyspace holding the sessions; created (without a data source) unless defined. Default `ssl-sessions`. */
+  keyspace?: string;
+  /** Size of that keyspace when created: about dc_server's 512 sessions. Default 2 MiB. */
+  maxBytes?: number;
+  /** TLS on every address; with `ca`, clients need a certificate it signed. Default none. */
+  tls?: PeerTlsOptions;
+  /** UNIX socket owner uid, group gid and mode (e.g. 0o660). Default: the process's, umask. */
+  socket?: { owner?: number; group?: number; mode?: number };
+  /** Time in ms after which an idle connection is closed. Default 60000. */
+  idleTimeout?: number;
+  /** Connections accepted at once. Default 20000. */
+  maxConnections?: number;
+}
+
+/** The session listener's options with every default applied. */
+export interface SessionCacheConfig {
+  readonly listen: readonly string[];
+  readonly keyspace: string;
+  readonly tls: PeerTlsOptions | undefined;
+  readonly socket: { owner?: number; group?: number; mode?: number } | undefined;
+  readonly idleTimeout: number;
+  readonly maxConnections: number;
 }
 
 /** The cluster settings with every default applied. */
@@ -163,6 +194,7 @@ export interface EngineConfig {
   readonly logger: Logger;
   readonly keyspaceDefaults: KeyspaceDefaults;
   readonly cluster: ClusterConfig;
+  readonly sessionCache: SessionCacheConfig | undefined;
 }
 
 /** Engine-level values a keyspace inherits when it sets none. */
@@ -190,6 +222,11 @@ export const DEFAULTS = {
   heartbeatInterval: 500,
   suspectAfter: 1_500,
   probeTimeout: 1_000,
+  sessionKeyspace: 'ssl-sessions',
+  /** About dc_server's default of 512 sessions of typical size (≈ 3 KiB with id and overhead). */
+  sessionMaxBytes: 2 * 1024 * 1024,
+  sessionIdleTimeout: 60_000,
+  sessionMaxConnections: 20_000,
   defaultTtl: 0,
   failureThreshold: 5,
   resetTimeout: 10_000,
@@ -281,6 +318,17 @@ const engineSchema = z.strictObject({
   membership: z
     .strictObject({ heartbeatInterval: timeout.optional(), suspectAfter: timeout.optional(), probeTimeout: timeout.optional() })
     .optional(),
+  sessionCache: z
+    .strictObject({
+      listen: z.array(z.string().max(300)).min(1).max(64),
+      keyspace: z.string().optional(),
+      maxBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
+      tls: z.strictObject({ key: pem, cert: pem, ca: pem.optional() }).optional(),
+      socket: z.strictObject({ owner: z.number().int().min(0).optional(), group: z.number().int().min(0).optional(), mode: z.number().int().min(0).max(0o7777).optional() }).optional(),
+      idleTimeout: timeout.optional(),
+      maxConnections: z.number().int().min(1).max(1_000_000).optional(),
+    })
+    .optional(),
   logger: z
     .custom<Logger>(
       (value) =>
@@ -305,6 +353,7 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
   const keyspaces = parsed.keyspaces.map((keyspace, index) =>
     resolveKeyspaceConfig(keyspace, keyspaceDefaults, `keyspaces[${index}]`),
   );
+  const sessionCache = parsed.sessionCache && resolveSessionCache(parsed.sessionCache, keyspaces, keyspaceDefaults);
   const seen = new Set<string>();
   for (const { name } of keyspaces) {
     if (seen.has(name)) {
@@ -318,6 +367,7 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
     shutdownTimeout: parsed.shutdownTimeout ?? DEFAULTS.shutdownTimeout,
     logger: parsed.logger ?? defaultLogger(),
     keyspaceDefaults,
+    sessionCache,
     cluster: {
       bindAddr: parsed.bindAddr ?? DEFAULTS.bindAddr,
       bindPort: parsed.bindPort ?? DEFAULTS.bindPort,
@@ -336,6 +386,30 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
         probeTimeout: parsed.membership?.probeTimeout ?? DEFAULTS.probeTimeout,
       },
     },
+  };
+}
+
+/**
+ * Applies the session listener's defaults, checks its addresses, and adds its
+ * keyspace (no data source: a miss is a miss) unless the application defines it.
+ */
+function resolveSessionCache(options: NonNullable<z.infer<typeof engineSchema>['sessionCache']>, keyspaces: KeyspaceConfig[], defaults: KeyspaceDefaults): SessionCacheConfig {
+  for (const address of options.listen) parseSessionAddress(address);
+  const keyspace = options.keyspace ?? DEFAULTS.sessionKeyspace;
+  const defined = keyspaces.find((candidate) => candidate.name === keyspace);
+  if (defined?.dataSource !== undefined) {
+    throw new DistCacheError(ErrorCode.INVALID_CONFIG, `sessionCache.keyspace: "${keyspace}" has a data source; sessions live only in the cache`);
+  }
+  if (defined === undefined) {
+    keyspaces.push(resolveKeyspaceConfig({ name: keyspace, maxBytes: options.maxBytes ?? DEFAULTS.sessionMaxBytes, circuitBreaker: false, rateLimit: false }, defaults, 'sessionCache.keyspace'));
+  }
+  return {
+    listen: options.listen,
+    keyspace,
+    tls: options.tls,
+    socket: options.socket,
+    idleTimeout: options.idleTimeout ?? DEFAULTS.sessionIdleTimeout,
+    maxConnections: options.maxConnections ?? DEFAULTS.sessionMaxConnections,
   };
 }
 

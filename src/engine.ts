@@ -7,6 +7,8 @@ import type { Member, MembershipChange } from './cluster/membership.js';
 import { resolveEngineConfig, resolveKeyspaceConfig, type EngineConfig, type EngineOptions, type KeyspaceConfig, type KeyspaceOptions } from './config.js';
 import { DistCacheError, ErrorCode } from './errors.js';
 import { Keyspace, type GetResult, type KeyspaceStats, type PutEntry } from './keyspace/keyspace.js';
+import { SessionListener } from './protocol/listener.js';
+import { SessionOperations } from './protocol/session-operations.js';
 
 /** Options every engine call accepts. */
 export interface CallOptions {
@@ -54,6 +56,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   #transition: Promise<void> | undefined;
   /** Present while running with a discovery other than standalone. */
   #cluster: Cluster | undefined;
+  /** Present while running with the `sessionCache` option. */
+  #sessions: SessionListener | undefined;
 
   /** Validates `options` (ERR_INVALID_CONFIG names the bad field and value); nothing starts until {@link start}. */
   constructor(options: EngineOptions) {
@@ -234,6 +238,16 @@ export class Engine extends EventEmitter<EngineEvents> {
       throw error;
     }
     this.#state = 'running';
+    if (this.#config.sessionCache) {
+      try {
+        this.#sessions = await this.#startSessionListener();
+      } catch (error) {
+        this.#state = 'stopping';
+        await this.#stop();
+        this.#state = 'idle';
+        throw error;
+      }
+    }
     logger.info({ keyspaces: [...this.#keyspaces.keys()], discovery: discovery.name, self: this.#cluster?.selfId }, 'distcache engine started');
   }
 
@@ -254,7 +268,31 @@ export class Engine extends EventEmitter<EngineEvents> {
     });
   }
 
+  /** The distcache protocol listener, over this engine's session keyspace (through the cluster when there is one). */
+  async #startSessionListener(): Promise<SessionListener> {
+    const settings = this.#config.sessionCache!;
+    const keyspace = settings.keyspace;
+    const listener = new SessionListener(
+      { listen: settings.listen, tls: settings.tls, socket: settings.socket, idleTimeout: settings.idleTimeout, maxConnections: settings.maxConnections },
+      new SessionOperations({
+        get: async (key) => (await this.get(keyspace, key))?.value,
+        put: (key, value, expiresAt) => this.put(keyspace, { key, value, expiresAt }),
+        delete: (key) => this.delete(keyspace, key),
+      }),
+      this.#config.logger,
+    );
+    await listener.start();
+    return listener;
+  }
+
+  /** Addresses the session listener is bound to; empty without `sessionCache`. */
+  sessionAddresses(): string[] {
+    return this.#sessions?.addresses() ?? [];
+  }
+
   async #stop(): Promise<void> {
+    await this.#sessions?.stop();
+    this.#sessions = undefined;
     const cluster = this.#cluster;
     this.#cluster = undefined;
     // Leave first, so peers route elsewhere; finish this node's own loads and remote reads; then close.

@@ -101,7 +101,7 @@ describe('distcache protocol codec limits', () => {
     seventeen[15 * 2062 + 11] = 0; // the 16th frame says "more follows"
     assert.deepEqual(faultAt(seventeen), { fault: 'corrupt', at: 15 * 2062 + 11 });
     const otherUid = Buffer.from(big);
-    otherUid[2062 + 8] ^= 1;
+    otherUid[2062 + 8] = otherUid[2062 + 8]! ^ 1;
     assert.deepEqual(faultAt(otherUid), { fault: 'corrupt', at: 2062 + 8 });
   });
 

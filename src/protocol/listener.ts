@@ -1,0 +1,137 @@
+import { chmod, chown, rm } from 'node:fs/promises';
+import net from 'node:net';
+import tls from 'node:tls';
+import { DistCacheError, ErrorCode } from '../errors.js';
+import type { Logger } from '../logger.js';
+import { formatSessionAddress, parseSessionAddress, type SessionAddress } from './address.js';
+import { DcMessageDecoder, DcProtocolError, encodeMessage, type DcMessage } from './codec.js';
+import type { SessionOperations } from './session-operations.js';
+
+/** Settings of the session listener, defaults applied. */
+export interface SessionListenerSettings {
+  readonly listen: readonly string[];
+  readonly tls: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer } | undefined;
+  /** UNIX socket ownership and mode, like dc_server's -sockowner/-sockgroup/-sockperms. */
+  readonly socket: { owner?: number; group?: number; mode?: number } | undefined;
+  /** A connection idle this long (ms) is closed. */
+  readonly idleTimeout: number;
+  readonly maxConnections: number;
+}
+
+/**
+ * The distcache protocol listener: TCP, UNIX and TLS sockets, each
+ * connection persistent and answered strictly in order, one request at a
+ * time (as dc_server does). A corrupt or incompatible frame closes that
+ * connection only; an idle connection is closed after `idleTimeout`.
+ */
+export class SessionListener {
+  readonly #servers: net.Server[] = [];
+  readonly #sockets = new Set<net.Socket>();
+  readonly #unixPaths: string[] = [];
+
+  constructor(
+    private readonly settings: SessionListenerSettings,
+    private readonly operations: SessionOperations,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Listens on every address; rejects with ERR_INVALID_CONFIG when one cannot be used. */
+  async start(): Promise<void> {
+    const addresses = this.settings.listen.map(parseSessionAddress);
+    try {
+      for (const address of addresses) await this.#listen(address);
+    } catch (error) {
+      await this.stop();
+      throw error;
+    }
+  }
+
+  /** The addresses listened on, with the ports actually bound. */
+  addresses(): string[] {
+    return this.#servers.map((server) => {
+      const bound = server.address();
+      return typeof bound === 'string' ? `UNIX:${bound}` : `IP:${bound!.address}:${bound!.port}`;
+    });
+  }
+
+  /** Closes the servers and every connection. */
+  async stop(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await Promise.all(this.#servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    this.#servers.length = 0;
+    await Promise.all(this.#unixPaths.map((path) => rm(path, { force: true })));
+  }
+
+  async #listen(address: SessionAddress): Promise<void> {
+    const onConnection = (socket: net.Socket): void => this.#serve(socket);
+    const server = this.settings.tls ? tls.createServer({ ...this.settings.tls, requestCert: this.settings.tls.ca !== undefined, rejectUnauthorized: this.settings.tls.ca !== undefined }, onConnection) : net.createServer(onConnection);
+    server.maxConnections = this.settings.maxConnections;
+    if (address.kind === 'unix') await rm(address.path, { force: true }); // a stale socket file from a crash
+    await new Promise<void>((resolve, reject) => {
+      server.once('error', (error: NodeJS.ErrnoException) =>
+        reject(new DistCacheError(ErrorCode.INVALID_CONFIG, `sessionCache: cannot listen on ${formatSessionAddress(address)} (${error.code ?? error.message})`, { cause: error })),
+      );
+      const options = address.kind === 'unix' ? { path: address.path } : { host: address.host, port: address.port };
+      server.listen(options, () => resolve());
+    });
+    server.on('error', (error) => this.logger.error({ err: error.message }, 'session listener error'));
+    this.#servers.push(server);
+    if (address.kind === 'unix') {
+      this.#unixPaths.push(address.path);
+      await this.#applySocketPermissions(address.path);
+    }
+    this.logger.info({ address: formatSessionAddress(address), tls: this.settings.tls !== undefined }, 'distcache session listener started');
+  }
+
+  async #applySocketPermissions(path: string): Promise<void> {
+    const { owner, group, mode } = this.settings.socket ?? {};
+    if (owner !== undefined || group !== undefined) await chown(path, owner ?? -1, group ?? -1);
+    if (mode !== undefined) await chmod(path, mode);
+  }
+
+  #serve(socket: net.Socket): void {
+    this.#sockets.add(socket);
+    socket.setNoDelay?.(true);
+    socket.setTimeout(this.settings.idleTimeout, () => socket.destroy());
+    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('error', () => socket.destroy());
+    const decoder = new DcMessageDecoder();
+    const queue: DcMessage[] = [];
+    let busy = false;
+
+    const next = async (): Promise<void> => {
+      busy = true;
+      while (queue.length > 0 && !socket.destroyed) {
+        const request = queue.shift()!;
+        let data: Uint8Array;
+        try {
+          data = await this.operations.answer(request);
+        } catch (error) {
+          this.logger.warn({ err: (error as Error).message }, 'session request failed; closing the connection');
+          socket.destroy();
+          break;
+        }
+        if (!socket.destroyed) socket.write(encodeMessage({ isResponse: true, requestUid: request.requestUid, operation: request.operation, data }));
+      }
+      busy = false;
+      if (queue.length === 0) socket.resume();
+    };
+
+    socket.on('data', (chunk: Buffer) => {
+      try {
+        for (const message of decoder.push(chunk)) {
+          if (message.isResponse) throw new DcProtocolError('corrupt', 'a client sent a response');
+          queue.push(message);
+        }
+      } catch (error) {
+        const fault = error instanceof DcProtocolError ? error.fault : 'corrupt';
+        this.logger.warn({ remote: socket.remoteAddress, fault, err: (error as Error).message }, 'closing a session connection');
+        socket.destroy();
+        return;
+      }
+      // Requests are answered one at a time; a client that pipelines far ahead is read no further until they are.
+      if (queue.length > 0) socket.pause();
+      if (!busy && queue.length > 0) void next();
+    });
+  }
+}

@@ -1,0 +1,51 @@
+import { MAX_ID_BYTES, Operation, Status, parseAddRequest, type DcMessage } from './codec.js';
+
+/** The engine calls the session listener needs, on its keyspace. */
+export interface SessionStore {
+  get(key: string): Promise<Uint8Array | undefined>;
+  put(key: string, value: Uint8Array, expiresAt: number): Promise<void>;
+  delete(key: string): Promise<boolean>;
+}
+
+/**
+ * dc_server's semantics over an engine keyspace: ADD stores with the given
+ * timeout and never overwrites (101), GET answers the bytes or NOTOK, REMOVE
+ * and HAVE answer OK or NOTOK. Session ids become hex keys.
+ */
+export class SessionOperations {
+  constructor(private readonly store: SessionStore) {}
+
+  /** The response data for one request. */
+  async answer(request: DcMessage): Promise<Uint8Array> {
+    if (request.operation === Operation.ADD) return this.#add(request.data);
+    const key = keyOf(request.data);
+    if (key === undefined) return status(Status.NOTOK); // no session can have that id
+    switch (request.operation) {
+      case Operation.GET:
+        return (await this.store.get(key)) ?? status(Status.NOTOK);
+      case Operation.REMOVE:
+        return status((await this.store.delete(key)) ? Status.OK : Status.NOTOK);
+      case Operation.HAVE:
+        return status((await this.store.get(key)) !== undefined ? Status.OK : Status.NOTOK);
+    }
+  }
+
+  async #add(data: Uint8Array): Promise<Uint8Array> {
+    const add = parseAddRequest(data);
+    if (!add.ok) return status(add.status);
+    const key = keyOf(add.id)!;
+    if ((await this.store.get(key)) !== undefined) return status(Status.MATCHING_SESSION);
+    await this.store.put(key, add.session, Date.now() + add.timeoutMs);
+    return status(Status.OK);
+  }
+}
+
+/** A session id as an engine key (hex), or undefined for an id no session can have (outside 1..64 bytes). */
+function keyOf(id: Uint8Array): string | undefined {
+  if (id.byteLength === 0 || id.byteLength > MAX_ID_BYTES) return undefined;
+  return Buffer.from(id.buffer, id.byteOffset, id.byteLength).toString('hex');
+}
+
+function status(code: number): Uint8Array {
+  return Uint8Array.of(code);
+}
