@@ -1,14 +1,21 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
+import { isDistCacheError } from '../errors.js';
+import { UsageError, type Command } from './command.js';
+import { proxyCommand } from './proxy.js';
+import { serveCommand } from './serve.js';
+import { sessionTestCommand } from './session-test.js';
+import { snoopCommand } from './snoop.js';
 
-/** The `distcache` command. Subcommands (serve, proxy, snoop, test) are added by the protocol module. */
+const COMMANDS: readonly Command[] = [serveCommand, proxyCommand, snoopCommand, sessionTestCommand];
+
 const USAGE = `usage: distcache <command> [options]
 
 commands:
-  --help       show this help
-  --version    print the version
+${COMMANDS.map((command) => `  ${command.name.padEnd(8)} ${command.summary}`).join('\n')}
 
-distcache is a library first: import { Engine } from 'distcache'.`;
+  distcache <command> --help   shows a command's options
+  distcache --version          prints the version`;
 
 /** The package's version, from the nearest package.json above this file (src/ or dist/src/). */
 function version(): string {
@@ -23,18 +30,40 @@ function version(): string {
   return 'unknown';
 }
 
-function main(argv: string[]): number {
-  const [command] = argv;
-  if (command === undefined || command === '--help' || command === '-h') {
+async function main(argv: string[]): Promise<number> {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h') {
     process.stdout.write(`${USAGE}\n`);
     return 0;
   }
-  if (command === '--version' || command === '-v') {
+  if (name === '--version' || name === '-v') {
     process.stdout.write(`${version()}\n`);
     return 0;
   }
-  process.stderr.write(`distcache: unknown command ${JSON.stringify(command)}\n\n${USAGE}\n`);
-  return 2;
+  const command = COMMANDS.find((candidate) => candidate.name === name);
+  if (command === undefined) {
+    process.stderr.write(`distcache: unknown command ${JSON.stringify(name)}\n\n${USAGE}\n`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    process.stdout.write(`${command.usage}\n`);
+    return 0;
+  }
+  try {
+    return await command.run(rest);
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`distcache ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      return 2;
+    }
+    if (isDistCacheError(error)) {
+      process.stderr.write(`distcache ${command.name}: ${error.code}: ${error.message}\n`);
+      return 1;
+    }
+    throw error;
+  }
 }
 
-process.exitCode = main(process.argv.slice(2));
+main(process.argv.slice(2)).then((code) => {
+  process.exitCode = code;
+});

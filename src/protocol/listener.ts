@@ -1,16 +1,15 @@
 import { chmod, chown, rm } from 'node:fs/promises';
-import net from 'node:net';
-import tls from 'node:tls';
-import { DistCacheError, ErrorCode } from '../errors.js';
+import type net from 'node:net';
 import type { Logger } from '../logger.js';
 import { formatSessionAddress, parseSessionAddress, type SessionAddress } from './address.js';
 import { DcMessageDecoder, DcProtocolError, encodeMessage, type DcMessage } from './codec.js';
+import { boundAddress, closeServer, listenOn, type ServerTls } from './server-socket.js';
 import type { SessionOperations } from './session-operations.js';
 
 /** Settings of the session listener, defaults applied. */
 export interface SessionListenerSettings {
   readonly listen: readonly string[];
-  readonly tls: { key: string | Buffer; cert: string | Buffer; ca?: string | Buffer } | undefined;
+  readonly tls: ServerTls | undefined;
   /** UNIX socket ownership and mode, like dc_server's -sockowner/-sockgroup/-sockperms. */
   readonly socket: { owner?: number; group?: number; mode?: number } | undefined;
   /** A connection idle this long (ms) is closed. */
@@ -46,34 +45,21 @@ export class SessionListener {
     }
   }
 
-  /** The addresses listened on, with the ports actually bound. */
+  /** The addresses listened on. */
   addresses(): string[] {
-    return this.#servers.map((server) => {
-      const bound = server.address();
-      return typeof bound === 'string' ? `UNIX:${bound}` : `IP:${bound!.address}:${bound!.port}`;
-    });
+    return this.#servers.map(boundAddress);
   }
 
   /** Closes the servers and every connection. */
   async stop(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
-    await Promise.all(this.#servers.map((server) => new Promise((resolve) => server.close(resolve))));
+    await Promise.all(this.#servers.map(closeServer));
     this.#servers.length = 0;
     await Promise.all(this.#unixPaths.map((path) => rm(path, { force: true })));
   }
 
   async #listen(address: SessionAddress): Promise<void> {
-    const onConnection = (socket: net.Socket): void => this.#serve(socket);
-    const server = this.settings.tls ? tls.createServer({ ...this.settings.tls, requestCert: this.settings.tls.ca !== undefined, rejectUnauthorized: this.settings.tls.ca !== undefined }, onConnection) : net.createServer(onConnection);
-    server.maxConnections = this.settings.maxConnections;
-    if (address.kind === 'unix') await rm(address.path, { force: true }); // a stale socket file from a crash
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new DistCacheError(ErrorCode.INVALID_CONFIG, `sessionCache: cannot listen on ${formatSessionAddress(address)} (${error.code ?? error.message})`, { cause: error })),
-      );
-      const options = address.kind === 'unix' ? { path: address.path } : { host: address.host, port: address.port };
-      server.listen(options, () => resolve());
-    });
+    const server = await listenOn(address, (socket) => this.#serve(socket), { tls: this.settings.tls, maxConnections: this.settings.maxConnections });
     server.on('error', (error) => this.logger.error({ err: error.message }, 'session listener error'));
     this.#servers.push(server);
     if (address.kind === 'unix') {
