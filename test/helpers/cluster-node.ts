@@ -24,6 +24,8 @@ export interface NodeConfig {
   hotCache?: boolean;
   membership?: { heartbeatInterval?: number; suspectAfter?: number; probeTimeout?: number };
   warmKeys?: string[];
+  /** Session listener addresses (the distcache protocol). */
+  sessionListen?: string[];
 }
 
 export type Command =
@@ -51,6 +53,7 @@ const engine = new Engine({
   bootstrapTimeout: config.bootstrapTimeout,
   clusterKey: config.clusterKey,
   membership: config.membership,
+  sessionCache: config.sessionListen && { listen: config.sessionListen },
   tls: config.tls && {
     key: readFileSync(config.tls.key),
     cert: readFileSync(config.tls.cert),
