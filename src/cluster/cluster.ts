@@ -91,7 +91,6 @@ export class Cluster {
       hot: this.#hot,
       replicaCount: config.replicaCount,
       client: (id) => this.#client(id),
-      broadcastInvalidation: (keyspace, key) => this.#membership.broadcastInvalidation(keyspace, key),
     });
   }
 
@@ -164,10 +163,6 @@ export class Cluster {
     const { config } = this.#options;
     await this.#server.listen(config.bindAddr, config.bindPort);
     this.#membership.on('change', (change) => this.#onMembershipChange(change));
-    this.#membership.on('invalidate', ({ keyspace, key }) => {
-      const runtime = this.#options.directory.get(keyspace);
-      if (runtime !== undefined) this.router.onInvalidation(runtime, key);
-    });
     await this.#membership.start();
     await this.#options.discovery.start();
   }
@@ -299,6 +294,10 @@ export class Cluster {
         runtime(keyspace).commitPut({ key, bytes: value, expiry: expiresAt });
       },
       delete: (keyspace, key) => runtime(keyspace).delete(key),
+      invalidate: (keyspace, key) => {
+        validateKey(key);
+        this.router.onInvalidation(runtime(keyspace), key);
+      },
       deleteKeyspace: async (keyspace) => {
         this.#hot.dropKeyspace(keyspace);
         if (directory.get(keyspace) !== undefined) await directory.dropLocal(keyspace);

@@ -38,28 +38,25 @@ export interface FailureDetection {
   readonly probeTimeout: number;
 }
 
-/** An invalidation broadcast: drop hot copies of `key` (of every key when absent). */
-export interface Invalidation {
-  readonly origin: string;
-  readonly keyspace: string;
-  readonly key: string;
-}
-
 export type MembershipChange = { kind: 'joined' | 'left' | 'updated'; member: Member };
 
 const MEMBERS_TOPIC = 'distcache/members/1';
 /** Time the host stays up after the leave announcement so it reaches the peers. */
 const LEAVE_FLUSH_MS = 50;
-const INVALIDATE_TOPIC = 'distcache/invalidate/1';
 const address = z.string().min(3).max(300).regex(/^.+:\d{1,5}$/);
+/** Messages are unsigned, and gossipsub then drops repeats of identical bytes: every message carries a sequence number. */
+const sequence = z.number().int().nonnegative();
 const memberMessage = z.strictObject({
   kind: z.enum(['heartbeat', 'leave']),
   id: address,
+  /** The libp2p peer id, to match connection events to the member. */
+  peer: z.string().max(128),
   discovery: address,
   incarnation: z.number().int().nonnegative(),
   digest: z.string().max(128),
+  seq: sequence,
 });
-const invalidationMessage = z.strictObject({ origin: address, keyspace: z.string().min(1).max(128), key: z.string().min(1).max(8192) });
+
 
 interface MemberRecord {
   id: string;
@@ -76,10 +73,9 @@ interface MemberRecord {
 /**
  * Who is in the cluster: a libp2p host on the discovery port, heartbeats on a
  * gossipsub topic, and direct libp2p pings for members whose heartbeats
- * stopped (alive → suspect → dead). Emits `change` for every transition and
- * `invalidate` for invalidations other nodes broadcast.
+ * stopped (alive → suspect → dead). Emits `change` for every transition.
  */
-export class Membership extends EventEmitter<{ change: [MembershipChange]; invalidate: [Invalidation] }> {
+export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
   readonly #self: SelfDescription;
   readonly #detection: FailureDetection;
   readonly #logger: Logger;
@@ -89,6 +85,7 @@ export class Membership extends EventEmitter<{ change: [MembershipChange]; inval
   #timer: NodeJS.Timeout | undefined;
   #leftAt: number | undefined;
   readonly #encoder = new TextEncoder();
+  #sequence = 0;
   readonly #decoder = new TextDecoder();
 
   constructor(self: SelfDescription, detection: FailureDetection, clusterKey: string | undefined, logger: Logger) {
@@ -111,8 +108,7 @@ export class Membership extends EventEmitter<{ change: [MembershipChange]; inval
     }
     this.#host = host;
     host.services.pubsub.subscribe(MEMBERS_TOPIC);
-    host.services.pubsub.subscribe(INVALIDATE_TOPIC);
-    host.services.pubsub.addEventListener('message', (event) => this.#onMessage(event.detail.topic, event.detail.data, 'from' in event.detail ? String(event.detail.from) : ''));
+    host.services.pubsub.addEventListener('message', (event) => this.#onMessage(event.detail.topic, event.detail.data));
     host.addEventListener('peer:disconnect', (event) => this.#onDisconnect(String(event.detail)));
     this.#timer = setInterval(() => this.#tick(), this.#detection.heartbeatInterval);
     this.#publish(MEMBERS_TOPIC, this.#announcement('heartbeat'));
@@ -150,11 +146,6 @@ export class Membership extends EventEmitter<{ change: [MembershipChange]; inval
     return [...this.#members.values()].map(({ peer: _peer, probing: _probing, ...member }) => member);
   }
 
-  /** Tells every node to drop hot copies of `key`. */
-  broadcastInvalidation(keyspace: string, key: string): void {
-    this.#publish(INVALIDATE_TOPIC, { origin: this.#self.id, keyspace, key });
-  }
-
   /** Stops the heartbeat and announces the leave; the host stays up (for gossip) until {@link stop}. */
   leave(): void {
     if (this.#leftAt !== undefined) return;
@@ -176,7 +167,7 @@ export class Membership extends EventEmitter<{ change: [MembershipChange]; inval
 
   #announcement(kind: 'heartbeat' | 'leave') {
     const { id, discoveryHost, discoveryPort, incarnation, digest } = this.#self;
-    return { kind, id, discovery: `${discoveryHost}:${discoveryPort}`, incarnation, digest };
+    return { kind, id, peer: String(this.#host?.peerId ?? ''), discovery: `${discoveryHost}:${discoveryPort}`, incarnation, digest, seq: this.#sequence++ };
   }
 
   #publish(topic: string, message: unknown): void {
@@ -185,26 +176,17 @@ export class Membership extends EventEmitter<{ change: [MembershipChange]; inval
     });
   }
 
-  #onMessage(topic: string, data: Uint8Array, from: string): void {
+  #onMessage(topic: string, data: Uint8Array): void {
     let parsed: unknown;
     try {
       parsed = JSON.parse(this.#decoder.decode(data));
     } catch {
-      this.#logger.debug({ topic, from }, 'ignored a gossip message that is not JSON');
-      return;
-    }
-    if (topic === INVALIDATE_TOPIC) {
-      const invalidation = invalidationMessage.safeParse(parsed);
-      if (invalidation.success) this.emit('invalidate', invalidation.data);
-      else this.#logger.debug({ from }, 'ignored a malformed invalidation');
+      this.#logger.debug({ topic }, 'ignored a gossip message that is not JSON');
       return;
     }
     const message = memberMessage.safeParse(parsed);
-    if (!message.success || message.data.id === this.#self.id) {
-      if (!message.success) this.#logger.debug({ from }, 'ignored a malformed member message');
-      return;
-    }
-    this.#onAnnouncement(message.data, from);
+    if (!message.success) return this.#logger.debug({ topic }, 'ignored a malformed member message');
+    if (message.data.id !== this.#self.id) this.#onAnnouncement(message.data, message.data.peer);
   }
 
   #onAnnouncement(message: z.infer<typeof memberMessage>, peer: string): void {

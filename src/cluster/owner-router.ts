@@ -18,7 +18,6 @@ export interface RouterContext {
   readonly hot: HotCache;
   readonly replicaCount: number;
   client(id: string): PeerClient;
-  broadcastInvalidation(keyspace: string, key: string): void;
 }
 
 /**
@@ -26,7 +25,8 @@ export interface RouterContext {
  * own path when it is the owner; else its hot copy; else one request to the
  * owner (collapsed across concurrent callers), falling back to the next node
  * in rendezvous order when the owner cannot be reached. Writes: to the owner
- * and its replicas, then an invalidation to every node.
+ * and its replicas, and at the same time an acknowledged invalidation to
+ * every other node, so a read after the write returns it from any node.
  */
 export class OwnerRouter {
   readonly #context: RouterContext;
@@ -56,7 +56,10 @@ export class OwnerRouter {
       runtime.commitPut(entry);
       wroteHere = true;
     };
-    await this.#toOwners(runtime, entry.key, writeHere, { type: MessageType.PUT, keyspace, key: entry.key, expiresAt: entry.expiry, value: entry.bytes });
+    await Promise.all([
+      this.#toOwners(runtime, entry.key, writeHere, { type: MessageType.PUT, keyspace, key: entry.key, expiresAt: entry.expiry, value: entry.bytes }),
+      this.#invalidateOthers(runtime, entry.key),
+    ]);
     this.#invalidate(runtime, entry.key, wroteHere);
   }
 
@@ -64,7 +67,7 @@ export class OwnerRouter {
   async delete(runtime: Keyspace, key: string): Promise<boolean> {
     validateKey(key);
     const keyspace = runtime.config.name;
-    const deleted = await this.#toOwners(runtime, key, () => runtime.delete(key), { type: MessageType.DELETE, keyspace, key });
+    const [deleted] = await Promise.all([this.#toOwners(runtime, key, () => runtime.delete(key), { type: MessageType.DELETE, keyspace, key }), this.#invalidateOthers(runtime, key)]);
     this.#invalidate(runtime, key, false);
     return deleted;
   }
@@ -76,9 +79,9 @@ export class OwnerRouter {
     await Promise.allSettled(others.map((id) => this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace }, timeoutMs)));
   }
 
-  /** Applies an invalidation another node broadcast. */
+  /** Applies an invalidation another node sent. */
   onInvalidation(runtime: Keyspace, key: string): void {
-    this.#invalidate(runtime, key, false, false);
+    this.#invalidate(runtime, key, false);
   }
 
   /** Remote reads in progress, for a graceful stop to wait on. */
@@ -152,17 +155,30 @@ export class OwnerRouter {
   }
 
   /**
-   * Drops hot copies of `key` here (and, when `broadcast`, everywhere). A node
-   * that is not an owner also drops its main-store copy, left from a time it
-   * owned the key, unless this very write just stored it there.
+   * Drops the hot copy of `key` here. A node that is not an owner also drops
+   * its main-store copy, left from a time it owned the key, unless this very
+   * write just stored it there.
    */
-  #invalidate(runtime: Keyspace, key: string, wroteHere: boolean, broadcast = true): void {
+  #invalidate(runtime: Keyspace, key: string, wroteHere: boolean): void {
     const keyspace = runtime.config.name;
     this.#context.hot.delete(keyspace, key);
     this.#flights.supersede(flightKey(keyspace, key));
     const owners = this.#context.placement.rank(keyspace, key).slice(0, this.#context.replicaCount);
     if (!wroteHere && !owners.includes(this.#context.selfId)) runtime.delete(key);
-    if (broadcast) this.#context.broadcastInvalidation(keyspace, key);
+  }
+
+  /**
+   * Tells every member that is neither this node nor an owner to drop its
+   * copies of `key`, and waits for their answers. A member that cannot be
+   * reached is left to its hot copies' short TTL.
+   */
+  async #invalidateOthers(runtime: Keyspace, key: string): Promise<void> {
+    const keyspace = runtime.config.name;
+    const ranked = this.#context.placement.rank(keyspace, key);
+    const owners = new Set(ranked.slice(0, this.#context.replicaCount));
+    const others = ranked.filter((id) => id !== this.#context.selfId && !owners.has(id));
+    const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
+    await Promise.allSettled(others.map((id) => this.#context.client(id).request({ type: MessageType.INVALIDATE, keyspace, key }, timeout)));
   }
 }
 

@@ -7,7 +7,7 @@ import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessa
 import type { PeerTlsOptions } from './peer-server.js';
 
 /** A request a client can send (the transport adds the request id). */
-export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 }>, 'requestId'>;
+export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 }>, 'requestId'>;
 
 /**
  * An error the peer answered with (its data source failed, the keyspace is

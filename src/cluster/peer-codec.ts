@@ -25,6 +25,7 @@ export const MessageType = {
   PUT: 11,
   DELETE: 12,
   DELETE_KEYSPACE: 13,
+  INVALIDATE: 14,
   VALUE: 20,
   OK: 21,
   ERROR: 22,
@@ -39,6 +40,7 @@ export type PeerMessage =
   | { type: typeof MessageType.PUT; requestId: number; keyspace: string; key: string; expiresAt: number; value: Uint8Array }
   | { type: typeof MessageType.DELETE; requestId: number; keyspace: string; key: string }
   | { type: typeof MessageType.DELETE_KEYSPACE; requestId: number; keyspace: string }
+  | { type: typeof MessageType.INVALIDATE; requestId: number; keyspace: string; key: string }
   | { type: typeof MessageType.VALUE; requestId: number; found: boolean; expiresAt: number; value: Uint8Array }
   | { type: typeof MessageType.OK; requestId: number; flag: boolean }
   | { type: typeof MessageType.ERROR; requestId: number; code: string; message: string };
@@ -70,6 +72,7 @@ export function encodePeerMessage(message: DistributiveOmit<PeerMessage, 'reques
       break;
     case MessageType.GET:
     case MessageType.DELETE:
+    case MessageType.INVALIDATE:
       writeString(frame, writeString(frame, at, message.keyspace), message.key);
       break;
     case MessageType.PUT:
@@ -120,6 +123,7 @@ function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): numb
       return message.proof.byteLength;
     case MessageType.GET:
     case MessageType.DELETE:
+    case MessageType.INVALIDATE:
       return stringBytes(message.keyspace) + stringBytes(message.key);
     case MessageType.PUT:
       return stringBytes(message.keyspace) + stringBytes(message.key) + 8 + message.value.byteLength;
@@ -224,6 +228,7 @@ function decodeFrame(frame: Buffer): PeerMessage {
       break;
     case MessageType.GET:
     case MessageType.DELETE:
+    case MessageType.INVALIDATE:
       message = { type, requestId, keyspace: reader.string(), key: reader.string() };
       break;
     case MessageType.PUT:

@@ -13,6 +13,8 @@ export interface PeerRequestHandler {
   put(keyspace: string, key: string, expiresAt: number, value: Uint8Array): void;
   delete(keyspace: string, key: string): boolean;
   deleteKeyspace(keyspace: string): Promise<void>;
+  /** Another node wrote `key`: drop copies of it here. */
+  invalidate(keyspace: string, key: string): void;
 }
 
 /** The owner's answer to a GET: the bytes (null = does not exist) and their expiry. */
@@ -165,6 +167,9 @@ export class PeerServer {
           return { type: MessageType.OK, requestId, flag: true };
         case MessageType.DELETE:
           return { type: MessageType.OK, requestId, flag: this.handler.delete(message.keyspace, message.key) };
+        case MessageType.INVALIDATE:
+          this.handler.invalidate(message.keyspace, message.key);
+          return { type: MessageType.OK, requestId, flag: true };
         case MessageType.DELETE_KEYSPACE:
           return this.handler.deleteKeyspace(message.keyspace).then(() => ({ type: MessageType.OK, requestId, flag: true }) as PeerMessage, failed);
         default:

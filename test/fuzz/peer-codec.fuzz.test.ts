@@ -25,6 +25,7 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.record({ type: fc.constant(MessageType.PUT), requestId: u32, keyspace: text, key: text, expiresAt: time, value: bytes }),
   fc.record({ type: fc.constant(MessageType.DELETE), requestId: u32, keyspace: text, key: text }),
   fc.record({ type: fc.constant(MessageType.DELETE_KEYSPACE), requestId: u32, keyspace: text }),
+  fc.record({ type: fc.constant(MessageType.INVALIDATE), requestId: u32, keyspace: text, key: text }),
   fc.record({ type: fc.constant(MessageType.VALUE), requestId: u32, found: fc.boolean(), expiresAt: time, value: bytes }),
   fc.record({ type: fc.constant(MessageType.OK), requestId: u32, flag: fc.boolean() }),
   fc.record({ type: fc.constant(MessageType.ERROR), requestId: u32, code: text, message: text }),
@@ -95,6 +96,7 @@ describe('fuzz: a live peer server', () => {
       put: () => undefined,
       delete: () => false,
       deleteKeyspace: async () => undefined,
+      invalidate: () => undefined,
     };
     const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);
     await server.listen('127.0.27.2', 0 + 3320);

@@ -1,0 +1,106 @@
+/**
+ * Session listener speed (issue: distcache wire protocol): the same load —
+ * 1 KB sessions, 50% GET / 30% ADD / 20% REMOVE+HAVE, persistent connections,
+ * 1 and 32 concurrent clients — against `distcache serve` (one node), a
+ * 3-node cluster with a listener on each node, and the reference C
+ * `dc_server` when it is on PATH.
+ *
+ *   npm run bench:session     (writes bench/results/session.json)
+ */
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { parseSessionAddress } from '../src/protocol/address.js';
+import { DcClient } from '../src/protocol/client.js';
+import { encodeAddRequest, Operation } from '../src/protocol/codec.js';
+import { ClusterNode, waitForAdmitted } from '../test/helpers/cluster.js';
+import { report, row } from './harness.js';
+
+const TRIAL_MS = 4_000;
+const SESSION_BYTES = 1024;
+const ids = Array.from({ length: 2_000 }, () => randomBytes(32));
+const session = randomBytes(SESSION_BYTES);
+
+/** ops/s of `clients` persistent connections spread over `addresses`, each sending the mix one request at a time. */
+async function load(addresses: string[], clients: number): Promise<number> {
+  const connections = Array.from({ length: clients }, (_, i) => new DcClient(parseSessionAddress(addresses[i % addresses.length]!)));
+  await Promise.all(connections.map((client) => client.connected));
+  let ops = 0;
+  const started = performance.now();
+  await Promise.all(
+    connections.map(async (client, worker) => {
+      for (let i = worker; performance.now() - started < TRIAL_MS; i += clients) {
+        const id = ids[(i * 7_919) % ids.length]!;
+        const dice = i % 10;
+        if (dice < 5) await client.request(Operation.GET, id);
+        else if (dice < 8) await client.request(Operation.ADD, encodeAddRequest(600_000, id, session));
+        else await client.request(dice === 8 ? Operation.REMOVE : Operation.HAVE, id);
+        ops++;
+      }
+    }),
+  );
+  const rate = ops / ((performance.now() - started) / 1000);
+  for (const client of connections) client.close();
+  return rate;
+}
+
+async function waitForListener(address: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    const client = new DcClient(parseSessionAddress(address));
+    try {
+      await client.connected;
+      client.close();
+      return;
+    } catch {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
+  throw new Error(`${address} never listened`);
+}
+
+async function startServe(): Promise<{ address: string; child: ChildProcess }> {
+  const address = 'IP:127.0.34.2:4300';
+  const child = spawn(process.execPath, ['--import', 'tsx', new URL('../src/cli/main.ts', import.meta.url).pathname, 'serve', '--listen', address, '--max-bytes', String(8 << 20)], { stdio: 'ignore' });
+  await waitForListener(address);
+  return { address, child };
+}
+
+async function startDcServer(): Promise<{ address: string; child: ChildProcess } | undefined> {
+  if (spawnSync('sh', ['-c', 'command -v dc_server']).status !== 0) return undefined;
+  const address = 'IP:127.0.34.9:4309';
+  const child = spawn('dc_server', ['-listen', address, '-sessions', '4096'], { stdio: 'ignore' });
+  await waitForListener(address);
+  return { address, child };
+}
+
+const serve = await startServe();
+const dcServer = await startDcServer();
+const ips = ['127.0.34.3', '127.0.34.4', '127.0.34.5'];
+const nodes = ips.map((ip) => new ClusterNode({ ip, peers: ips.map((each) => `${each}:3322`), sessionListen: [`IP:${ip}:4300`] }));
+try {
+  await Promise.all(nodes.map((node) => node.started));
+  await waitForAdmitted(nodes, 3);
+  const clusterAddresses = ips.map((ip) => `IP:${ip}:4300`);
+  const results: Record<string, { one: number; many: number }> = {};
+  for (const [name, addresses] of [['serve', [serve.address]], ['cluster', clusterAddresses], ...(dcServer ? [['dc_server', [dcServer.address]]] : [])] as [string, string[]][]) {
+    results[name] = { one: await load(addresses, 1), many: await load(addresses, 32) };
+  }
+  const rows = [
+    row('3-node cluster, 1 client', results.cluster!.one, 'distcache serve, one node', results.serve!.one, 'ops/s', { atLeast: 0.8 }),
+    row('3-node cluster, 32 clients', results.cluster!.many, 'distcache serve, one node', results.serve!.many, 'ops/s', { atLeast: 0.8 }),
+  ];
+  if (dcServer) {
+    rows.unshift(
+      row('distcache serve, 1 client', results.serve!.one, 'dc_server', results.dc_server!.one, 'ops/s', { atLeast: 1.0 }),
+      row('distcache serve, 32 clients', results.serve!.many, 'dc_server', results.dc_server!.many, 'ops/s', { atLeast: 1.0 }),
+    );
+  }
+  report('session', rows, [
+    `${SESSION_BYTES}-byte sessions over ${ids.length} ids; 50% GET, 30% ADD, 10% REMOVE, 10% HAVE; persistent connections, one request at a time each; ${TRIAL_MS / 1000} s a measurement`,
+    dcServer ? 'dc_server from PATH' : 'no dc_server on PATH (the C distcache toolkit is not packaged for this machine): the dc_server column is skipped, so the ≥ 1.0x goal against it is not measured',
+    `serve alone, 1 client: ${Math.round(results.serve!.one)} ops/s; 32 clients: ${Math.round(results.serve!.many)} ops/s`,
+  ]);
+} finally {
+  serve.child.kill('SIGKILL');
+  dcServer?.child.kill('SIGKILL');
+  await Promise.all(nodes.map((node) => node.kill()));
+}
