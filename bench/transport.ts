@@ -27,7 +27,7 @@ const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 const answer = (request: PeerMessage): PeerMessage => ({ type: MessageType.VALUE, requestId: request.requestId, found: true, expiresAt: 0, value });
 
 async function tcpVariant() {
-  const server = new PeerServer({ get: () => ({ bytes: value, expiresAt: 0 }), put() {}, delete: () => false, deleteKeyspace: async () => {}, invalidate() {} }, new ClusterKeyProof(undefined), silent, undefined);
+  const server = new PeerServer({ get: () => ({ bytes: value, expiresAt: 0 }), put: () => true, delete: () => false, deleteKeyspace: async () => {}, invalidate() {} }, new ClusterKeyProof(undefined), silent, undefined);
   await server.listen('127.0.43.2', 3320);
   const client = new PeerClient('127.0.43.2:3320', new ClusterKeyProof(undefined), undefined);
   return {

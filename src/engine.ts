@@ -16,6 +16,12 @@ export interface CallOptions {
   signal?: AbortSignal;
 }
 
+/** Options of `put`. */
+export interface PutOptions extends CallOptions {
+  /** Write only when the key holds no fresh value (checked and written in one step on the owner). */
+  ifAbsent?: boolean;
+}
+
 type EngineState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
 /** Payload of the `peerJoined`, `peerLeft` and `peerUpdated` events. */
@@ -119,11 +125,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     return Promise.all(keys.map((key) => this.#read(runtime, key, options?.signal))) as Promise<(GetResult<V> | undefined)[]>;
   }
 
-  /** Writes one entry to `keyspace`; `ttl` (ms) or `expiresAt` override the keyspace's expiry. */
-  async put<V = Uint8Array>(keyspace: string, entry: PutEntry<V>, options?: CallOptions): Promise<void> {
+  /**
+   * Writes one entry to `keyspace`; `ttl` (ms) or `expiresAt` override the
+   * keyspace's expiry. Resolves true when written; with `ifAbsent`, the owner
+   * checks and writes in one step and resolves false, writing nothing, when
+   * the key already holds a fresh value.
+   */
+  async put<V = Uint8Array>(keyspace: string, entry: PutEntry<V>, options?: PutOptions): Promise<boolean> {
     throwIfAborted(options?.signal);
     const runtime = this.#keyspace(keyspace);
-    await this.#write(runtime, runtime.preparePut(entry));
+    return this.#write(runtime, runtime.preparePut(entry), options?.ifAbsent ?? false);
   }
 
   /** Writes several entries; all are validated before any is written. */
@@ -214,9 +225,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#cluster ? this.#cluster.router.get(runtime, key, signal) : runtime.get(key, signal);
   }
 
-  async #write(runtime: Keyspace, entry: ReturnType<Keyspace['preparePut']>): Promise<void> {
-    if (this.#cluster) await this.#cluster.router.put(runtime, entry);
-    else runtime.commitPut(entry);
+  #write(runtime: Keyspace, entry: ReturnType<Keyspace['preparePut']>, ifAbsent = false): Promise<boolean> {
+    return this.#cluster ? this.#cluster.router.put(runtime, entry, ifAbsent) : Promise.resolve(runtime.commitPut(entry, ifAbsent));
   }
 
   async #dropLocal(name: string): Promise<void> {
@@ -276,7 +286,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       { listen: settings.listen, tls: settings.tls, socket: settings.socket, idleTimeout: settings.idleTimeout, maxConnections: settings.maxConnections },
       new SessionOperations({
         get: async (key) => (await this.get(keyspace, key))?.value,
-        put: (key, value, expiresAt) => this.put(keyspace, { key, value, expiresAt }),
+        put: (key, value, expiresAt) => this.put(keyspace, { key, value, expiresAt }, { ifAbsent: true }),
         delete: (key) => this.delete(keyspace, key),
       }),
       this.#config.logger,

@@ -1,4 +1,4 @@
-export { Engine, type CallOptions } from './engine.js';
+export { Engine, type CallOptions, type EngineEvents, type PeerEvent, type PutOptions } from './engine.js';
 export {
   DEFAULTS,
   type CircuitBreakerOptions,

@@ -289,9 +289,9 @@ export class Cluster {
         const read = runtime(keyspace).read(key, undefined);
         return read instanceof Promise ? read.then(toReadReply) : toReadReply(read);
       },
-      put: (keyspace, key, expiresAt, value) => {
+      put: (keyspace, key, expiresAt, value, ifAbsent) => {
         validateKey(key);
-        runtime(keyspace).commitPut({ key, bytes: value, expiry: expiresAt });
+        return runtime(keyspace).commitPut({ key, bytes: value, expiry: expiresAt }, ifAbsent);
       },
       delete: (keyspace, key) => runtime(keyspace).delete(key),
       invalidate: (keyspace, key) => {

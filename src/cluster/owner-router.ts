@@ -48,19 +48,31 @@ export class OwnerRouter {
     return waitFor(loading, signal).then((read) => runtime.toResult(key, read));
   }
 
-  /** Writes a prepared entry to `replicaCount` nodes, trying further nodes when one cannot be reached. */
-  async put(runtime: Keyspace, entry: PreparedPut): Promise<void> {
+  /**
+   * Writes a prepared entry to `replicaCount` nodes, trying further nodes when
+   * one cannot be reached. With `ifAbsent`, the owner first decides, in one
+   * step, whether the key is free; resolves false (writing nothing) when not.
+   */
+  async put(runtime: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
     const keyspace = runtime.config.name;
+    const request = (onlyIfAbsent: boolean): PeerRequest => ({ type: MessageType.PUT, keyspace, key: entry.key, expiresAt: entry.expiry, ifAbsent: onlyIfAbsent, value: entry.bytes });
     let wroteHere = false;
-    const writeHere = (): void => {
-      runtime.commitPut(entry);
-      wroteHere = true;
+    const writeHere = (onlyIfAbsent: boolean) => (): boolean => {
+      const stored = runtime.commitPut(entry, onlyIfAbsent);
+      wroteHere ||= stored;
+      return stored;
     };
-    await Promise.all([
-      this.#toOwners(runtime, entry.key, writeHere, { type: MessageType.PUT, keyspace, key: entry.key, expiresAt: entry.expiry, value: entry.bytes }),
-      this.#invalidateOthers(runtime, entry.key),
-    ]);
+    if (ifAbsent) {
+      const stored = await this.#toOwners(runtime, entry.key, writeHere(true), request(true), 1);
+      if (!stored) return false;
+    }
+    if (!ifAbsent || this.#context.replicaCount > 1) {
+      await Promise.all([this.#toOwners(runtime, entry.key, writeHere(false), request(false)), this.#invalidateOthers(runtime, entry.key)]);
+    } else {
+      await this.#invalidateOthers(runtime, entry.key);
+    }
     this.#invalidate(runtime, entry.key, wroteHere);
+    return true;
   }
 
   /** Deletes `key` on its owner nodes; resolves whether any of them held it. */
@@ -116,19 +128,19 @@ export class OwnerRouter {
   }
 
   /**
-   * Runs a write on `replicaCount` nodes: the owners first, and for each
+   * Runs a write on `copies` (default replicaCount) nodes: the owners first, and for each
    * owner that cannot be reached the next node in rendezvous order, so an
    * acknowledged write has that many copies whenever that many nodes answer.
    * Resolves whether any node reported a change (`delete`).
    */
-  async #toOwners(runtime: Keyspace, key: string, local: () => unknown, request: PeerRequest): Promise<boolean> {
+  async #toOwners(runtime: Keyspace, key: string, local: () => unknown, request: PeerRequest, copies = this.#context.replicaCount): Promise<boolean> {
     const ranked = this.#context.placement.rank(runtime.config.name, key);
     const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
     let acknowledged = 0;
     let changed = false;
     let lastError: unknown;
-    for (let next = 0; next < ranked.length && acknowledged < this.#context.replicaCount; ) {
-      const batch = ranked.slice(next, next + this.#context.replicaCount - acknowledged);
+    for (let next = 0; next < ranked.length && acknowledged < copies; ) {
+      const batch = ranked.slice(next, next + copies - acknowledged);
       next += batch.length;
       const results = await Promise.allSettled(
         batch.map(async (id) => {

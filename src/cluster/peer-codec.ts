@@ -37,7 +37,7 @@ export type PeerMessage =
   | { type: typeof MessageType.HELLO_REPLY; requestId: number; version: number; nonce: Uint8Array; proof: Uint8Array }
   | { type: typeof MessageType.AUTH; requestId: number; proof: Uint8Array }
   | { type: typeof MessageType.GET; requestId: number; keyspace: string; key: string }
-  | { type: typeof MessageType.PUT; requestId: number; keyspace: string; key: string; expiresAt: number; value: Uint8Array }
+  | { type: typeof MessageType.PUT; requestId: number; keyspace: string; key: string; expiresAt: number; ifAbsent: boolean; value: Uint8Array }
   | { type: typeof MessageType.DELETE; requestId: number; keyspace: string; key: string }
   | { type: typeof MessageType.DELETE_KEYSPACE; requestId: number; keyspace: string }
   | { type: typeof MessageType.INVALIDATE; requestId: number; keyspace: string; key: string }
@@ -77,7 +77,8 @@ export function encodePeerMessage(message: DistributiveOmit<PeerMessage, 'reques
       break;
     case MessageType.PUT:
       at = writeString(frame, writeString(frame, at, message.keyspace), message.key);
-      writeRaw(frame, frame.writeDoubleBE(message.expiresAt, at), message.value);
+      at = frame.writeDoubleBE(message.expiresAt, at);
+      writeRaw(frame, frame.writeUInt8(message.ifAbsent ? 1 : 0, at), message.value);
       break;
     case MessageType.DELETE_KEYSPACE:
       writeString(frame, at, message.keyspace);
@@ -126,7 +127,7 @@ function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): numb
     case MessageType.INVALIDATE:
       return stringBytes(message.keyspace) + stringBytes(message.key);
     case MessageType.PUT:
-      return stringBytes(message.keyspace) + stringBytes(message.key) + 8 + message.value.byteLength;
+      return stringBytes(message.keyspace) + stringBytes(message.key) + 8 + 1 + message.value.byteLength;
     case MessageType.DELETE_KEYSPACE:
       return stringBytes(message.keyspace);
     case MessageType.VALUE:
@@ -232,7 +233,7 @@ function decodeFrame(frame: Buffer): PeerMessage {
       message = { type, requestId, keyspace: reader.string(), key: reader.string() };
       break;
     case MessageType.PUT:
-      message = { type, requestId, keyspace: reader.string(), key: reader.string(), expiresAt: reader.f64(), value: reader.rest() };
+      message = { type, requestId, keyspace: reader.string(), key: reader.string(), expiresAt: reader.f64(), ifAbsent: reader.flag(), value: reader.rest() };
       break;
     case MessageType.DELETE_KEYSPACE:
       message = { type, requestId, keyspace: reader.string() };

@@ -10,7 +10,8 @@ import { MAX_PEER_FRAME_BYTES, MessageType, PEER_PROTOCOL_VERSION, PeerMessageDe
 export interface PeerRequestHandler {
   /** A hit answers synchronously, so the server can reply without a promise. */
   get(keyspace: string, key: string): PeerReadReply | Promise<PeerReadReply>;
-  put(keyspace: string, key: string, expiresAt: number, value: Uint8Array): void;
+  /** Stores a value; false when `ifAbsent` and a fresh entry is there. */
+  put(keyspace: string, key: string, expiresAt: number, value: Uint8Array, ifAbsent: boolean): boolean;
   delete(keyspace: string, key: string): boolean;
   deleteKeyspace(keyspace: string): Promise<void>;
   /** Another node wrote `key`: drop copies of it here. */
@@ -163,8 +164,7 @@ export class PeerServer {
           return read instanceof Promise ? read.then(toValue, failed) : toValue(read);
         }
         case MessageType.PUT:
-          this.handler.put(message.keyspace, message.key, message.expiresAt, message.value);
-          return { type: MessageType.OK, requestId, flag: true };
+          return { type: MessageType.OK, requestId, flag: this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent) };
         case MessageType.DELETE:
           return { type: MessageType.OK, requestId, flag: this.handler.delete(message.keyspace, message.key) };
         case MessageType.INVALIDATE:

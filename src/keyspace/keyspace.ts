@@ -130,11 +130,6 @@ export class Keyspace {
     return read.stale ? { key, value, stale: true } : { key, value };
   }
 
-  /** Writes one entry, replacing any stored value and superseding a load in progress for the key. */
-  put(entry: PutEntry<unknown>): void {
-    this.commitPut(this.preparePut(entry));
-  }
-
   /** Validates and encodes an entry without writing it; throws ERR_INVALID_ARGUMENT for a bad one. */
   preparePut(entry: PutEntry<unknown>): PreparedPut {
     if (typeof entry !== 'object' || entry === null) {
@@ -154,16 +149,23 @@ export class Keyspace {
     return { key, bytes, expiry };
   }
 
-  /** Writes an entry made by {@link preparePut}. An entry already expired removes the key instead. */
-  commitPut({ key, bytes, expiry }: PreparedPut): void {
+  /**
+   * Writes an entry made by {@link preparePut}, replacing any stored value and
+   * superseding a load in progress for the key; with `ifAbsent`, writes nothing
+   * and returns false when a fresh entry is stored. An entry already expired
+   * removes the key instead.
+   */
+  commitPut({ key, bytes, expiry }: PreparedPut, ifAbsent = false): boolean {
+    if (ifAbsent && this.has(key)) return false;
     this.#flights.supersede(key);
     if (expiry !== 0 && expiry <= Date.now()) {
       this.#store.delete(key);
-      return;
+      return true;
     }
     if (!this.#store.set(key, bytes, expiry)) {
       this.#logger.debug({ keyspace: this.config.name, key, bytes: bytes.byteLength }, 'value larger than the keyspace; not stored');
     }
+    return true;
   }
 
   /** Removes `key`; true when an entry was held. */

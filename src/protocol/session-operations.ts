@@ -3,13 +3,14 @@ import { MAX_ID_BYTES, Operation, Status, parseAddRequest, type DcMessage } from
 /** The engine calls the session listener needs, on its keyspace. */
 export interface SessionStore {
   get(key: string): Promise<Uint8Array | undefined>;
-  put(key: string, value: Uint8Array, expiresAt: number): Promise<void>;
+  /** Stores the session unless the id is taken; resolves false when it is. */
+  put(key: string, value: Uint8Array, expiresAt: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;
 }
 
 /**
  * dc_server's semantics over an engine keyspace: ADD stores with the given
- * timeout and never overwrites (101), GET answers the bytes or NOTOK, REMOVE
+ * timeout and never overwrites (101, decided on the owner in one step), GET answers the bytes or NOTOK, REMOVE
  * and HAVE answer OK or NOTOK. Session ids become hex keys.
  */
 export class SessionOperations {
@@ -33,10 +34,8 @@ export class SessionOperations {
   async #add(data: Uint8Array): Promise<Uint8Array> {
     const add = parseAddRequest(data);
     if (!add.ok) return status(add.status);
-    const key = keyOf(add.id)!;
-    if ((await this.store.get(key)) !== undefined) return status(Status.MATCHING_SESSION);
-    await this.store.put(key, add.session, Date.now() + add.timeoutMs);
-    return status(Status.OK);
+    const stored = await this.store.put(keyOf(add.id)!, add.session, Date.now() + add.timeoutMs);
+    return status(stored ? Status.OK : Status.MATCHING_SESSION);
   }
 }
 

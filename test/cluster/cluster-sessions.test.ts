@@ -27,6 +27,11 @@ describe('a 3-node cluster serving the distcache protocol on every node', () => 
           assert.deepEqual([...(await client.request(Operation.HAVE, session.id)).data], [Status.OK]);
         }
       }
+      const contested = Array.from({ length: 30 }, () => randomBytes(24));
+      for (const id of contested) {
+        const answers = await Promise.all(clients.slice(1).map((client) => client.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(100)))));
+        assert.deepEqual(answers.map((answer) => answer.data[0]).sort(), [Status.OK, Status.MATCHING_SESSION], 'the same id added on two nodes at once is stored once');
+      }
       clients[0]!.close();
       nodes[0]!.signal('SIGKILL');
       await nodes[0]!.exited();

@@ -22,7 +22,7 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.record({ type: fc.constant(MessageType.HELLO_REPLY), requestId: u32, version: fc.integer({ min: 0, max: 0xffff }), nonce, proof: nonce }),
   fc.record({ type: fc.constant(MessageType.AUTH), requestId: u32, proof: nonce }),
   fc.record({ type: fc.constant(MessageType.GET), requestId: u32, keyspace: text, key: text }),
-  fc.record({ type: fc.constant(MessageType.PUT), requestId: u32, keyspace: text, key: text, expiresAt: time, value: bytes }),
+  fc.record({ type: fc.constant(MessageType.PUT), requestId: u32, keyspace: text, key: text, expiresAt: time, ifAbsent: fc.boolean(), value: bytes }),
   fc.record({ type: fc.constant(MessageType.DELETE), requestId: u32, keyspace: text, key: text }),
   fc.record({ type: fc.constant(MessageType.DELETE_KEYSPACE), requestId: u32, keyspace: text }),
   fc.record({ type: fc.constant(MessageType.INVALIDATE), requestId: u32, keyspace: text, key: text }),
@@ -93,7 +93,7 @@ describe('fuzz: a live peer server', () => {
   it('closes connections that send garbage and keeps serving the others', async () => {
     const handler = {
       get: async () => ({ bytes: new Uint8Array([1, 2, 3]), expiresAt: 0 }),
-      put: () => undefined,
+      put: () => true,
       delete: () => false,
       deleteKeyspace: async () => undefined,
       invalidate: () => undefined,

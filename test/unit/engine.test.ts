@@ -259,3 +259,16 @@ describe('Engine codecs', () => {
     await engine.stop();
   });
 });
+
+describe('Engine put ifAbsent', () => {
+  it('writes only when the key holds no fresh value, and says which', async () => {
+    const engine = await startEngine({});
+    assert.equal(await engine.put('ks', { key: 'a', value: bytes('first') }, { ifAbsent: true }), true);
+    assert.equal(await engine.put('ks', { key: 'a', value: bytes('second') }, { ifAbsent: true }), false);
+    assert.equal(text((await engine.get('ks', 'a'))?.value), 'first');
+    await engine.put('ks', { key: 'short', value: bytes('x'), ttl: 10 });
+    await sleep(20);
+    assert.equal(await engine.put('ks', { key: 'short', value: bytes('y') }, { ifAbsent: true }), true, 'an expired value does not count');
+    await engine.stop();
+  });
+});
