@@ -171,3 +171,31 @@ describe('distcache session listener', () => {
     assert.match(error.message, /address "TCP:1234": unknown scheme; use UNIX:\/path, IP:port or IP:host:port/);
   });
 });
+
+describe('distcache session listener over TLS, with an idle timeout', () => {
+  it('serves TLS clients with a certificate from its CA, refuses others, and closes idle connections', async () => {
+    const { TestCa } = await import('../helpers/certs.js');
+    const ca = new TestCa('sessions');
+    const server = ca.issue('server', ['127.0.30.3']);
+    const engine = new Engine({
+      logger: silentLogger,
+      keyspaces: [],
+      sessionCache: { listen: ['IP:127.0.30.3:5758'], tls: { key: readFileSync(server.key), cert: readFileSync(server.cert), ca: readFileSync(ca.ca.cert) }, idleTimeout: 300 },
+    });
+    await engine.start();
+    try {
+      const { DcClient } = await import('../../src/protocol/client.js');
+      const { parseSessionAddress } = await import('../../src/protocol/address.js');
+      const client = ca.issue('client', ['127.0.0.1']);
+      const member = new DcClient(parseSessionAddress('IP:127.0.30.3:5758'), { tls: { key: readFileSync(client.key), cert: readFileSync(client.cert), ca: readFileSync(ca.ca.cert), checkServerIdentity: () => undefined } });
+      assert.deepEqual([...(await member.request(Operation.HAVE, Buffer.from('x'))).data], [Status.NOTOK]);
+      await sleep(500);
+      await assert.rejects(member.request(Operation.HAVE, Buffer.from('x')), /unavailable/, 'closed after idleTimeout');
+      const stranger = new DcClient(parseSessionAddress('IP:127.0.30.3:5758'), { tls: { ca: readFileSync(ca.ca.cert), checkServerIdentity: () => undefined } });
+      await assert.rejects(stranger.connected.then(() => stranger.request(Operation.HAVE, Buffer.from('x'))));
+      stranger.close();
+    } finally {
+      await engine.stop();
+    }
+  });
+});
