@@ -8,17 +8,10 @@ import { after, before, describe, it } from 'node:test';
 import { DcMessageDecoder, encodeMessage, Operation, parseAddRequest, Status, type DcMessage } from '../../src/protocol/codec.js';
 import { Engine, ErrorCode } from '../../src/index.js';
 import { throwsWithCode } from '../helpers/assert-code.js';
+import { loadVectors } from '../helpers/vectors.js';
 import { silentLogger, sleep } from '../helpers/engine.js';
 
-interface Exchange {
-  kind: string;
-  operation: keyof typeof Operation;
-  request_uid: number;
-  request_frames: string[];
-  response_frames: string[];
-}
-
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/protocol/vectors.json', import.meta.url), 'utf8')) as { exchanges: Exchange[] };
+const vectors = { exchanges: loadVectors() };
 const HOST = '127.0.30.2';
 const PORT = 5757;
 const UNIX_PATH = path.join(tmpdir(), `distcache-test-${process.pid}.sock`);

@@ -1,21 +1,9 @@
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
+import { loadVectors } from '../helpers/vectors.js';
 import { DcMessageDecoder, DcProtocolError, encodeAddRequest, encodeMessage, Operation, parseAddRequest, Status } from '../../src/protocol/codec.js';
 
-interface Exchange {
-  kind: string;
-  operation: keyof typeof Operation;
-  request_uid: number;
-  request_frames: string[];
-  response_frames: string[];
-  id_len: number;
-  timeout_ms?: number;
-  session_len?: number;
-  response: { code?: number; session_len?: number };
-}
-
-const vectors = JSON.parse(readFileSync(new URL('../../../shared/protocol/vectors.json', import.meta.url), 'utf8')) as { exchanges: Exchange[] };
+const vectors = { exchanges: loadVectors() };
 const bytesOf = (frames: string[]) => Buffer.from(frames.join(''), 'hex');
 
 /** Decodes `bytes` fed one byte at a time, as a slow network would deliver them. */
