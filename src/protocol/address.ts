@@ -33,3 +33,8 @@ export function formatSessionAddress(address: SessionAddress): string {
   if (address.kind === 'unix') return `UNIX:${address.path}`;
   return address.host === undefined ? `IP:${address.port}` : `IP:${address.host}:${address.port}`;
 }
+
+/** Socket connect options for an address (a TCP address without host means this machine). */
+export function connectOptions(address: SessionAddress): { path: string } | { host: string; port: number } {
+  return address.kind === 'unix' ? { path: address.path } : { host: address.host ?? '127.0.0.1', port: address.port };
+}

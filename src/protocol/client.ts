@@ -1,7 +1,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { DistCacheError, ErrorCode } from '../errors.js';
-import type { SessionAddress } from './address.js';
+import { connectOptions, type SessionAddress } from './address.js';
 import { DcMessageDecoder, encodeMessage, type DcMessage, type Operation } from './codec.js';
 
 /** TLS options for connecting to a TLS listener. */
@@ -22,7 +22,7 @@ export class DcClient {
   #failure: Error | undefined;
 
   constructor(address: SessionAddress, options: { tls?: DcClientTls; timeoutMs?: number } = {}) {
-    const target = address.kind === 'unix' ? { path: address.path } : { host: address.host ?? '127.0.0.1', port: address.port };
+    const target = connectOptions(address);
     this.#socket = options.tls ? tls.connect({ ...target, ...options.tls }) : net.connect(target);
     this.#socket.setNoDelay?.(true);
     if (options.timeoutMs) this.#socket.setTimeout(options.timeoutMs, () => this.#socket.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));

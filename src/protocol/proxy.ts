@@ -1,6 +1,6 @@
 import net from 'node:net';
 import type { Logger } from '../logger.js';
-import { formatSessionAddress, type SessionAddress } from './address.js';
+import { connectOptions, formatSessionAddress, type SessionAddress } from './address.js';
 import { DcMessageDecoder, encodeMessage, Status, statusResponse, type DcMessage, type Operation } from './codec.js';
 import { boundAddress, closeServer, listenOn } from './server-socket.js';
 
@@ -63,8 +63,7 @@ export class SessionProxy {
 
   #connectUpstream(): void {
     if (this.#stopped) return;
-    const target = this.upstream.kind === 'unix' ? { path: this.upstream.path } : { host: this.upstream.host ?? '127.0.0.1', port: this.upstream.port };
-    const socket = net.connect(target);
+    const socket = net.connect(connectOptions(this.upstream));
     this.#upstream = socket;
     this.#upstreamDecoder = new DcMessageDecoder();
     socket.setNoDelay?.(true);

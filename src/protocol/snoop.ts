@@ -1,5 +1,5 @@
 import net from 'node:net';
-import type { SessionAddress } from './address.js';
+import { connectOptions, type SessionAddress } from './address.js';
 import { DcMessageDecoder, Operation, parseAddRequest, type DcMessage } from './codec.js';
 import { boundAddress, closeServer, listenOn } from './server-socket.js';
 
@@ -49,8 +49,7 @@ export class SessionSnoop {
 
   #accept(client: net.Socket): void {
     const id = ++this.#connections;
-    const target = this.upstream.kind === 'unix' ? { path: this.upstream.path } : { host: this.upstream.host ?? '127.0.0.1', port: this.upstream.port };
-    const server = net.connect(target);
+    const server = net.connect(connectOptions(this.upstream));
     for (const socket of [client, server]) {
       this.#sockets.add(socket);
       socket.on('close', () => {

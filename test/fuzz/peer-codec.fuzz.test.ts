@@ -2,6 +2,7 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { split } from '../helpers/split.js';
 import { ClusterKeyProof } from '../../src/cluster/peer-auth.js';
 import { PeerClient } from '../../src/cluster/peer-client.js';
 import { MAX_PEER_FRAME_BYTES, MessageType, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from '../../src/cluster/peer-codec.js';
@@ -30,18 +31,6 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.record({ type: fc.constant(MessageType.OK), requestId: u32, flag: fc.boolean() }),
   fc.record({ type: fc.constant(MessageType.ERROR), requestId: u32, code: text, message: text }),
 );
-
-/** Splits `data` at the given cut points. */
-function split(data: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((cut) => cut % (data.byteLength + 1)))].sort((a, b) => a - b);
-  const parts: Uint8Array[] = [];
-  let from = 0;
-  for (const point of [...points, data.byteLength]) {
-    parts.push(data.subarray(from, point));
-    from = point;
-  }
-  return parts;
-}
 
 describe('fuzz: peer message decoder', () => {
   it('decodes every message it encodes, however the bytes are split, even when the reader reuses its buffer', () => {

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import { split } from '../helpers/split.js';
 import { DcMessageDecoder, DcProtocolError, encodeMessage, MAX_MESSAGE_BYTES, type DcMessage } from '../../src/protocol/codec.js';
 
 /** Cases per property: 100k in the test suite, more through FUZZ_RUNS (npm run soak uses 1M). */
@@ -12,17 +13,6 @@ const message: fc.Arbitrary<DcMessage> = fc.record({
   operation: fc.constantFrom(0, 1, 2, 3) as fc.Arbitrary<0 | 1 | 2 | 3>,
   data: fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: MAX_MESSAGE_BYTES }).map((size) => new Uint8Array(size).fill(size & 0xff))),
 });
-
-function split(data: Uint8Array, cuts: number[]): Uint8Array[] {
-  const points = [...new Set(cuts.map((cut) => cut % (data.byteLength + 1)))].sort((a, b) => a - b);
-  const parts: Uint8Array[] = [];
-  let from = 0;
-  for (const point of [...points, data.byteLength]) {
-    parts.push(data.subarray(from, point));
-    from = point;
-  }
-  return parts;
-}
 
 describe('fuzz: distcache protocol decoder', () => {
   it('reassembles every message it encodes, however the bytes are split', () => {
