@@ -97,19 +97,27 @@ export class Keyspace {
    * allocate), a promise otherwise. Without a data source a miss is `undefined`.
    */
   get(key: string, signal: AbortSignal | undefined): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
-    const read = this.read(key, signal);
-    return read instanceof Promise ? read.then((loaded) => this.toResult(key, loaded)) : this.toResult(key, read);
+    const entry = this.#lookup(key);
+    if (entry !== undefined) return this.toResult(key, entry);
+    return this.#load(key, signal)?.then((loaded) => this.toResult(key, loaded));
   }
 
   /** {@link get} before decoding: the raw bytes and their expiry, as a peer asking the owner receives them. */
   read(key: string, signal: AbortSignal | undefined): ReadResult | undefined | Promise<ReadResult | undefined> {
+    return this.#lookup(key) ?? this.#load(key, signal);
+  }
+
+  /** A fresh stored entry (counted as a hit), or undefined (counted as a miss). */
+  #lookup(key: string): ReadResult | undefined {
     validateKey(key);
     const entry = this.#store.get(key, Date.now());
-    if (entry !== undefined) {
-      this.#hits++;
-      return entry;
-    }
-    this.#misses++;
+    if (entry !== undefined) this.#hits++;
+    else this.#misses++;
+    return entry;
+  }
+
+  /** The shared load of a missing key; undefined without a data source. */
+  #load(key: string, signal: AbortSignal | undefined): Promise<ReadResult> | undefined {
     if (this.#loader === undefined) return undefined;
     return waitFor(
       this.#flights.do(key, (flight) => this.#loadAndStore(key, flight)),
