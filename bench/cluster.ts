@@ -12,6 +12,9 @@ import { Redis } from 'ioredis';
 import { startCluster, stopCluster, type ClusterNode } from '../test/helpers/cluster.js';
 import { interleavedMedians, measureInFlight, report, row, type InFlightReport } from './harness.js';
 
+// Nodes run the compiled JavaScript (npm run bench:* compiles it first), as users run distcache.
+process.env.DISTCACHE_NODE_SCRIPT ??= new URL('../dist-bench/test/helpers/cluster-node.js', import.meta.url).pathname;
+
 const IN_FLIGHT = 64;
 const VALUE_BYTES = 1024;
 const TRIAL_MS = 4_000;

@@ -15,6 +15,9 @@ import { encodeAddRequest, Operation } from '../src/protocol/codec.js';
 import { ClusterNode, waitForAdmitted } from '../test/helpers/cluster.js';
 import { report, row } from './harness.js';
 
+// Nodes run the compiled JavaScript (npm run bench:* compiles it first), as users run distcache.
+process.env.DISTCACHE_NODE_SCRIPT ??= new URL('../dist-bench/test/helpers/cluster-node.js', import.meta.url).pathname;
+
 const TRIAL_MS = 4_000;
 const SESSION_BYTES = 1024;
 const ids = Array.from({ length: 2_000 }, () => randomBytes(32));
@@ -59,7 +62,7 @@ async function waitForListener(address: string): Promise<void> {
 
 async function startServe(): Promise<{ address: string; child: ChildProcess }> {
   const address = 'IP:127.0.34.2:4300';
-  const child = spawn(process.execPath, ['--import', 'tsx', new URL('../src/cli/main.ts', import.meta.url).pathname, 'serve', '--listen', address, '--max-bytes', String(8 << 20)], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [new URL('../dist-bench/src/cli/main.js', import.meta.url).pathname, 'serve', '--listen', address, '--max-bytes', String(8 << 20)], { stdio: 'ignore' });
   await waitForListener(address);
   return { address, child };
 }

@@ -1,7 +1,14 @@
 import { fork, type ChildProcess } from 'node:child_process';
 import type { Command, NodeConfig } from './cluster-node.js';
 
-const NODE_SCRIPT = new URL('./cluster-node.ts', import.meta.url).pathname;
+/**
+ * The node script: this TypeScript file through tsx, or the compiled JavaScript
+ * that DISTCACHE_NODE_SCRIPT names (the benchmarks measure what users run).
+ */
+function nodeScript(): { script: string; execArgv: string[] } {
+  const compiled = process.env.DISTCACHE_NODE_SCRIPT;
+  return compiled ? { script: compiled, execArgv: [] } : { script: new URL('./cluster-node.ts', import.meta.url).pathname, execArgv: ['--import', 'tsx'] };
+}
 
 /** A cluster node running in a child process. */
 export class ClusterNode {
@@ -11,7 +18,8 @@ export class ClusterNode {
   readonly started: Promise<void>;
 
   constructor(readonly config: NodeConfig) {
-    this.#child = fork(NODE_SCRIPT, [], { execArgv: ['--import', 'tsx', ...(process.env.DISTCACHE_TEST_NODE_ARGS ? process.env.DISTCACHE_TEST_NODE_ARGS.split(' ') : [])], env: { ...process.env, DISTCACHE_TEST_NODE: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    const { script, execArgv } = nodeScript();
+    this.#child = fork(script, [], { execArgv: [...execArgv, ...(process.env.DISTCACHE_TEST_NODE_ARGS ? process.env.DISTCACHE_TEST_NODE_ARGS.split(' ') : [])], env: { ...process.env, DISTCACHE_TEST_NODE: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
     this.started = new Promise((resolve, reject) => {
       this.#child.on('message', (message: { id?: number; result?: unknown; error?: { code: string; message: string }; ready?: true; startError?: { code: string; message: string } }) => {
         if (message.ready) resolve();
