@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { parseSessionAddress } from '../../src/protocol/address.js';
 import { DcClient } from '../../src/protocol/client.js';
 import { encodeAddRequest, Operation, Status } from '../../src/protocol/codec.js';
-import { ClusterNode, startCluster, stopCluster, waitForAdmitted } from '../helpers/cluster.js';
+import { ClusterNode, stopCluster, waitForAdmitted } from '../helpers/cluster.js';
 
 const listenOf = (ip: string) => `IP:${ip}:4200`;
 
