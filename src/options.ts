@@ -1,0 +1,143 @@
+import type { Hasher } from './cluster/hasher.js';
+import type { FailureDetection } from './cluster/membership.js';
+import type { PeerTlsOptions } from './cluster/peer-server.js';
+import type { DiscoveryProvider } from './discovery.js';
+import type { Codec } from './keyspace/codecs.js';
+import type { Logger } from './logger.js';
+
+/**
+ * The options applications pass, as documented in the README: the engine's,
+ * a keyspace's, and the session listener's. Validation and defaults live in
+ * config.ts.
+ */
+
+/** Where a keyspace loads missing keys from: a database, an API. */
+export interface DataSource<V = Uint8Array> {
+  /**
+   * Loads one key. Return `undefined` or `null` when the key does not exist.
+   * `signal` fires when the keyspace's `readTimeout` elapses: pass it on to
+   * the driver so abandoned queries stop.
+   */
+  fetch(key: string, context: { signal: AbortSignal }): Promise<V | null | undefined> | V | null | undefined;
+}
+
+/** Circuit breaker options; time values in ms. */
+export interface CircuitBreakerOptions {
+  /** Consecutive failed loads that open the breaker. Default 5. */
+  failureThreshold?: number;
+  /** Time in ms the breaker stays open before one probe call is let through. Default 10000. */
+  resetTimeout?: number;
+}
+
+/** Data-source rate limit options; time values in ms. */
+export interface RateLimitOptions {
+  /** Sustained data-source calls per second. Required. */
+  requestsPerSecond: number;
+  /** Calls allowed at once after a quiet period. Default: `requestsPerSecond` rounded up (one second's worth). */
+  burst?: number;
+  /** Longest wait in ms for a slot before ERR_DATASOURCE_RATE_LIMITED. Default 250. */
+  waitTimeout?: number;
+}
+
+/** One keyspace: a named, byte-bounded cache in front of one data source. */
+export interface KeyspaceOptions<V = Uint8Array> {
+  /** Unique name: letters, digits, `.`, `_`, `-`; at most 128 characters. */
+  name: string;
+  /** Most bytes the keyspace's entries may cost (key + value + a fixed per-entry overhead). */
+  maxBytes: number;
+  /** Loads keys on a miss. Without one the keyspace is a plain cache: a miss resolves `undefined`. */
+  dataSource?: DataSource<V>;
+  /** Expiry of a key as a Date or epoch ms; wins over `defaultTtl`. Return `undefined` to use `defaultTtl`. */
+  expiresAt?: (key: string) => Date | number | undefined;
+  /** Time to live in ms of loaded and put entries; 0 = no expiry. Default: the engine's, else 0. */
+  defaultTtl?: number;
+  /** Timeout in ms of one data-source call. Default: the engine's, else 5000. */
+  readTimeout?: number;
+  /** Rate limit of data-source calls; `false` turns off the engine's default. Default: the engine's, else none. */
+  rateLimit?: RateLimitOptions | false;
+  /** Circuit breaker of data-source calls; `false` turns off the engine's default. Default: the engine's, else none. */
+  circuitBreaker?: CircuitBreakerOptions | false;
+  /** Makes values typed: get/put and the data source use `V`, the store holds its encoding. Default: bytes. */
+  codec?: Codec<V>;
+  /** For how long in ms after expiry a value may still be served (marked `stale`) when reloading it fails. Default 0. */
+  staleIfError?: number;
+  /** Time in ms to remember that a key does not exist; 0 = ask the data source every time. Default 0. */
+  negativeTtl?: number;
+  /** Timeout in ms of a put or delete sent to the key's owner nodes. Default: the engine's, else 5000. */
+  writeTimeout?: number;
+  /** Keys a node loads ahead of demand when it becomes their owner (at most 10,000). Default none. */
+  warmKeys?: string[];
+  /**
+   * Whether nodes keep short-lived (≤ 5 s) copies of keys other nodes own and
+   * they read (1/8 of maxBytes). Puts and deletes invalidate them everywhere;
+   * turn off for strict read-after-write across nodes at the cost of a hop. Default true.
+   */
+  hotCache?: boolean;
+}
+
+/** Options of an {@link Engine}. Time values are in milliseconds. */
+export interface EngineOptions {
+  /** How the node finds its peers. Default: {@link StandaloneDiscovery} (a cluster of one). */
+  discovery?: DiscoveryProvider;
+  /** The keyspaces this node serves. Every node of a cluster defines the same ones. */
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- each keyspace has its own value type
+  keyspaces: KeyspaceOptions<any>[];
+  /** Default TTL in ms for keyspaces that set none; 0 = no expiry. Default 0. */
+  defaultTtl?: number;
+  /** Default data-source timeout in ms for keyspaces that set none. Default 5000. */
+  readTimeout?: number;
+  /** Default circuit breaker for keyspaces that set none. Default: none. */
+  circuitBreaker?: CircuitBreakerOptions;
+  /** Default data-source rate limit for keyspaces that set none. Default: none. */
+  rateLimit?: RateLimitOptions;
+  /** Longest time in ms `stop()` waits for loads in progress. Default 30000. */
+  shutdownTimeout?: number;
+  /** Where distcache logs; any pino-compatible logger. Default: pino at `info` on stdout. */
+  logger?: Logger;
+  /** Default timeout in ms of puts and deletes sent to owner nodes. Default 5000. */
+  writeTimeout?: number;
+  /** Address the peer and discovery ports listen on. `0.0.0.0` advertises the first non-internal IPv4. Default `0.0.0.0`. */
+  bindAddr?: string;
+  /** Peer port: requests between nodes. Default 3320. */
+  bindPort?: number;
+  /** Discovery port: the libp2p host that carries membership and gossip. Default 3322. */
+  discoveryPort?: number;
+  /** Nodes that hold each key (owner + replicas). Default 1. */
+  replicaCount?: number;
+  /** Members (this node included) that must be alive before `start()` resolves. Default 1. */
+  minimumPeersQuorum?: number;
+  /** Longest time in ms `start()` waits for the quorum before ERR_CLUSTER_QUORUM. Default 30000. */
+  bootstrapTimeout?: number;
+  /** Time in ms between join attempts (and between re-polls of discovery while running, x5). Default 1000. */
+  joinRetryInterval?: number;
+  /** Join attempts during `start()`. Default 10. */
+  maxJoinAttempts?: number;
+  /** Pre-shared key of the cluster: libp2p private network on the discovery port and a key proof on the peer port. Default none. */
+  clusterKey?: string;
+  /** TLS for the peer port; with `ca`, mutual TLS (peers need a certificate signed by it). Default none. */
+  tls?: PeerTlsOptions;
+  /** Placement hash; every node must use the same. Default xxhash64. */
+  hasher?: Hasher;
+  /** Failure detection timing in ms. Default heartbeat 500, suspect after 1500, probe timeout 1000. */
+  membership?: Partial<FailureDetection>;
+  /** The distcache wire-protocol listener, for SSL/TLS servers sharing sessions. Default: off. */
+  sessionCache?: SessionCacheOptions;
+}
+
+/** Options of the distcache protocol listener. */
+export interface SessionCacheOptions {
+  /** Addresses in the C tools' syntax: `UNIX:/path`, `IP:port`, `IP:host:port`. Required. */
+  listen: string[];
+  /** Keyspace holding the sessions; created (without a data source) unless defined. Default `ssl-sessions`. */
+  keyspace?: string;
+  /** Size of that keyspace when created: about dc_server's 512 sessions. Default 2 MiB. */
+  maxBytes?: number;
+  /** TLS on every address; with `ca`, clients need a certificate it signed. Default none. */
+  tls?: PeerTlsOptions;
+  /** UNIX socket owner uid, group gid and mode (e.g. 0o660). Default: the process's, umask. */
+  socket?: { owner?: number; group?: number; mode?: number };
+  /** Time in ms after which an idle connection is closed. Default 60000. */
+  idleTimeout?: number;
+  /** Connections accepted at once. Default 20000. */
+  maxConnections?: number;
+}
