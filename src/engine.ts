@@ -149,8 +149,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Removes `key` from `keyspace`; resolves true when it was cached. */
   async delete(keyspace: string, key: string, options?: CallOptions): Promise<boolean> {
     throwIfAborted(options?.signal);
-    const runtime = this.#keyspace(keyspace);
-    return this.#cluster ? this.#cluster.router.delete(runtime, key) : runtime.delete(key);
+    return this.#remove(this.#keyspace(keyspace), key);
   }
 
   /** Removes several keys; resolves how many were cached. */
@@ -158,7 +157,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     throwIfAborted(options?.signal);
     const runtime = this.#keyspace(keyspace);
     requireArray(keys, 'keys');
-    const deleted = await Promise.all(keys.map((key) => (this.#cluster ? this.#cluster.router.delete(runtime, key) : runtime.delete(key))));
+    const deleted = await Promise.all(keys.map((key) => this.#remove(runtime, key)));
     return deleted.filter(Boolean).length;
   }
 
@@ -227,6 +226,10 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   #write(runtime: Keyspace, entry: ReturnType<Keyspace['preparePut']>, ifAbsent = false): Promise<boolean> {
     return this.#cluster ? this.#cluster.router.put(runtime, entry, ifAbsent) : Promise.resolve(runtime.commitPut(entry, ifAbsent));
+  }
+
+  #remove(runtime: Keyspace, key: string): boolean | Promise<boolean> {
+    return this.#cluster ? this.#cluster.router.delete(runtime, key) : runtime.delete(key);
   }
 
   async #dropLocal(name: string): Promise<void> {

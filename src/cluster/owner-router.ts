@@ -62,16 +62,17 @@ export class OwnerRouter {
       wroteHere ||= stored;
       return stored;
     };
+    const ranked = this.#context.placement.rank(keyspace, entry.key);
     if (ifAbsent) {
-      const stored = await this.#toOwners(runtime, entry.key, writeHere(true), request(true), 1);
+      const stored = await this.#toOwners(runtime, entry.key, ranked, writeHere(true), request(true), 1);
       if (!stored) return false;
     }
     if (!ifAbsent || this.#context.replicaCount > 1) {
-      await Promise.all([this.#toOwners(runtime, entry.key, writeHere(false), request(false)), this.#invalidateOthers(runtime, entry.key)]);
+      await Promise.all([this.#toOwners(runtime, entry.key, ranked, writeHere(false), request(false)), this.#invalidateOthers(runtime, entry.key, ranked)]);
     } else {
-      await this.#invalidateOthers(runtime, entry.key);
+      await this.#invalidateOthers(runtime, entry.key, ranked);
     }
-    this.#invalidate(runtime, entry.key, wroteHere);
+    this.#invalidate(runtime, entry.key, ranked, wroteHere);
     return true;
   }
 
@@ -79,8 +80,12 @@ export class OwnerRouter {
   async delete(runtime: Keyspace, key: string): Promise<boolean> {
     validateKey(key);
     const keyspace = runtime.config.name;
-    const [deleted] = await Promise.all([this.#toOwners(runtime, key, () => runtime.delete(key), { type: MessageType.DELETE, keyspace, key }), this.#invalidateOthers(runtime, key)]);
-    this.#invalidate(runtime, key, false);
+    const ranked = this.#context.placement.rank(keyspace, key);
+    const [deleted] = await Promise.all([
+      this.#toOwners(runtime, key, ranked, () => runtime.delete(key), { type: MessageType.DELETE, keyspace, key }),
+      this.#invalidateOthers(runtime, key, ranked),
+    ]);
+    this.#invalidate(runtime, key, ranked, false);
     return deleted;
   }
 
@@ -93,7 +98,7 @@ export class OwnerRouter {
 
   /** Applies an invalidation another node sent. */
   onInvalidation(runtime: Keyspace, key: string): void {
-    this.#invalidate(runtime, key, false);
+    this.#invalidate(runtime, key, this.#context.placement.rank(runtime.config.name, key), false);
   }
 
   /** Remote reads in progress, for a graceful stop to wait on. */
@@ -148,8 +153,7 @@ export class OwnerRouter {
    * acknowledged write has that many copies whenever that many nodes answer.
    * Resolves whether any node reported a change (`delete`).
    */
-  async #toOwners(runtime: Keyspace, key: string, local: () => unknown, request: PeerRequest, copies = this.#context.replicaCount): Promise<boolean> {
-    const ranked = this.#context.placement.rank(runtime.config.name, key);
+  async #toOwners(runtime: Keyspace, key: string, ranked: readonly string[], local: () => unknown, request: PeerRequest, copies = this.#context.replicaCount): Promise<boolean> {
     const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
     let acknowledged = 0;
     let changed = false;
@@ -186,11 +190,11 @@ export class OwnerRouter {
    * its main-store copy, left from a time it owned the key, unless this very
    * write just stored it there.
    */
-  #invalidate(runtime: Keyspace, key: string, wroteHere: boolean): void {
+  #invalidate(runtime: Keyspace, key: string, ranked: readonly string[], wroteHere: boolean): void {
     const keyspace = runtime.config.name;
     this.#context.hot.delete(keyspace, key);
     this.#flights.supersede(flightKey(keyspace, key));
-    const owners = this.#context.placement.rank(keyspace, key).slice(0, this.#context.replicaCount);
+    const owners = ranked.slice(0, this.#context.replicaCount);
     if (!wroteHere && !owners.includes(this.#context.selfId)) runtime.delete(key);
   }
 
@@ -199,9 +203,8 @@ export class OwnerRouter {
    * copies of `key`, and waits for their answers. A member that cannot be
    * reached is left to its hot copies' short TTL.
    */
-  async #invalidateOthers(runtime: Keyspace, key: string): Promise<void> {
+  async #invalidateOthers(runtime: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
     const keyspace = runtime.config.name;
-    const ranked = this.#context.placement.rank(keyspace, key);
     const owners = new Set(ranked.slice(0, this.#context.replicaCount));
     const others = ranked.filter((id) => id !== this.#context.selfId && !owners.has(id));
     const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
