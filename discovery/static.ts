@@ -1,5 +1,4 @@
-import { isIP } from 'node:net';
-import type { DiscoveryProvider } from '../src/discovery.js';
+import { isDiscoveryAddress, type DiscoveryProvider } from '../src/discovery.js';
 import { DistCacheError, ErrorCode } from '../src/errors.js';
 
 /** Options of {@link StaticDiscovery}. */
@@ -22,7 +21,7 @@ export class StaticDiscovery implements DiscoveryProvider {
       throw new DistCacheError(ErrorCode.INVALID_CONFIG, 'StaticDiscovery: peers must be a non-empty array of "host:port" strings');
     }
     for (const peer of options.peers) {
-      if (!isHostPort(peer)) throw new DistCacheError(ErrorCode.INVALID_CONFIG, `StaticDiscovery: peer ${JSON.stringify(peer)} is not "host:port"`);
+      if (!isDiscoveryAddress(peer)) throw new DistCacheError(ErrorCode.INVALID_CONFIG, `StaticDiscovery: peer ${JSON.stringify(peer)} is not "host:port"`);
     }
     this.#peers = [...options.peers];
   }
@@ -34,13 +33,4 @@ export class StaticDiscovery implements DiscoveryProvider {
   async addresses(): Promise<string[]> {
     return [...this.#peers];
   }
-}
-
-function isHostPort(value: unknown): boolean {
-  if (typeof value !== 'string') return false;
-  const split = value.lastIndexOf(':');
-  const host = value.slice(0, split).replace(/^\[|\]$/g, '');
-  const port = Number(value.slice(split + 1));
-  const validHost = isIP(host) !== 0 || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(host);
-  return split > 0 && validHost && Number.isInteger(port) && port > 0 && port < 65_536;
 }

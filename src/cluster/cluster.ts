@@ -1,6 +1,6 @@
 import { networkInterfaces } from 'node:os';
 import type { ClusterConfig } from '../config.js';
-import type { DiscoveryProvider } from '../discovery.js';
+import { discoveryAddress, type DiscoveryProvider } from '../discovery.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace, ReadResult } from '../keyspace/keyspace.js';
@@ -117,7 +117,7 @@ export class Cluster {
   peers(): PeerInfo[] {
     const self: PeerInfo = {
       id: this.#selfId,
-      discoveryAddress: `${this.#selfId.slice(0, this.#selfId.lastIndexOf(':'))}:${this.#options.config.discoveryPort}`,
+      discoveryAddress: this.#discoveryAddress(),
       incarnation: this.#incarnation,
       state: 'alive',
       digest: this.#options.digest,
@@ -144,6 +144,7 @@ export class Cluster {
   /** Announces the leave: other nodes stop routing here, while this node still answers their requests in progress. */
   leave(): void {
     clearInterval(this.#rediscover);
+    this.#rediscover = undefined;
     for (const timer of this.#verifyRetries) clearTimeout(timer);
     this.#membership.leave();
   }
@@ -164,7 +165,18 @@ export class Cluster {
     await this.#server.listen(config.bindAddr, config.bindPort);
     this.#membership.on('change', (change) => this.#onMembershipChange(change));
     await this.#membership.start();
-    await this.#options.discovery.start();
+    await this.#options.discovery.start({
+      self: this.#discoveryAddress(),
+      logger: this.#options.logger,
+      changed: () => {
+        if (this.#rediscover !== undefined) void this.#dialDiscovered();
+      },
+    });
+  }
+
+  /** This node's discovery address: its peer host with the discovery port. */
+  #discoveryAddress(): string {
+    return discoveryAddress(this.#selfId.slice(0, this.#selfId.lastIndexOf(':')).replace(/^\[|\]$/g, ''), this.#options.config.discoveryPort);
   }
 
   /** Dials discovery's addresses every joinRetryInterval until the quorum is alive, within bootstrapTimeout. */

@@ -6,11 +6,16 @@
 import { readFileSync } from 'node:fs';
 import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
 import { StaticDiscovery } from '../../discovery/static.js';
+import { DnsDiscovery, type DnsDiscoveryOptions } from '../../discovery/dns.js';
+import { NatsDiscovery, type NatsDiscoveryOptions } from '../../discovery/nats.js';
+import type { DiscoveryProvider } from '../../src/discovery.js';
 import { measureInFlight } from '../../bench/harness.js';
 
 export interface NodeConfig {
   ip: string;
+  /** Static discovery's peers, unless `discovery` names another provider. */
   peers: string[];
+  discovery?: { dns: DnsDiscoveryOptions } | { nats: NatsDiscoveryOptions };
   replicaCount?: number;
   minimumPeersQuorum?: number;
   bootstrapTimeout?: number;
@@ -47,7 +52,7 @@ const text = new TextDecoder();
 const engine = new Engine({
   logger: quiet,
   bindAddr: config.ip,
-  discovery: new StaticDiscovery({ peers: config.peers }),
+  discovery: discoveryOf(config),
   replicaCount: config.replicaCount,
   minimumPeersQuorum: config.minimumPeersQuorum,
   bootstrapTimeout: config.bootstrapTimeout,
@@ -79,6 +84,12 @@ const engine = new Engine({
     },
   ],
 });
+
+function discoveryOf({ discovery, peers }: NodeConfig): DiscoveryProvider {
+  if (discovery && 'dns' in discovery) return new DnsDiscovery(discovery.dns);
+  if (discovery && 'nats' in discovery) return new NatsDiscovery(discovery.nats);
+  return new StaticDiscovery({ peers });
+}
 
 /** Membership events as the application sees them. */
 const events: { event: string; peer: string; state: string }[] = [];

@@ -1,11 +1,11 @@
 /**
- * The long fuzz run: the peer and distcache protocol decoder properties with
+ * The long fuzz run: the peer, distcache protocol and NATS announcement decoder properties with
  * 1,000,000 cases each.
  *   npm run soak
  */
 import { spawnSync } from 'node:child_process';
 
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', 'test/fuzz/peer-codec.fuzz.test.ts', 'test/fuzz/protocol-codec.fuzz.test.ts'], {
+const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', 'test/fuzz/peer-codec.fuzz.test.ts', 'test/fuzz/protocol-codec.fuzz.test.ts', 'test/fuzz/nats-announcement.fuzz.test.ts'], {
   stdio: 'inherit',
   env: { ...process.env, FUZZ_RUNS: process.env.FUZZ_RUNS ?? '1000000' },
 });

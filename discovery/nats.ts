@@ -1,0 +1,239 @@
+import { connect, createInbox, credsAuthenticator, type NatsConnection, type Msg, type TlsOptions } from '@nats-io/transport-node';
+import { isDiscoveryAddress, type DiscoveryContext, type DiscoveryProvider } from '../src/discovery.js';
+import { DistCacheError, ErrorCode } from '../src/errors.js';
+
+/** Options of {@link NatsDiscovery}. */
+export interface NatsDiscoveryOptions {
+  /** NATS server URLs or `host:port`, e.g. `nats://127.0.0.1:4222`. */
+  servers: string | string[];
+  /** Subject the nodes of one cluster announce themselves on. Default `distcache.discovery`. */
+  subject?: string;
+  /** A token, when the server wants one. */
+  token?: string;
+  /** User and password, when the server wants them. */
+  user?: string;
+  pass?: string;
+  /** The text of a NATS `.creds` file (JWT and NKey seed), when the server uses decentralised auth. */
+  credentials?: string;
+  /** TLS to the server: `ca`, `cert`, `key` (PEM text) or `caFile`, `certFile`, `keyFile`. */
+  tls?: TlsOptions;
+  /** How often a node announces itself again, in ms; a node unheard for 3 intervals is forgotten. Default 30 000. */
+  announceInterval?: number;
+  /** Wait between connection attempts while no server answers, in ms. Default 1 000. */
+  reconnectInterval?: number;
+}
+
+/** A discovery message on the subject. */
+export interface Announcement {
+  /** `join`: a node arrived and asks the others to answer; `alive`: a node is there; `leave`: a node is going. */
+  type: 'join' | 'alive' | 'leave';
+  /** The sender's discovery address (`host:port`). */
+  address: string;
+}
+
+/** Largest announcement accepted, in bytes; ours are about 80. */
+const MAX_ANNOUNCEMENT_BYTES = 512;
+/** Most addresses remembered; announcements of more nodes are ignored. */
+const MAX_KNOWN = 4_096;
+const encoder = new TextEncoder();
+const decoder = new TextDecoder('utf-8', { fatal: true });
+
+/** Encodes an announcement (JSON: `{"distcache":1,"type":...,"address":...}`). */
+export function encodeAnnouncement(announcement: Announcement): Uint8Array {
+  return encoder.encode(JSON.stringify({ distcache: 1, type: announcement.type, address: announcement.address }));
+}
+
+/** Decodes an announcement; anything that is not one of ours, or is malformed, gives `undefined`. */
+export function decodeAnnouncement(data: Uint8Array): Announcement | undefined {
+  if (data.length > MAX_ANNOUNCEMENT_BYTES) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(decoder.decode(data));
+  } catch {
+    return undefined;
+  }
+  if (typeof parsed !== 'object' || parsed === null) return undefined;
+  const { distcache, type, address } = parsed as Record<string, unknown>;
+  if (distcache !== 1 || (type !== 'join' && type !== 'alive' && type !== 'leave') || !isDiscoveryAddress(address)) return undefined;
+  return { type, address };
+}
+
+/**
+ * Peers through NATS: each node announces its discovery address on a subject
+ * when it joins (the others answer with theirs), again every
+ * `announceInterval`, and announces its leave. While NATS is unreachable the
+ * known addresses are kept and the client reconnects; on reconnection the
+ * node announces itself again, so nodes started during the outage are found.
+ */
+export class NatsDiscovery implements DiscoveryProvider {
+  readonly name = 'nats';
+  readonly #options: ResolvedOptions;
+  /** Address → when it was last heard (ms). */
+  readonly #known = new Map<string, number>();
+  #context: DiscoveryContext | undefined;
+  #connection: NatsConnection | undefined;
+  #connecting: Promise<void> | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #announce: NodeJS.Timeout | undefined;
+  #stopped = true;
+  readonly #inbox = createInbox('_INBOX.distcache');
+
+  constructor(options: NatsDiscoveryOptions) {
+    this.#options = validate(options);
+  }
+
+  /** Connects (one attempt; retried in the background while the servers are down) and announces this node. */
+  async start(context: DiscoveryContext): Promise<void> {
+    this.#context = context;
+    this.#stopped = false;
+    await this.#connect();
+    this.#announce = setInterval(() => this.#tick(), this.#options.announceInterval);
+  }
+
+  /** Announces the leave and closes the connection. */
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    clearInterval(this.#announce);
+    await this.#connecting;
+    const connection = this.#connection;
+    this.#connection = undefined;
+    if (!connection) return;
+    this.#publish(connection, 'leave');
+    await connection.flush().catch(() => undefined);
+    await connection.close();
+  }
+
+  async addresses(): Promise<string[]> {
+    return [...this.#known.keys()];
+  }
+
+  #connect(): Promise<void> {
+    this.#connecting ??= this.#tryConnect().finally(() => (this.#connecting = undefined));
+    return this.#connecting;
+  }
+
+  async #tryConnect(): Promise<void> {
+    const { servers, token, user, pass, credentials, tls, reconnectInterval } = this.#options;
+    try {
+      const connection = await connect({
+        servers,
+        name: `distcache ${this.#self()}`,
+        noEcho: true,
+        reconnect: true,
+        maxReconnectAttempts: -1,
+        reconnectTimeWait: reconnectInterval,
+        timeout: Math.max(reconnectInterval, 2_000),
+        ...(token ? { token } : {}),
+        ...(user ? { user, pass } : {}),
+        ...(credentials ? { authenticator: credsAuthenticator(encoder.encode(credentials)) } : {}),
+        ...(tls ? { tls } : {}),
+      });
+      if (this.#stopped) return void (await connection.close());
+      this.#connection = connection;
+      this.#listen(connection);
+      void this.#followStatus(connection);
+      this.#join(connection);
+      this.#context?.logger.info({ server: connection.getServer(), subject: this.#options.subject }, 'NATS discovery connected');
+    } catch (error) {
+      if (this.#stopped) return;
+      this.#context?.logger.warn({ servers, err: (error as Error).message, retryIn: reconnectInterval }, 'NATS discovery cannot reach a server; keeping the known members');
+      this.#retry = setTimeout(() => void this.#connect(), reconnectInterval);
+    }
+  }
+
+  /** Listens on the subject, and on this node's inbox for the answers to its joins. */
+  #listen(connection: NatsConnection): void {
+    const receive = (error: Error | null, message: Msg): void => {
+      if (!error) this.#receive(message);
+    };
+    connection.subscribe(this.#options.subject, { callback: receive });
+    connection.subscribe(this.#inbox, { callback: receive });
+  }
+
+  /** Announces this node and asks the others to answer on its inbox. */
+  #join(connection: NatsConnection): void {
+    connection.publish(this.#options.subject, encodeAnnouncement({ type: 'join', address: this.#self() }), { reply: this.#inbox });
+  }
+
+  #receive(message: Msg): void {
+    const announcement = decodeAnnouncement(message.data);
+    if (!announcement) {
+      this.#context?.logger.debug({ subject: message.subject, bytes: message.data.length }, 'NATS discovery ignored a message that is not an announcement');
+      return;
+    }
+    if (announcement.address === this.#self()) return;
+    if (announcement.type === 'leave') {
+      this.#known.delete(announcement.address);
+      return;
+    }
+    if (announcement.type === 'join' && message.reply && this.#connection) message.respond(encodeAnnouncement({ type: 'alive', address: this.#self() }));
+    this.#remember(announcement.address);
+  }
+
+  #remember(address: string): void {
+    const isNew = !this.#known.has(address);
+    if (isNew && this.#known.size >= MAX_KNOWN) return;
+    this.#known.set(address, Date.now());
+    if (isNew) this.#context?.changed();
+  }
+
+  /** Re-announces on every reconnection: nodes that started during the outage learn of this one, and it of them. */
+  async #followStatus(connection: NatsConnection): Promise<void> {
+    for await (const status of connection.status()) {
+      if (status.type === 'reconnect' && !this.#stopped) {
+        this.#context?.logger.info({ server: status.server }, 'NATS discovery reconnected');
+        this.#join(connection);
+      } else if (status.type === 'disconnect') {
+        this.#context?.logger.warn({ server: status.server }, 'NATS discovery lost its server; keeping the known members and reconnecting');
+      }
+    }
+  }
+
+  /** Announces again and forgets nodes unheard for 3 intervals (only while connected: an outage forgets nobody). */
+  #tick(): void {
+    const connection = this.#connection;
+    if (!connection || connection.isClosed()) return;
+    this.#publish(connection, 'alive');
+    const forgetBefore = Date.now() - 3 * this.#options.announceInterval;
+    for (const [address, heard] of this.#known) if (heard < forgetBefore) this.#known.delete(address);
+  }
+
+  #publish(connection: NatsConnection, type: Announcement['type']): void {
+    try {
+      connection.publish(this.#options.subject, encodeAnnouncement({ type, address: this.#self() }));
+    } catch (error) {
+      this.#context?.logger.debug({ err: (error as Error).message }, 'NATS discovery could not publish');
+    }
+  }
+
+  #self(): string {
+    return this.#context?.self ?? '';
+  }
+}
+
+type ResolvedOptions = Omit<NatsDiscoveryOptions, 'servers' | 'subject' | 'announceInterval' | 'reconnectInterval'> & {
+  servers: string[];
+  subject: string;
+  announceInterval: number;
+  reconnectInterval: number;
+};
+
+function validate(options: NatsDiscoveryOptions): ResolvedOptions {
+  const fail = (message: string): never => {
+    throw new DistCacheError(ErrorCode.INVALID_CONFIG, `NatsDiscovery: ${message}`);
+  };
+  const servers = typeof options?.servers === 'string' ? [options.servers] : options?.servers;
+  if (!Array.isArray(servers) || servers.length === 0 || !servers.every((server) => typeof server === 'string' && server.length > 0)) {
+    fail(`servers must be a NATS URL or a non-empty array of them, got ${JSON.stringify(options?.servers)}`);
+  }
+  const subject = options.subject ?? 'distcache.discovery';
+  if (typeof subject !== 'string' || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subject)) fail(`subject must be dot-separated tokens without wildcards, got ${JSON.stringify(subject)}`);
+  const interval = (field: 'announceInterval' | 'reconnectInterval', fallback: number): number => {
+    const value = options[field] ?? fallback;
+    if (!Number.isInteger(value) || value <= 0) fail(`${field} must be a positive integer (ms), got ${JSON.stringify(value)}`);
+    return value;
+  };
+  if ((options.user === undefined) !== (options.pass === undefined)) fail('user and pass go together');
+  return { ...options, servers, subject, announceInterval: interval('announceInterval', 30_000), reconnectInterval: interval('reconnectInterval', 1_000) };
+}

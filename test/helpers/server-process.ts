@@ -1,0 +1,61 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+
+/** A server binary the test runs, kills (an outage) and runs again with the same arguments. */
+export class ServerProcess {
+  #child: ChildProcess | undefined;
+
+  /**
+   * @param command  the binary, e.g. `nats-server`
+   * @param args     its arguments
+   * @param ready    text the server writes to stdout or stderr once it serves
+   * @param install  the Debian package to name when the binary is missing
+   */
+  constructor(
+    readonly command: string,
+    readonly args: string[],
+    readonly ready: string,
+    readonly install: string,
+  ) {}
+
+  /** Runs the server and resolves once it printed `ready` (within 10 s). */
+  async start(): Promise<void> {
+    const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    this.#child = child;
+    let log = '';
+    await new Promise<void>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error(`${this.command} did not start in 10 s: ${log}`)), 10_000);
+      const onOutput = (chunk: Buffer) => {
+        log += chunk.toString();
+        if (log.includes(this.ready)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      };
+      child.stdout!.on('data', onOutput);
+      child.stderr!.on('data', onOutput);
+      child.once('error', (error) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.command} could not run (apt-get install ${this.install}): ${error.message}`));
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`${this.command} exited with ${code}: ${log}`));
+      });
+    });
+  }
+
+  /** Sends a signal to the running server (SIGHUP to reload). */
+  signal(signal: NodeJS.Signals): void {
+    this.#child?.kill(signal);
+  }
+
+  /** Kills the server (SIGKILL, like a crash) and waits for it to exit. */
+  async stop(): Promise<void> {
+    const child = this.#child;
+    this.#child = undefined;
+    if (!child || child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once('exit', resolve));
+    child.kill('SIGKILL');
+    await exited;
+  }
+}
