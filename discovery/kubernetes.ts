@@ -1,0 +1,185 @@
+import { readFileSync } from 'node:fs';
+import { isIP } from 'node:net';
+import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1Pod } from '@kubernetes/client-node';
+import { discoveryAddress, isDiscoveryAddress, type DiscoveryContext, type DiscoveryProvider } from '../src/discovery.js';
+import { DistCacheError, ErrorCode } from '../src/errors.js';
+
+/** Options of {@link KubernetesDiscovery}. */
+export interface KubernetesDiscoveryOptions {
+  /** Label selector of the cache's pods, e.g. `app=distcache`. */
+  labelSelector: string;
+  /** Namespace of the pods. Default: the pod's own namespace (from its service account), else `default`. */
+  namespace?: string;
+  /** Name of the container port that is the discovery port. Default `discovery`. */
+  portName?: string;
+  /** Discovery port when no container declares `portName`. Default 3322. */
+  port?: number;
+  /** A kubeconfig file, or a loaded `KubeConfig`. Default: the in-cluster service account. */
+  kubeConfig?: string | KubeConfig;
+  /** Wait before the watch is opened again after an error, in ms. Default 1 000. */
+  retryInterval?: number;
+}
+
+const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount/namespace';
+
+/**
+ * Peers from the Kubernetes API: lists and watches the pods matching
+ * `labelSelector` (the client's informer), and answers the Running pods whose
+ * Ready condition is True, at their pod IP and discovery port. The watch
+ * resumes from the last resourceVersion after an error, and relists when the
+ * API answers 410 Gone. The service account needs `list` and `watch` on pods
+ * (deploy/kubernetes/rbac.yaml).
+ */
+export class KubernetesDiscovery implements DiscoveryProvider {
+  readonly name = 'kubernetes';
+  readonly #options: ResolvedOptions;
+  #informer: ListWatch<V1Pod> | undefined;
+  #context: DiscoveryContext | undefined;
+  #retry: NodeJS.Timeout | undefined;
+  #stopped = true;
+
+  constructor(options: KubernetesDiscoveryOptions) {
+    this.#options = validate(options);
+  }
+
+  /** Lists the pods and opens the watch; an unreachable API is logged and retried, not thrown. */
+  async start(context: DiscoveryContext): Promise<void> {
+    this.#context = context;
+    this.#stopped = false;
+    const { kubeConfig, namespace, labelSelector } = this.#options;
+    const api = kubeConfig.makeApiClient(CoreV1Api);
+    const ignore = (what: string) => context.logger.debug({ what }, 'Kubernetes discovery ignored an object without metadata.name');
+    const list = async () => {
+      const pods = await api.listNamespacedPod({ namespace, labelSelector });
+      return { ...pods, items: (Array.isArray(pods.items) ? pods.items : []).filter((pod) => hasName(pod) || void ignore('list item')) };
+    };
+    const informer = new ListWatch<V1Pod>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, new CheckedWatch(kubeConfig, ignore), list, false, labelSelector);
+    this.#informer = informer;
+    informer.on('change', () => context.changed());
+    informer.on('error', (error) => this.#retryAfter(error));
+    await this.#open();
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    clearTimeout(this.#retry);
+    await this.#informer?.stop();
+  }
+
+  async addresses(): Promise<string[]> {
+    const pods = this.#informer?.list(this.#options.namespace) ?? [];
+    return pods.flatMap((pod) => this.#addressOf(pod) ?? []);
+  }
+
+  async #open(): Promise<void> {
+    try {
+      await this.#informer?.start();
+    } catch (error) {
+      this.#retryAfter(error);
+    }
+  }
+
+  /** The watch stopped on an error: open it again (from the last resourceVersion) after retryInterval. */
+  #retryAfter(error: unknown): void {
+    if (this.#stopped) return;
+    this.#context?.logger.warn({ err: (error as Error)?.message ?? String(error), retryIn: this.#options.retryInterval }, 'Kubernetes discovery lost its watch; keeping the known pods and retrying');
+    clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => void this.#open(), this.#options.retryInterval);
+  }
+
+  /** The pod's discovery address when it is Running and Ready, else undefined. */
+  #addressOf(pod: V1Pod): string | undefined {
+    const status = pod?.status;
+    const ready = status?.conditions?.some?.((condition) => condition?.type === 'Ready' && condition?.status === 'True');
+    if (status?.phase !== 'Running' || !ready || pod.metadata?.deletionTimestamp) return undefined;
+    const address = typeof status.podIP === 'string' && isIP(status.podIP) !== 0 ? discoveryAddress(status.podIP, this.#portOf(pod)) : undefined;
+    if (address !== undefined && isDiscoveryAddress(address)) return address;
+    this.#context?.logger.debug({ pod: pod.metadata?.name, podIP: status.podIP }, 'Kubernetes discovery ignored a ready pod without a usable IP');
+    return undefined;
+  }
+
+  #portOf(pod: V1Pod): number {
+    const containers = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
+    for (const container of containers) {
+      const port = (Array.isArray(container?.ports) ? container.ports : []).find((candidate) => candidate?.name === this.#options.portName);
+      if (port && Number.isInteger(port.containerPort) && port.containerPort > 0 && port.containerPort < 65_536) return port.containerPort;
+    }
+    return this.#options.port;
+  }
+}
+
+/**
+ * The client's Watch, passing on only events whose object the informer can
+ * store: it dereferences `object.metadata` unchecked, and a malformed event
+ * would otherwise end as an unhandled rejection.
+ */
+class CheckedWatch extends Watch {
+  constructor(
+    config: KubeConfig,
+    readonly ignore: (what: string) => void,
+  ) {
+    super(config);
+  }
+
+  override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): Promise<AbortController> {
+    const checked: typeof callback = (phase, object, event) => {
+      const usable = phase === 'ERROR' ? typeof object === 'object' && object !== null : hasName(object);
+      if (usable) callback(phase, object, event);
+      else this.ignore(`watch event ${String(phase)}`);
+    };
+    return super.watch(path, query, checked, done);
+  }
+}
+
+function hasName(object: unknown): boolean {
+  const metadata = (object as { metadata?: { name?: unknown } } | null)?.metadata;
+  return typeof metadata === 'object' && metadata !== null && typeof metadata.name === 'string';
+}
+
+interface ResolvedOptions {
+  labelSelector: string;
+  namespace: string;
+  portName: string;
+  port: number;
+  kubeConfig: KubeConfig;
+  retryInterval: number;
+}
+
+function validate(options: KubernetesDiscoveryOptions): ResolvedOptions {
+  const fail = (message: string, cause?: unknown): never => {
+    throw new DistCacheError(ErrorCode.INVALID_CONFIG, `KubernetesDiscovery: ${message}`, { cause });
+  };
+  if (typeof options?.labelSelector !== 'string' || options.labelSelector.trim() === '') fail(`labelSelector must be a label selector such as "app=distcache", got ${JSON.stringify(options?.labelSelector)}`);
+  const port = options.port ?? 3322;
+  if (!Number.isInteger(port) || port < 1 || port > 65_535) fail(`port must be an integer in 1..65535, got ${JSON.stringify(port)}`);
+  const retryInterval = options.retryInterval ?? 1_000;
+  if (!Number.isInteger(retryInterval) || retryInterval <= 0) fail(`retryInterval must be a positive integer (ms), got ${JSON.stringify(retryInterval)}`);
+  const portName = options.portName ?? 'discovery';
+  if (typeof portName !== 'string' || portName === '') fail(`portName must be a container port name, got ${JSON.stringify(portName)}`);
+  const namespace = options.namespace ?? ownNamespace();
+  if (typeof namespace !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(namespace)) fail(`namespace must be a Kubernetes namespace name, got ${JSON.stringify(namespace)}`);
+  let kubeConfig: KubeConfig;
+  if (options.kubeConfig instanceof KubeConfig) kubeConfig = options.kubeConfig;
+  else {
+    kubeConfig = new KubeConfig();
+    try {
+      if (typeof options.kubeConfig === 'string') kubeConfig.loadFromFile(options.kubeConfig);
+      else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
+      else fail('not running in Kubernetes (KUBERNETES_SERVICE_HOST is unset): pass kubeConfig, a kubeconfig file');
+    } catch (error) {
+      if (error instanceof DistCacheError) throw error;
+      fail(`cannot load ${typeof options.kubeConfig === 'string' ? `kubeconfig ${options.kubeConfig}` : 'the in-cluster config'}: ${(error as Error).message}`, error);
+    }
+  }
+  if (!kubeConfig.getCurrentCluster()) fail('the kubeconfig names no current cluster (outside Kubernetes, pass kubeConfig: a kubeconfig file)');
+  return { labelSelector: options.labelSelector, namespace, portName, port, kubeConfig, retryInterval };
+}
+
+/** The namespace of the pod this runs in, from its service account; `default` outside Kubernetes. */
+function ownNamespace(): string {
+  try {
+    return readFileSync(SERVICE_ACCOUNT_NAMESPACE, 'utf8').trim();
+  } catch {
+    return 'default';
+  }
+}
