@@ -94,7 +94,7 @@ export class DnsDiscovery implements DiscoveryProvider {
     } catch (error) {
       if (this.#resolver !== resolver) return;
       nextIn = Math.min(refreshInterval, minRefreshInterval * 2 ** this.#failures);
-      const fields = { name: this.#options.name, type: this.#options.type, err: (error as Error).message, retryIn: nextIn };
+      const fields = { query: this.#options.name, type: this.#options.type, err: (error as Error).message, retryIn: nextIn };
       if (this.#failures++ === 0) this.#logger()?.warn(fields, 'DNS discovery lookup failed; keeping the last answer');
       else this.#logger()?.debug(fields, 'DNS discovery lookup failed again');
     }
@@ -109,7 +109,7 @@ export class DnsDiscovery implements DiscoveryProvider {
     this.#addresses = sorted;
     this.#answered = true;
     if (!changed) return;
-    this.#logger()?.info({ name: this.#options.name, addresses: sorted }, 'DNS discovery answer changed');
+    this.#logger()?.info({ query: this.#options.name, addresses: sorted }, 'DNS discovery answer changed');
     this.#context?.changed();
   }
 

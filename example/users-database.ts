@@ -29,9 +29,9 @@ export async function openDatabase(databaseUrl = process.env.DATABASE_URL): Prom
   if (databaseUrl) {
     // pg has no per-query AbortSignal; query_timeout bounds a query on the client side instead.
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, query_timeout: 5_000 });
-    const { host, port } = new URL(databaseUrl);
+    const { hostname, port } = new URL(databaseUrl);
     return {
-      description: `Postgres at ${host}:${port || 5432}`,
+      description: `Postgres at ${hostname}:${port || 5432}`,
       query: async <Row>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as Row[],
       close: () => pool.end(),
     };

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { StaticDiscovery } from '../../discovery/static.js';
+import type { DiscoveryProvider } from '../discovery.js';
 import { Engine } from '../engine.js';
 import type { EngineOptions } from '../config.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
@@ -14,6 +15,10 @@ const FLAGS = {
   'bind-port': { type: 'string' },
   'discovery-port': { type: 'string' },
   peers: { type: 'string' },
+  dns: { type: 'string' },
+  'dns-server': { type: 'string' },
+  nats: { type: 'string' },
+  kubernetes: { type: 'string' },
   replicas: { type: 'string' },
   'cluster-key': { type: 'string' },
   config: { type: 'string' },
@@ -22,7 +27,8 @@ const FLAGS = {
 const USAGE = `usage: distcache serve --listen ADDR [--listen ADDR]... [options]
 
 Runs a node: the distcache session listener on each ADDR, backed by the
-engine; standalone without --peers, else a member of the cluster.
+engine; standalone without a discovery flag (--peers, --dns, --nats,
+--kubernetes: at most one), else a member of the cluster.
 
   --listen ADDR          UNIX:/path, IP:port or IP:host:port (repeatable)
   --max-bytes N          size of the session keyspace (default 2097152)
@@ -30,6 +36,12 @@ engine; standalone without --peers, else a member of the cluster.
   --bind-port N          peer port (default 3320)
   --discovery-port N     discovery port (default 3322)
   --peers H:P,H:P        static discovery: the nodes' discovery addresses
+  --dns NAME             DNS discovery: A records of NAME (SRV when NAME
+                         starts with "_", e.g. _distcache._tcp.cache.internal)
+  --dns-server IP[:PORT] DNS server to ask (default: the system's)
+  --nats URL,URL         NATS discovery through these servers
+  --kubernetes SELECTOR  Kubernetes discovery: Running and Ready pods with
+                         these labels, in the pod's own namespace
   --replicas N           nodes holding each session (default 1)
   --cluster-key KEY      pre-shared key of the cluster (16+ characters)
   --config FILE          JSON or YAML file of engine options that are data
@@ -39,7 +51,7 @@ DISTCACHE_LISTEN=a,b); flags win over the environment, which wins over the
 file. SIGTERM and SIGINT stop the node gracefully.`;
 
 /** Builds the engine options from the config file, the environment and the flags. */
-export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): EngineOptions {
+export async function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<EngineOptions> {
   const flags = parseFlags(argv, FLAGS, env);
   const file = flags.config === undefined ? {} : readConfigFile(flags.config);
   const options: EngineOptions = { keyspaces: [], ...file };
@@ -53,8 +65,43 @@ export function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.en
   if (flags['discovery-port'] !== undefined) options.discoveryPort = integerFlag('discovery-port', flags['discovery-port'], 0);
   if (flags.replicas !== undefined) options.replicaCount = integerFlag('replicas', flags.replicas, 1, 1);
   if (flags['cluster-key'] !== undefined) options.clusterKey = flags['cluster-key'];
-  if (flags.peers !== undefined) options.discovery = new StaticDiscovery({ peers: flags.peers.split(',').map((peer) => peer.trim()).filter(Boolean) });
+  const discovery = await discoveryFromFlags(flags, options.discoveryPort);
+  if (discovery) options.discovery = discovery;
   return options;
+}
+
+interface DiscoveryFlags {
+  peers?: string;
+  dns?: string;
+  'dns-server'?: string;
+  nats?: string;
+  kubernetes?: string;
+}
+
+/**
+ * The discovery provider the flags name, if any; at most one may be given.
+ * Providers load on demand: the Kubernetes client alone takes 0.4 s to import.
+ */
+async function discoveryFromFlags(flags: DiscoveryFlags, discoveryPort: number | undefined): Promise<DiscoveryProvider | undefined> {
+  const given = (['peers', 'dns', 'nats', 'kubernetes'] as const).filter((flag) => flags[flag] !== undefined);
+  if (given.length > 1) throw new UsageError(`give one discovery flag, not ${given.map((flag) => `--${flag}`).join(' and ')}`);
+  if (flags['dns-server'] !== undefined && flags.dns === undefined) throw new UsageError('--dns-server goes with --dns NAME');
+  const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (flags.peers !== undefined) return new StaticDiscovery({ peers: list(flags.peers) });
+  if (flags.dns !== undefined) {
+    const { DnsDiscovery } = await import('../../discovery/dns.js');
+    const servers = flags['dns-server'] === undefined ? {} : { servers: list(flags['dns-server']) };
+    return new DnsDiscovery({ name: flags.dns, type: flags.dns.startsWith('_') ? 'SRV' : 'A', port: discoveryPort, ...servers });
+  }
+  if (flags.nats !== undefined) {
+    const { NatsDiscovery } = await import('../../discovery/nats.js');
+    return new NatsDiscovery({ servers: list(flags.nats) });
+  }
+  if (flags.kubernetes !== undefined) {
+    const { KubernetesDiscovery } = await import('../../discovery/kubernetes.js');
+    return new KubernetesDiscovery({ labelSelector: flags.kubernetes });
+  }
+  return undefined;
 }
 
 function readConfigFile(path: string): Partial<EngineOptions> {
@@ -79,7 +126,7 @@ export const serveCommand: Command = {
   summary: 'run a node with the distcache session listener',
   usage: USAGE,
   async run(argv) {
-    const engine = new Engine(serveOptions(argv));
+    const engine = new Engine(await serveOptions(argv));
     await engine.start();
     process.stdout.write(`distcache serve: listening on ${engine.sessionAddresses().join(', ')}\n`);
     await untilSignal();

@@ -1,17 +1,6 @@
 import { createSocket } from 'node:dgram';
-import { createServer } from 'node:net';
 
-/** A TCP port on 127.0.0.1 that was free a moment ago. */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createServer();
-    probe.once('error', reject);
-    probe.listen(0, '127.0.0.1', () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../../example/free-port.js';
 
 /** A UDP port on 127.0.0.1 that was free a moment ago. */
 export function freeUdpPort(): Promise<number> {

@@ -19,7 +19,9 @@ export class ServerProcess {
 
   /** Runs the server and resolves once it printed `ready` (within 10 s). */
   async start(): Promise<void> {
-    const child = spawn(this.command, this.args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    // Debian installs dnsmasq and nats-server in /usr/sbin, which a non-root PATH may lack.
+    const env = { ...process.env, PATH: `${process.env.PATH ?? ''}:/usr/sbin:/sbin` };
+    const child = spawn(this.command, this.args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let log = '';
     await new Promise<void>((resolve, reject) => {

@@ -6,7 +6,7 @@ import { Engine, ErrorCode, jsonCodec } from '../../src/index.js';
 import { openDatabase, seedUsers, USERS_TABLE, usersDataSource, type SqlDatabase, type User } from '../../example/users-database.js';
 import { rejectsWithCode } from '../helpers/assert-code.js';
 import { silentLogger } from '../helpers/engine.js';
-import { startPostgres, type PostgresServer } from '../helpers/postgres.js';
+import { startPostgres, type PostgresServer } from '../../example/postgres-server.js';
 
 const run = promisify(execFile);
 
@@ -84,4 +84,14 @@ describe('example/standalone.ts', () => {
       assert.match(stdout, mode.includes('PGlite') ? /database: PGlite/ : /database: Postgres at 127\.0\.0\.1/);
     });
   }
+});
+
+describe('example/dns-cluster.ts', () => {
+  it('forms a 3-node cluster through DNS, agrees on owners, and loads a cold key once cluster-wide', async () => {
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'example/dns-cluster.ts'], { env: { ...process.env, DATABASE_URL: '' }, timeout: 90_000 });
+    assert.match(stdout, /cluster formed: 127\.0\.0\.2:3320 \(alive\), 127\.0\.0\.3:3320 \(alive\), 127\.0\.0\.4:3320 \(alive\)/);
+    assert.equal(stdout.match(/every node agrees: true/g)?.length, 3);
+    assert.match(stdout, /300 concurrent cold gets of users\/2 from all 3 nodes -> .*Alan Turing/);
+    assert.match(stdout, /database queries for them, cluster-wide: 1 /);
+  });
 });

