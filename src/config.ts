@@ -12,7 +12,7 @@ import { defaultLogger, type Logger } from './logger.js';
 import type { CircuitBreakerOptions, DataSource, RateLimitOptions } from './options.js';
 import { parseSessionAddress } from './protocol/address.js';
 
-export type { CircuitBreakerOptions, DataSource, EngineOptions, KeyspaceOptions, RateLimitOptions, SessionCacheOptions } from './options.js';
+export type { CircuitBreakerOptions, DataSource, EngineOptions, KeyspaceOptions, RateLimitOptions, SessionCacheOptions, AdminOptions } from './options.js';
 
 /** The session listener's options with every default applied. */
 export interface SessionCacheConfig {
@@ -67,6 +67,15 @@ export interface EngineConfig {
   readonly keyspaceDefaults: KeyspaceDefaults;
   readonly cluster: ClusterConfig;
   readonly sessionCache: SessionCacheConfig | undefined;
+  readonly admin: AdminConfig | undefined;
+}
+
+/** The admin server's options with defaults applied. */
+export interface AdminConfig {
+  readonly host: string;
+  readonly port: number;
+  readonly token: string | undefined;
+  readonly tls: { key: string | Buffer; cert: string | Buffer } | undefined;
 }
 
 /** Engine-level values a keyspace inherits when it sets none. */
@@ -97,6 +106,7 @@ export const DEFAULTS = {
   sessionKeyspace: 'ssl-sessions',
   /** About dc_server's default of 512 sessions of typical size (≈ 3 KiB with id and overhead). */
   sessionMaxBytes: 2 * 1024 * 1024,
+  adminListen: '127.0.0.1:9464',
   sessionIdleTimeout: 60_000,
   sessionMaxConnections: 20_000,
   defaultTtl: 0,
@@ -201,6 +211,13 @@ const engineSchema = z.strictObject({
       maxConnections: z.number().int().min(1).max(1_000_000).optional(),
     })
     .optional(),
+  admin: z
+    .strictObject({
+      listen: z.string().max(300).refine(isListenAddress, 'must be "host:port", e.g. "127.0.0.1:9464"').optional(),
+      token: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
+      tls: z.strictObject({ key: pem, cert: pem }).optional(),
+    })
+    .optional(),
   logger: z
     .custom<Logger>(
       (value) =>
@@ -240,6 +257,7 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
     logger: parsed.logger ?? defaultLogger(),
     keyspaceDefaults,
     sessionCache,
+    admin: parsed.admin && resolveAdmin(parsed.admin),
     cluster: {
       bindAddr: parsed.bindAddr ?? DEFAULTS.bindAddr,
       bindPort: parsed.bindPort ?? DEFAULTS.bindPort,
@@ -333,4 +351,20 @@ function innermostIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
   if (issue.code !== 'invalid_union') return issue;
   const inner = issue.errors.find((branch) => branch.length > 0 && branch[0]!.code !== 'invalid_value')?.[0];
   return inner === undefined ? issue : innermostIssue({ ...inner, path: [...issue.path, ...inner.path] });
+}
+
+function resolveAdmin(options: NonNullable<z.infer<typeof engineSchema>['admin']>): AdminConfig {
+  const { host, port } = splitHostPort(options.listen ?? DEFAULTS.adminListen);
+  return { host, port, token: options.token, tls: options.tls };
+}
+
+/** `host:port` with a port in 0..65535 (0: any free port); IPv6 hosts in brackets. */
+function isListenAddress(value: string): boolean {
+  const { host, port } = splitHostPort(value);
+  return host.length > 0 && /^[0-9]{1,5}$/.test(String(port)) && port >= 0 && port <= 65_535 && !/\s/.test(host);
+}
+
+function splitHostPort(value: string): { host: string; port: number } {
+  const split = value.lastIndexOf(':');
+  return { host: value.slice(0, Math.max(split, 0)).replace(/^\[|\]$/g, ''), port: split < 0 ? NaN : Number(value.slice(split + 1)) };
 }

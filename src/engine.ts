@@ -9,6 +9,10 @@ import { DistCacheError, ErrorCode } from './errors.js';
 import { Keyspace, type GetResult, type KeyspaceStats, type PutEntry } from './keyspace/keyspace.js';
 import { SessionListener } from './protocol/listener.js';
 import { SessionOperations } from './protocol/session-operations.js';
+import { AdminServer } from './admin/admin-server.js';
+import type { AdminView, EngineHealth } from './admin/routes.js';
+import { EngineMetrics, type MetricSources } from './observability/metrics.js';
+import { Telemetry } from './observability/telemetry.js';
 
 /** Options every engine call accepts. */
 export interface CallOptions {
@@ -64,12 +68,17 @@ export class Engine extends EventEmitter<EngineEvents> {
   #cluster: Cluster | undefined;
   /** Present while running with the `sessionCache` option. */
   #sessions: SessionListener | undefined;
+  /** Present while running with the `admin` option. */
+  #admin: AdminServer | undefined;
+  /** Metrics (with the `admin` option) and spans (with a registered OpenTelemetry tracer provider). */
+  readonly #telemetry: Telemetry;
 
   /** Validates `options` (ERR_INVALID_CONFIG names the bad field and value); nothing starts until {@link start}. */
   constructor(options: EngineOptions) {
     super();
     this.#config = resolveEngineConfig(options);
     for (const keyspace of this.#config.keyspaces) this.#definitions.set(keyspace.name, keyspace);
+    this.#telemetry = new Telemetry(this.#config.admin && new EngineMetrics(this.#metricSources()));
   }
 
   /**
@@ -110,7 +119,12 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Not `async`: a hit resolves through one promise instead of two (the hot path of every read).
     try {
       throwIfAborted(options?.signal);
-      const read = this.#read(this.#keyspace(keyspace), key, options?.signal) as GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
+      const runtime = this.#keyspace(keyspace);
+      if (this.#telemetry.active) {
+        const owner = this.#cluster?.owners(runtime.config.name, key)[0];
+        return this.#telemetry.get(runtime.config.name, () => this.#read(runtime, key, options?.signal), owner) as Promise<GetResult<V> | undefined>;
+      }
+      const read = this.#read(runtime, key, options?.signal) as GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
       return read instanceof Promise ? read : Promise.resolve(read);
     } catch (error) {
       return Promise.reject(error);
@@ -134,7 +148,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   async put<V = Uint8Array>(keyspace: string, entry: PutEntry<V>, options?: PutOptions): Promise<boolean> {
     throwIfAborted(options?.signal);
     const runtime = this.#keyspace(keyspace);
-    return this.#write(runtime, runtime.preparePut(entry), options?.ifAbsent ?? false);
+    const prepared = runtime.preparePut(entry);
+    const write = () => this.#write(runtime, prepared, options?.ifAbsent ?? false);
+    return this.#telemetry.active ? this.#telemetry.write(keyspace, 'put', write) : write();
   }
 
   /** Writes several entries; all are validated before any is written. */
@@ -149,7 +165,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Removes `key` from `keyspace`; resolves true when it was cached. */
   async delete(keyspace: string, key: string, options?: CallOptions): Promise<boolean> {
     throwIfAborted(options?.signal);
-    return this.#remove(this.#keyspace(keyspace), key);
+    const runtime = this.#keyspace(keyspace);
+    const remove = async () => this.#remove(runtime, key);
+    return this.#telemetry.active ? this.#telemetry.write(keyspace, 'delete', remove) : remove();
   }
 
   /** Removes several keys; resolves how many were cached. */
@@ -192,7 +210,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     const config = resolveKeyspaceConfig(definition, this.#config.keyspaceDefaults);
     const previous = this.#keyspaces.get(config.name);
     this.#definitions.set(config.name, config);
-    this.#keyspaces.set(config.name, new Keyspace(config, this.#config.logger));
+    this.#keyspaces.set(config.name, new Keyspace(config, this.#config.logger, this.#telemetry));
     await previous?.close();
     this.#config.logger.info({ keyspace: config.name, replaced: previous !== undefined }, 'keyspace updated');
   }
@@ -212,6 +230,18 @@ export class Engine extends EventEmitter<EngineEvents> {
   peers(): PeerInfo[] {
     this.#requireRunning();
     return this.#cluster?.peers() ?? [];
+  }
+
+  /** Liveness and readiness: ready once running with `minimumPeersQuorum` members alive, and no longer once stopping. */
+  health(): EngineHealth {
+    const members = this.#cluster ? this.#cluster.memberIds().length : 1;
+    const quorum = this.#config.cluster.minimumPeersQuorum;
+    return { state: this.#state, ready: this.#state === 'running' && members >= quorum, members, quorum };
+  }
+
+  /** Base URL of the admin server (e.g. `http://127.0.0.1:9464`); undefined without the `admin` option. */
+  adminUrl(): string | undefined {
+    return this.#admin?.url;
   }
 
   /** The node ids (peer addresses) that own `key`, owner first; empty when standalone. */
@@ -241,7 +271,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async #start(): Promise<void> {
     const { discovery, logger } = this.#config;
-    for (const config of this.#definitions.values()) this.#keyspaces.set(config.name, new Keyspace(config, logger));
+    for (const config of this.#definitions.values()) this.#keyspaces.set(config.name, new Keyspace(config, logger, this.#telemetry));
     try {
       if (discovery instanceof StandaloneDiscovery) await discovery.start();
       else this.#cluster = await this.#startCluster();
@@ -251,15 +281,14 @@ export class Engine extends EventEmitter<EngineEvents> {
       throw error;
     }
     this.#state = 'running';
-    if (this.#config.sessionCache) {
-      try {
-        this.#sessions = await this.#startSessionListener();
-      } catch (error) {
-        this.#state = 'stopping';
-        await this.#stop();
-        this.#state = 'idle';
-        throw error;
-      }
+    try {
+      if (this.#config.sessionCache) this.#sessions = await this.#startSessionListener();
+      if (this.#config.admin) this.#admin = await AdminServer.start(this.#config.admin, this.#adminView(), this.#telemetry.metrics!, logger);
+    } catch (error) {
+      this.#state = 'stopping';
+      await this.#stop();
+      this.#state = 'idle';
+      throw error;
     }
     logger.info({ keyspaces: [...this.#keyspaces.keys()], discovery: discovery.name, self: this.#cluster?.selfId }, 'distcache engine started');
   }
@@ -277,7 +306,11 @@ export class Engine extends EventEmitter<EngineEvents> {
       digest: keyspaceDigest([...this.#definitions.values()]),
       shutdownTimeout: this.#config.shutdownTimeout,
       logger: this.#config.logger,
-      onChange: ({ kind, member }) => setImmediate(() => this.emit(EVENT_OF[kind], { peer: member, timestamp: Date.now() })),
+      telemetry: this.#telemetry,
+      onChange: ({ kind, member }) => {
+        this.#telemetry.membershipChange(kind);
+        setImmediate(() => this.emit(EVENT_OF[kind], { peer: member, timestamp: Date.now() }));
+      },
     });
   }
 
@@ -291,11 +324,29 @@ export class Engine extends EventEmitter<EngineEvents> {
         get: async (key) => (await this.get(keyspace, key))?.value,
         put: (key, value, expiresAt) => this.put(keyspace, { key, value, expiresAt }, { ifAbsent: true }),
         delete: (key) => this.delete(keyspace, key),
-      }),
+      }, (operation, status) => this.#telemetry.sessionOperation(operation, status)),
       this.#config.logger,
     );
     await listener.start();
     return listener;
+  }
+
+  #adminView(): AdminView {
+    return {
+      health: () => this.health(),
+      peers: () => this.peers(),
+      keyspaces: () => [...this.#keyspaces.values()].map((runtime) => ({ config: runtime.config, stats: runtime.stats() })),
+      owners: (keyspace, key) => this.owners(keyspace, key),
+      deleteKey: (keyspace, key) => this.delete(keyspace, key),
+      deleteKeyspace: (keyspace) => this.deleteKeySpace(keyspace),
+    };
+  }
+
+  #metricSources(): MetricSources {
+    return {
+      keyspaces: () => [...this.#keyspaces.values()].map((runtime) => ({ name: runtime.config.name, stats: runtime.stats() })),
+      members: () => this.#cluster?.peers() ?? [],
+    };
   }
 
   /** Addresses the session listener is bound to; empty without `sessionCache`. */
@@ -316,6 +367,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     if (cluster) await cluster.stop();
     else await this.#config.discovery.stop();
     await this.#closeKeyspaces();
+    await this.#admin?.close();
+    this.#admin = undefined;
     this.#state = 'stopped';
     this.#config.logger.info({}, 'distcache engine stopped');
   }

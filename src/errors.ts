@@ -27,6 +27,12 @@ export const ErrorCode = {
   PROTOCOL: 'ERR_PROTOCOL',
   /** An argument of a call (key, value, ttl, ...) is invalid. */
   INVALID_ARGUMENT: 'ERR_INVALID_ARGUMENT',
+  /** Admin API: the endpoint needs the admin bearer token. */
+  UNAUTHORIZED: 'ERR_UNAUTHORIZED',
+  /** Admin API: no such endpoint. */
+  NOT_FOUND: 'ERR_NOT_FOUND',
+  /** Admin API: the endpoint exists but not with that HTTP method. */
+  METHOD_NOT_ALLOWED: 'ERR_METHOD_NOT_ALLOWED',
 } as const;
 
 /** One of the stable error code strings, e.g. `'ERR_TIMEOUT'`. */

@@ -6,9 +6,11 @@ export {
   type EngineOptions,
   type KeyspaceOptions,
   type RateLimitOptions,
+  type SessionCacheOptions,
+  type AdminOptions,
 } from './config.js';
 export { DistCacheError, ErrorCode, isDistCacheError } from './errors.js';
-export type { DiscoveryProvider } from './discovery.js';
+export type { DiscoveryContext, DiscoveryProvider } from './discovery.js';
 export type { Logger, LogFn } from './logger.js';
 export type { GetResult, KeyspaceStats, PutEntry } from './keyspace/keyspace.js';
 export type { BreakerState } from './keyspace/circuit-breaker.js';

@@ -122,6 +122,22 @@ export interface EngineOptions {
   membership?: Partial<FailureDetection>;
   /** The distcache wire-protocol listener, for SSL/TLS servers sharing sessions. Default: off. */
   sessionCache?: SessionCacheOptions;
+  /** The admin HTTP server: health, readiness, members, keyspaces, Prometheus metrics, dashboard. Default: off. */
+  admin?: AdminOptions;
+}
+
+/** Options of the admin HTTP server. */
+export interface AdminOptions {
+  /** `host:port` to listen on (`[::1]:port` for IPv6). Default `127.0.0.1:9464`: loopback only. */
+  listen?: string;
+  /**
+   * Bearer token the mutating endpoints (the DELETEs) require. The read
+   * endpoints, the metrics and the dashboard stay open: bind them to a
+   * private address. Default none (then the DELETEs are open too).
+   */
+  token?: string;
+  /** HTTPS instead of HTTP. Default none. */
+  tls?: { key: string | Buffer; cert: string | Buffer };
 }
 
 /** Options of the distcache protocol listener. */

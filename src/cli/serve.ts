@@ -21,6 +21,8 @@ const FLAGS = {
   kubernetes: { type: 'string' },
   replicas: { type: 'string' },
   'cluster-key': { type: 'string' },
+  admin: { type: 'string' },
+  'admin-token': { type: 'string' },
   config: { type: 'string' },
 } as const;
 
@@ -44,6 +46,9 @@ engine; standalone without a discovery flag (--peers, --dns, --nats,
                          these labels, in the pod's own namespace
   --replicas N           nodes holding each session (default 1)
   --cluster-key KEY      pre-shared key of the cluster (16+ characters)
+  --admin HOST:PORT      the admin HTTP server (health, readiness, members,
+                         keyspaces, /metrics, dashboard), e.g. 127.0.0.1:9464
+  --admin-token TOKEN    bearer token the admin DELETE endpoints require
   --config FILE          JSON or YAML file of engine options that are data
 
 Every flag can also be set as DISTCACHE_<FLAG> (e.g. DISTCACHE_PEERS,
@@ -65,6 +70,10 @@ export async function serveOptions(argv: string[], env: NodeJS.ProcessEnv = proc
   if (flags['discovery-port'] !== undefined) options.discoveryPort = integerFlag('discovery-port', flags['discovery-port'], 0);
   if (flags.replicas !== undefined) options.replicaCount = integerFlag('replicas', flags.replicas, 1, 1);
   if (flags['cluster-key'] !== undefined) options.clusterKey = flags['cluster-key'];
+  if (flags['admin-token'] !== undefined && flags.admin === undefined && options.admin === undefined) throw new UsageError('--admin-token goes with --admin HOST:PORT');
+  if (flags.admin !== undefined || flags['admin-token'] !== undefined) {
+    options.admin = { ...options.admin, ...(flags.admin === undefined ? {} : { listen: flags.admin }), ...(flags['admin-token'] === undefined ? {} : { token: flags['admin-token'] }) };
+  }
   const discovery = await discoveryFromFlags(flags, options.discoveryPort);
   if (discovery) options.discovery = discovery;
   return options;
@@ -129,6 +138,8 @@ export const serveCommand: Command = {
     const engine = new Engine(await serveOptions(argv));
     await engine.start();
     process.stdout.write(`distcache serve: listening on ${engine.sessionAddresses().join(', ')}\n`);
+    const adminUrl = engine.adminUrl();
+    if (adminUrl) process.stdout.write(`distcache serve: admin on ${adminUrl}\n`);
     await untilSignal();
     await engine.stop();
     return 0;

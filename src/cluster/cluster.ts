@@ -5,6 +5,7 @@ import { DistCacheError, ErrorCode } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace, ReadResult } from '../keyspace/keyspace.js';
 import type { Logger } from '../logger.js';
+import type { Telemetry } from '../observability/telemetry.js';
 import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
 import { Membership, type Member, type MembershipChange } from './membership.js';
@@ -41,6 +42,7 @@ export interface ClusterStartOptions {
   readonly digest: string;
   readonly shutdownTimeout: number;
   readonly logger: Logger;
+  readonly telemetry: Telemetry;
   readonly onChange: (change: MembershipChange) => void;
 }
 
@@ -282,7 +284,7 @@ export class Cluster {
   #client(id: string): PeerClient {
     let client = this.#clients.get(id);
     if (client === undefined) {
-      client = new PeerClient(id, this.#proof, this.#options.config.tls);
+      client = new PeerClient(id, this.#proof, this.#options.config.tls, this.#options.telemetry);
       this.#clients.set(id, client);
     }
     return client;

@@ -5,6 +5,7 @@ import type { ClusterKeyProof } from './peer-auth.js';
 import { BatchedWriter } from './batched-writer.js';
 import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type DistributiveOmit, type PeerMessage } from './peer-codec.js';
 import type { PeerTlsOptions } from './peer-server.js';
+import { Telemetry } from '../observability/telemetry.js';
 
 /** A request a client can send (the transport adds the request id). */
 export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 }>, 'requestId'>;
@@ -14,6 +15,9 @@ export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 
  * unknown there, ...), as opposed to a failure to reach the peer.
  */
 export class PeerReplyError extends DistCacheError {}
+
+/** Message type names, for metrics and spans. */
+const MESSAGE_NAMES: Record<PeerRequest['type'], string> = { 10: 'GET', 11: 'PUT', 12: 'DELETE', 13: 'DELETE_KEYSPACE', 14: 'INVALIDATE' };
 
 /** Requests one connection may have waiting for an answer; past it requests fail at once. */
 const MAX_PENDING = 8_192;
@@ -53,6 +57,7 @@ export class PeerClient {
     readonly address: string,
     private readonly proof: ClusterKeyProof,
     private readonly tlsOptions: PeerTlsOptions | undefined,
+    private readonly telemetry: Telemetry = new Telemetry(undefined),
   ) {
     const split = address.lastIndexOf(':');
     this.#host = address.slice(0, split);
@@ -61,6 +66,10 @@ export class PeerClient {
 
   /** Sends one request; resolves its reply, or rejects with ERR_PEER_UNAVAILABLE, ERR_TIMEOUT or the peer's error. */
   request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
+    return this.telemetry.peerRequest(this.address, MESSAGE_NAMES[request.type], () => this.#request(request, timeoutMs));
+  }
+
+  #request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
     if (this.#pending.size >= MAX_PENDING) return Promise.reject(this.#unavailable(`${MAX_PENDING} requests already waiting`));
     if (this.#writer !== undefined) return this.#send(this.#writer, request, timeoutMs);
     return this.#connection().then((writer) => this.#send(writer, request, timeoutMs));

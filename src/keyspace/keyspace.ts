@@ -3,6 +3,7 @@ import type { KeyspaceConfig } from '../config.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { BreakerState } from './circuit-breaker.js';
+import { Telemetry } from '../observability/telemetry.js';
 import { toExpiresAt, toStoredBytes, validateKey } from './entry-input.js';
 import { Loader } from './loader.js';
 import { SingleFlight, type Flight } from './single-flight.js';
@@ -79,16 +80,18 @@ export class Keyspace {
   readonly #loader: Loader | undefined;
   readonly #flights = new SingleFlight<ReadResult>();
   readonly #logger: Logger;
+  readonly #telemetry: Telemetry;
   #hits = 0;
   #misses = 0;
   #staleServed = 0;
   #closed = false;
 
-  constructor(config: KeyspaceConfig, logger: Logger) {
+  constructor(config: KeyspaceConfig, logger: Logger, telemetry: Telemetry = new Telemetry(undefined)) {
     this.config = config;
     this.#logger = logger;
+    this.#telemetry = telemetry;
     this.#store = new ByteBoundedLru(config.maxBytes, config.staleIfError);
-    this.#loader = config.dataSource && new Loader(config, config.dataSource, (state) => this.#logBreaker(state));
+    this.#loader = config.dataSource && new Loader(config, config.dataSource, (state) => this.#onBreaker(state), telemetry);
   }
 
   /**
@@ -258,7 +261,8 @@ export class Keyspace {
     return { value: entry.value, expiresAt: entry.expiresAt, stale: true };
   }
 
-  #logBreaker(state: BreakerState): void {
+  #onBreaker(state: BreakerState): void {
+    this.#telemetry.breakerTransition(this.config.name, state);
     const level = state === 'open' ? 'warn' : 'info';
     this.#logger[level]({ keyspace: this.config.name, breaker: state }, `data source circuit breaker ${state}`);
   }

@@ -3,6 +3,7 @@ import { DistCacheError, ErrorCode, describeValue, isDistCacheError } from '../e
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
 import { toStoredBytes } from './entry-input.js';
 import { RateLimiter } from './rate-limiter.js';
+import type { Telemetry } from '../observability/telemetry.js';
 
 /** Counters a loader keeps for the keyspace's stats. */
 export interface LoaderCounters {
@@ -26,16 +27,22 @@ export class Loader {
   readonly #dataSource: DataSource<unknown>;
   readonly #limiter: RateLimiter | undefined;
   readonly #breaker: CircuitBreaker | undefined;
+  readonly #telemetry: Telemetry;
 
-  constructor(config: KeyspaceConfig, dataSource: DataSource<unknown>, onBreakerState: (state: BreakerState) => void) {
+  constructor(config: KeyspaceConfig, dataSource: DataSource<unknown>, onBreakerState: (state: BreakerState) => void, telemetry: Telemetry) {
     this.#config = config;
+    this.#telemetry = telemetry;
     this.#dataSource = dataSource;
     this.#limiter = config.rateLimit && new RateLimiter(config.rateLimit);
     this.#breaker = config.circuitBreaker && new CircuitBreaker(config.circuitBreaker, onBreakerState);
   }
 
   /** Loads `key`; rejects with a DistCacheError (RATE_LIMITED, CIRCUIT_OPEN, TIMEOUT or DATASOURCE_FAILED). */
-  async load(key: string): Promise<Uint8Array | null> {
+  load(key: string): Promise<Uint8Array | null> {
+    return this.#telemetry.load(this.#config.name, () => this.#load(key), loadOutcome);
+  }
+
+  async #load(key: string): Promise<Uint8Array | null> {
     try {
       const guarded = this.#breaker ? () => this.#breaker!.run(() => this.#fetch(key)) : () => this.#fetch(key);
       return await (this.#limiter ? this.#limiter.schedule(guarded) : guarded());
@@ -97,6 +104,10 @@ export class Loader {
       throw new DistCacheError(ErrorCode.DATASOURCE_FAILED, `keyspace "${this.#config.name}": data source returned an unusable value: ${messageOf(error)}`, { cause: error });
     }
   }
+}
+
+function loadOutcome(value: Uint8Array | null): string {
+  return value === null ? 'not_found' : 'found';
 }
 
 function messageOf(error: unknown): string {

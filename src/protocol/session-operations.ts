@@ -8,16 +8,29 @@ export interface SessionStore {
   delete(key: string): Promise<boolean>;
 }
 
+const OPERATION_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Operation).map(([name, code]) => [code, name]));
+const STATUS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name]));
+
 /**
  * dc_server's semantics over an engine keyspace: ADD stores with the given
  * timeout and never overwrites (101, decided on the owner in one step), GET answers the bytes or NOTOK, REMOVE
  * and HAVE answer OK or NOTOK. Session ids become hex keys.
  */
 export class SessionOperations {
-  constructor(private readonly store: SessionStore) {}
+  /** @param answered - called with the operation and its status (`OK`, `NOTOK`, `FOUND` for a GET with data, ...) once answered. */
+  constructor(
+    private readonly store: SessionStore,
+    private readonly answered: (operation: string, status: string) => void = () => {},
+  ) {}
 
   /** The response data for one request. */
   async answer(request: DcMessage): Promise<Uint8Array> {
+    const response = await this.#answer(request);
+    this.answered(OPERATION_NAMES[request.operation] ?? 'UNKNOWN', statusOf(request.operation, response));
+    return response;
+  }
+
+  async #answer(request: DcMessage): Promise<Uint8Array> {
     if (request.operation === Operation.ADD) return this.#add(request.data);
     const key = keyOf(request.data);
     if (key === undefined) return status(Status.NOTOK); // no session can have that id
@@ -47,4 +60,10 @@ function keyOf(id: Uint8Array): string | undefined {
 
 function status(code: number): Uint8Array {
   return Uint8Array.of(code);
+}
+
+/** The status a response carries: GET answers the session (FOUND) or NOTOK, the others one status byte. */
+function statusOf(operation: number, response: Uint8Array): string {
+  if (operation === Operation.GET) return response.length === 1 && response[0] === Status.NOTOK ? 'NOTOK' : 'FOUND';
+  return STATUS_NAMES[response[0] ?? -1] ?? 'UNKNOWN';
 }

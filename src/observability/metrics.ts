@@ -1,0 +1,135 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { KeyspaceStats } from '../keyspace/keyspace.js';
+
+/** What the metrics read at scrape time: sizes and states the engine already keeps. */
+export interface MetricSources {
+  keyspaces(): { name: string; stats: KeyspaceStats }[];
+  /** Members by state, this node included; empty when standalone. */
+  members(): { state: string }[];
+}
+
+/** Engine calls that are counted and timed. */
+export type Operation = 'get' | 'put' | 'delete';
+
+/** Seconds: from a hit in memory (microseconds) to a slow data source. */
+const LATENCY_BUCKETS = [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+
+type Bound = [{ inc(): void }, { observe(value: number): void }];
+
+/**
+ * The engine's Prometheus metrics (prom-client), in a registry of its own so
+ * several engines in one process do not collide. Counters and histograms are
+ * updated as things happen, through label children bound once per label set
+ * (no label hashing per call); store sizes, breaker states and members are
+ * read from the engine when scraped.
+ */
+export class EngineMetrics {
+  readonly registry = new Registry();
+  readonly #requests: Counter<'keyspace' | 'operation' | 'outcome'>;
+  readonly #requestSeconds: Histogram<'keyspace' | 'operation' | 'outcome'>;
+  readonly #loadSeconds: Histogram<'keyspace' | 'outcome'>;
+  readonly #breakerTransitions: Counter<'keyspace' | 'state'>;
+  readonly #membershipChanges: Counter<'kind'>;
+  readonly #peerSeconds: Histogram<'type' | 'outcome'>;
+  readonly #sessionOperations: Counter<'operation' | 'status'>;
+  /** Bound children of the request counter and histogram, by keyspace, operation and outcome. */
+  readonly #bound = new Map<string, Record<string, Record<string, Bound>>>();
+
+  constructor(sources: MetricSources) {
+    const registers = [this.registry];
+    this.#requests = new Counter({ name: 'distcache_requests_total', help: 'Engine calls by keyspace, operation and outcome (hit, miss, not_found, ok, or an error code).', labelNames: ['keyspace', 'operation', 'outcome'], registers });
+    this.#requestSeconds = new Histogram({ name: 'distcache_request_duration_seconds', help: 'Latency of engine calls.', labelNames: ['keyspace', 'operation', 'outcome'], buckets: LATENCY_BUCKETS, registers });
+    this.#loadSeconds = new Histogram({ name: 'distcache_datasource_duration_seconds', help: 'Latency of data-source loads by outcome (found, not_found, or an error code).', labelNames: ['keyspace', 'outcome'], buckets: LATENCY_BUCKETS, registers });
+    this.#breakerTransitions = new Counter({ name: 'distcache_breaker_transitions_total', help: 'Circuit breaker transitions by the state entered.', labelNames: ['keyspace', 'state'], registers });
+    this.#membershipChanges = new Counter({ name: 'distcache_membership_changes_total', help: 'Cluster membership changes seen by this node.', labelNames: ['kind'], registers });
+    this.#peerSeconds = new Histogram({ name: 'distcache_peer_request_duration_seconds', help: 'Latency of requests to other nodes, by message type and outcome.', labelNames: ['type', 'outcome'], buckets: LATENCY_BUCKETS, registers });
+    this.#sessionOperations = new Counter({ name: 'distcache_session_operations_total', help: 'distcache protocol requests answered, by operation and status.', labelNames: ['operation', 'status'], registers });
+    const perKeyspace = (name: string, help: string, read: (stats: KeyspaceStats) => number) =>
+      new Gauge({
+        name,
+        help,
+        labelNames: ['keyspace'],
+        registers,
+        collect() {
+          this.reset();
+          for (const { name: keyspace, stats } of sources.keyspaces()) this.set({ keyspace }, read(stats));
+        },
+      });
+    perKeyspace('distcache_store_bytes', 'Bytes held by the store (keys, values and per-entry overhead).', (stats) => stats.bytes);
+    perKeyspace('distcache_store_max_bytes', 'Capacity of the store in bytes.', (stats) => stats.maxBytes);
+    perKeyspace('distcache_store_entries', 'Entries held by the store.', (stats) => stats.entries);
+    perKeyspace('distcache_store_evictions', 'Entries evicted to make room, since start.', (stats) => stats.evictions);
+    perKeyspace('distcache_limiter_queued', 'Loads waiting for a rate-limiter slot.', (stats) => stats.limiterQueued);
+    new Gauge({
+      name: 'distcache_breaker_state',
+      help: 'Circuit breaker state: 1 for the current state.',
+      labelNames: ['keyspace', 'state'],
+      registers,
+      collect() {
+        this.reset();
+        for (const { name: keyspace, stats } of sources.keyspaces()) {
+          if (stats.breakerState === 'disabled') continue;
+          for (const state of BREAKER_STATES) this.set({ keyspace, state }, stats.breakerState === state ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
+      name: 'distcache_cluster_members',
+      help: 'Members known to this node by state, itself included.',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        this.reset();
+        const counts = new Map<string, number>();
+        for (const { state } of sources.members()) counts.set(state, (counts.get(state) ?? 0) + 1);
+        for (const [state, count] of counts) this.set({ state }, count);
+      },
+    });
+  }
+
+  /** One engine call finished. */
+  request(keyspace: string, operation: Operation, outcome: string, seconds: number): void {
+    const [count, latency] = this.#child(keyspace, operation, outcome);
+    count.inc();
+    latency.observe(seconds);
+  }
+
+  /** One data-source call finished. */
+  load(keyspace: string, outcome: string, seconds: number): void {
+    this.#loadSeconds.observe({ keyspace, outcome }, seconds);
+  }
+
+  breakerTransition(keyspace: string, state: string): void {
+    this.#breakerTransitions.inc({ keyspace, state });
+  }
+
+  membershipChange(kind: string): void {
+    this.#membershipChanges.inc({ kind });
+  }
+
+  /** One request to another node finished. */
+  peerRequest(type: string, outcome: string, seconds: number): void {
+    this.#peerSeconds.observe({ type, outcome }, seconds);
+  }
+
+  sessionOperation(operation: string, status: string): void {
+    this.#sessionOperations.inc({ operation, status });
+  }
+
+  /** The Prometheus text exposition of every metric. */
+  text(): Promise<string> {
+    return this.registry.metrics();
+  }
+
+  get contentType(): string {
+    return this.registry.contentType;
+  }
+
+  #child(keyspace: string, operation: string, outcome: string): Bound {
+    let byOperation = this.#bound.get(keyspace);
+    if (byOperation === undefined) this.#bound.set(keyspace, (byOperation = {}));
+    const byOutcome = (byOperation[operation] ??= {});
+    return (byOutcome[outcome] ??= [this.#requests.labels(keyspace, operation, outcome), this.#requestSeconds.labels(keyspace, operation, outcome)]);
+  }
+}

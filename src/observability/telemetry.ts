@@ -1,0 +1,103 @@
+import type { Attributes } from '@opentelemetry/api';
+import type { EngineMetrics, Operation } from './metrics.js';
+import { activeTracer, errorOutcome, inSpan } from './tracing.js';
+
+/**
+ * What the engine's parts report as they work: Prometheus metrics when the
+ * admin server is on, OpenTelemetry spans when the application registered a
+ * tracer provider. With neither, each call is one check and then the work
+ * itself: no timing, no span, no closure kept.
+ */
+export class Telemetry {
+  constructor(readonly metrics: EngineMetrics | undefined) {}
+
+  /** Whether calls are observed at all; when not, the engine takes its plain path. */
+  get active(): boolean {
+    return this.metrics !== undefined || activeTracer() !== undefined;
+  }
+
+  /**
+   * An engine get: `read` answers synchronously on a hit, with a promise when
+   * it has to wait (a load or another node). Outcome `hit`, `miss`,
+   * `not_found` or the error code; span `distcache.get` with the owner.
+   */
+  get<R>(keyspace: string, read: () => R | Promise<R>, owner: string | undefined): Promise<R> {
+    const started = performance.now();
+    const tracer = activeTracer();
+    if (tracer === undefined) {
+      const result = read();
+      if (!(result instanceof Promise)) {
+        this.metrics?.request(keyspace, 'get', result === undefined ? 'not_found' : 'hit', (performance.now() - started) / 1000);
+        return Promise.resolve(result);
+      }
+      return this.#record(keyspace, 'get', started, result, (value) => (value === undefined ? 'not_found' : 'miss'));
+    }
+    let waited = false;
+    const run = (): Promise<R> => {
+      const result = read();
+      waited = result instanceof Promise;
+      return Promise.resolve(result);
+    };
+    const outcomeOf = (value: R) => (value === undefined ? 'not_found' : waited ? 'miss' : 'hit');
+    const attributes: Attributes = { 'distcache.keyspace': keyspace, ...(owner === undefined ? {} : { 'distcache.owner': owner }) };
+    return this.#record(keyspace, 'get', started, inSpan(tracer, 'distcache.get', attributes, run, outcomeOf), outcomeOf);
+  }
+
+  /** An engine put or delete: outcome `ok` (or `not_written`, `not_found`) or the error code; span `distcache.put`/`distcache.delete`. */
+  write(keyspace: string, operation: 'put' | 'delete', work: () => Promise<boolean>): Promise<boolean> {
+    const started = performance.now();
+    const tracer = activeTracer();
+    const outcomeOf = (done: boolean) => (done ? 'ok' : operation === 'put' ? 'not_written' : 'not_found');
+    const running = tracer ? inSpan(tracer, `distcache.${operation}`, { 'distcache.keyspace': keyspace }, work, outcomeOf) : work();
+    return this.#record(keyspace, operation, started, running, outcomeOf);
+  }
+
+  /** A data-source load (behind the limiter and breaker): span `distcache.load`, histogram by outcome. */
+  load<T>(keyspace: string, work: () => Promise<T>, outcomeOf: (value: T) => string): Promise<T> {
+    return this.#observe('distcache.load', { 'distcache.keyspace': keyspace }, work, outcomeOf, (outcome, seconds) => this.metrics?.load(keyspace, outcome, seconds));
+  }
+
+  /** A request to another node: span `distcache.peer`, histogram by message type and outcome. */
+  peerRequest<T>(peer: string, type: string, work: () => Promise<T>): Promise<T> {
+    return this.#observe('distcache.peer', { 'distcache.peer': peer, 'distcache.message': type }, work, () => 'ok', (outcome, seconds) => this.metrics?.peerRequest(type, outcome, seconds));
+  }
+
+  breakerTransition(keyspace: string, state: string): void {
+    this.metrics?.breakerTransition(keyspace, state);
+  }
+
+  membershipChange(kind: string): void {
+    this.metrics?.membershipChange(kind);
+  }
+
+  sessionOperation(operation: string, status: string): void {
+    this.metrics?.sessionOperation(operation, status);
+  }
+
+  #record<T>(keyspace: string, operation: Operation, started: number, running: Promise<T>, outcomeOf: (value: T) => string): Promise<T> {
+    const metrics = this.metrics;
+    return metrics === undefined ? running : measured(running, started, outcomeOf, (outcome, seconds) => metrics.request(keyspace, operation, outcome, seconds));
+  }
+
+  #observe<T>(name: string, attributes: Attributes, work: () => Promise<T>, outcomeOf: (value: T) => string, record: (outcome: string, seconds: number) => void): Promise<T> {
+    const tracer = activeTracer();
+    if (this.metrics === undefined && tracer === undefined) return work();
+    const started = performance.now();
+    const running = tracer ? inSpan(tracer, name, attributes, work, outcomeOf) : work();
+    return this.metrics === undefined ? running : measured(running, started, outcomeOf, record);
+  }
+}
+
+/** `running`, recording its outcome (or its error's code) and its seconds since `started` once it settles. */
+function measured<T>(running: Promise<T>, started: number, outcomeOf: (value: T) => string, record: (outcome: string, seconds: number) => void): Promise<T> {
+  return running.then(
+    (value) => {
+      record(outcomeOf(value), (performance.now() - started) / 1000);
+      return value;
+    },
+    (error: unknown) => {
+      record(errorOutcome(error), (performance.now() - started) / 1000);
+      throw error;
+    },
+  );
+}
