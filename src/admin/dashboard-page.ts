@@ -29,7 +29,7 @@ export const DASHBOARD_PAGE = `<!doctype html>
   .state.dead, .state.left, .state.open { background: var(--bad); }
   .bar { height: 10px; background: var(--accent); border-radius: 3px; }
   .muted { color: var(--muted); }
-  svg { width: 100%; height: 90px; display: block; }
+  svg { width: 100%; height: 90px; display: block; background: #fafbfd; border: 1px solid var(--line); border-radius: 4px; }
   .chart-label { font-size: 12px; color: var(--muted); margin: 6px 0 2px; }
   .error { color: var(--bad); }
 </style>
@@ -85,6 +85,7 @@ function sparkline(points, max, label) {
   svg.setAttribute("aria-label", label);
   const line = document.createElementNS(svgNs, "polyline");
   const top = max || Math.max(1, ...points);
+  if (points.length === 1) points = [points[0], points[0]];
   line.setAttribute("points", points.map((value, i) => (HISTORY - points.length + i) + "," + (100 - (value / top) * 96 - 2)).join(" "));
   line.setAttribute("fill", "none");
   line.setAttribute("stroke", "#3d6fd9");

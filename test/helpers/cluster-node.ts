@@ -31,6 +31,8 @@ export interface NodeConfig {
   warmKeys?: string[];
   /** Session listener addresses (the distcache protocol). */
   sessionListen?: string[];
+  /** Runs the admin server on `ip:9464`. */
+  admin?: boolean;
 }
 
 export type Command =
@@ -59,6 +61,7 @@ const engine = new Engine({
   clusterKey: config.clusterKey,
   membership: config.membership,
   sessionCache: config.sessionListen && { listen: config.sessionListen },
+  admin: config.admin ? { listen: `${config.ip}:9464` } : undefined,
   tls: config.tls && {
     key: readFileSync(config.tls.key),
     cert: readFileSync(config.tls.cert),

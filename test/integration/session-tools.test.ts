@@ -120,21 +120,24 @@ describe('the distcache command', () => {
     const nodes = await Promise.all(
       ['127.0.63.2', '127.0.63.3'].map((ip) => start(['serve', '--listen', `IP:${ip}:4110`, '--bind-addr', ip, '--dns', 'sessions.test', '--dns-server', dns.server])),
     );
-    const first = new DcClient(parseSessionAddress('IP:127.0.63.2:4110'));
-    const second = new DcClient(parseSessionAddress('IP:127.0.63.3:4110'));
     try {
+      // Until the two nodes have met, a request routed to a node that is not yet reachable closes the connection: retry on fresh ones.
       const deadline = Date.now() + 15_000;
       for (let attempt = 0; ; attempt++) {
+        const first = new DcClient(parseSessionAddress('IP:127.0.63.2:4110'));
+        const second = new DcClient(parseSessionAddress('IP:127.0.63.3:4110'));
         const id = Buffer.from(`session-${attempt}`);
-        await first.request(Operation.ADD, encodeAddRequest(60_000, id, Buffer.from('ticket')));
-        const reply = await second.request(Operation.GET, id);
-        if (Buffer.from(reply.data).toString() === 'ticket') break;
+        const found = await first
+          .request(Operation.ADD, encodeAddRequest(60_000, id, Buffer.from('ticket')))
+          .then(() => second.request(Operation.GET, id))
+          .then((reply) => Buffer.from(reply.data).toString() === 'ticket', () => false);
+        first.close();
+        second.close();
+        if (found) break;
         assert.ok(Date.now() < deadline, 'the second node never served the first node\'s session');
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     } finally {
-      first.close();
-      second.close();
       await Promise.all(nodes.map((node) => stop(node.child)));
       await dns.close();
     }
