@@ -48,6 +48,15 @@ export function goalMet(r: BenchRow): boolean | undefined {
   return 'atLeast' in r.goal ? r.ratio >= r.goal.atLeast : r.ratio <= r.goal.atMost;
 }
 
+/** ops/s of `get` awaited one after another, visiting `keys` in `order`; a miss fails the benchmark. */
+export async function awaitedOpsPerSecond(get: (key: string) => unknown, keys: readonly string[], order: Uint32Array): Promise<number> {
+  const started = process.hrtime.bigint();
+  for (let i = 0; i < order.length; i++) {
+    if ((await get(keys[order[i]!]!)) === undefined) throw new Error('benchmark miss');
+  }
+  return order.length / (Number(process.hrtime.bigint() - started) / 1e9);
+}
+
 /** Runs each contender `rounds` times, interleaved (A B C A B C ...), and returns each one's median. */
 export async function interleavedMedians<K extends string>(contenders: Record<K, () => Promise<number>>, rounds: number): Promise<Record<K, number>> {
   const samples = {} as Record<K, number[]>;

@@ -12,7 +12,7 @@ import { BentoCache, bentostore } from 'bentocache';
 import { memoryDriver } from 'bentocache/drivers/memory';
 import { LRUCache } from 'lru-cache';
 import { Engine, type Logger } from '../src/index.js';
-import { format, interleavedMedians, report, row } from './harness.js';
+import { awaitedOpsPerSecond, format, interleavedMedians, report, row } from './harness.js';
 
 const KEYS = 10_000;
 const VALUE_BYTES = 1024;
@@ -24,15 +24,6 @@ const keys = Array.from({ length: KEYS }, (_, i) => `user:${i}`);
 const values = keys.map(() => new Uint8Array(randomBytes(VALUE_BYTES)));
 /** A fixed pseudo-random visiting order, the same for every contender. */
 const order = Uint32Array.from({ length: OPS_PER_TRIAL }, (_, i) => (i * 7_919 + 13) % KEYS);
-
-/** ops/s of `get` awaited one after another over `order`. */
-async function awaitedOpsPerSecond(get: (key: string) => unknown): Promise<number> {
-  const started = process.hrtime.bigint();
-  for (let i = 0; i < OPS_PER_TRIAL; i++) {
-    if ((await get(keys[order[i]!]!)) === undefined) throw new Error('benchmark miss');
-  }
-  return OPS_PER_TRIAL / (Number(process.hrtime.bigint() - started) / 1e9);
-}
 
 /** ops/s of a synchronous get in a plain loop, for reference. */
 async function syncOpsPerSecond(get: (key: string) => unknown): Promise<number> {
@@ -55,10 +46,10 @@ async function hitThroughput() {
   }
   const medians = await interleavedMedians(
     {
-      engine: () => awaitedOpsPerSecond((key) => engine.get('users', key)),
-      lruAwaited: () => awaitedOpsPerSecond((key) => lru.get(key)),
+      engine: () => awaitedOpsPerSecond((key) => engine.get('users', key), keys, order),
+      lruAwaited: () => awaitedOpsPerSecond((key) => lru.get(key), keys, order),
       lruSync: () => syncOpsPerSecond((key) => lru.get(key)),
-      bento: () => awaitedOpsPerSecond((key) => bento.get({ key })),
+      bento: () => awaitedOpsPerSecond((key) => bento.get({ key }), keys, order),
     },
     ROUNDS,
   );

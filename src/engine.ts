@@ -13,6 +13,7 @@ import { AdminServer } from './admin/admin-server.js';
 import type { AdminView, EngineHealth } from './admin/routes.js';
 import { EngineMetrics, type MetricSources } from './observability/metrics.js';
 import { Telemetry } from './observability/telemetry.js';
+import { activeTracer } from './observability/tracing.js';
 
 /** Options every engine call accepts. */
 export interface CallOptions {
@@ -120,12 +121,18 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       throwIfAborted(options?.signal);
       const runtime = this.#keyspace(keyspace);
-      if (this.#telemetry.active) {
-        const owner = this.#cluster?.owners(runtime.config.name, key)[0];
-        return this.#telemetry.get(runtime.config.name, () => this.#read(runtime, key, options?.signal), owner) as Promise<GetResult<V> | undefined>;
+      // Metrics count every get but time only a sample of those answered at once: timing costs more than a hit.
+      const telemetry = this.#telemetry;
+      const metrics = telemetry.metrics !== undefined;
+      if (activeTracer() !== undefined || (metrics && telemetry.sample())) {
+        return telemetry.observedGet(this.#reader, runtime, key, options?.signal, this.#ownerOf) as Promise<GetResult<V> | undefined>;
       }
       const read = this.#read(runtime, key, options?.signal) as GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
-      return read instanceof Promise ? read : Promise.resolve(read);
+      if (!metrics) return read instanceof Promise ? read : Promise.resolve(read);
+      if (read instanceof Promise) return telemetry.waited(runtime, read);
+      if (read !== undefined) runtime.immediateHits++;
+      else runtime.immediateNotFound++;
+      return Promise.resolve(read);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -250,6 +257,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#cluster?.owners(keyspace, key) ?? [];
   }
 
+  /** {@link #read} and the owner lookup as values, made once, for the observed path. */
+  readonly #reader = (runtime: Keyspace, key: string, signal: AbortSignal | undefined) => this.#read(runtime, key, signal);
+  readonly #ownerOf = (keyspace: string, key: string): string | undefined => this.#cluster?.owners(keyspace, key)[0];
+
   #read(runtime: Keyspace, key: string, signal: AbortSignal | undefined) {
     return this.#cluster ? this.#cluster.router.get(runtime, key, signal) : runtime.get(key, signal);
   }
@@ -344,7 +355,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   #metricSources(): MetricSources {
     return {
-      keyspaces: () => [...this.#keyspaces.values()].map((runtime) => ({ name: runtime.config.name, stats: runtime.stats() })),
+      keyspaces: () => [...this.#keyspaces.values()].map((runtime) => ({ name: runtime.config.name, stats: runtime.stats(), immediate: runtime })),
       members: () => this.#cluster?.peers() ?? [],
     };
   }

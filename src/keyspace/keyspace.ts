@@ -76,6 +76,9 @@ export interface ReadResult {
  */
 export class Keyspace {
   readonly config: KeyspaceConfig;
+  /** Engine gets answered at once, found and not found; counted by the engine for its metrics (here: no lookup on the hot path). */
+  immediateHits = 0;
+  immediateNotFound = 0;
   readonly #store: ByteBoundedLru;
   readonly #loader: Loader | undefined;
   readonly #flights = new SingleFlight<ReadResult>();

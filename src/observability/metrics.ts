@@ -3,9 +3,16 @@ import type { KeyspaceStats } from '../keyspace/keyspace.js';
 
 /** What the metrics read at scrape time: sizes and states the engine already keeps. */
 export interface MetricSources {
-  keyspaces(): { name: string; stats: KeyspaceStats }[];
+  /** Each keyspace runtime: its stats, and its count of gets answered at once (kept by the engine, read here). */
+  keyspaces(): { name: string; stats: KeyspaceStats; immediate: ImmediateGets }[];
   /** Members by state, this node included; empty when standalone. */
   members(): { state: string }[];
+}
+
+/** Gets a keyspace answered at once, counted with one increment each on the hot path (the keyspace runtime itself). */
+export interface ImmediateGets {
+  readonly immediateHits: number;
+  readonly immediateNotFound: number;
 }
 
 /** Engine calls that are counted and timed. */
@@ -15,31 +22,44 @@ export type Operation = 'get' | 'put' | 'delete';
 const LATENCY_BUCKETS = [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 
-type Bound = [{ inc(): void }, { observe(value: number): void }];
-
 /**
  * The engine's Prometheus metrics (prom-client), in a registry of its own so
- * several engines in one process do not collide. Counters and histograms are
- * updated as things happen, through label children bound once per label set
- * (no label hashing per call); store sizes, breaker states and members are
- * read from the engine when scraped.
+ * several engines in one process do not collide. Loads, waiting gets, writes,
+ * peer requests and the like update them as they happen; hits, which take
+ * less time than prom-client's label lookup, are plain counters on their
+ * keyspace added in at scrape time, like store sizes, breaker states and
+ * members.
  */
 export class EngineMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'keyspace' | 'operation' | 'outcome'>;
+  /** Immediate gets already added to the request counter, by keyspace runtime (a keyspace updated anew starts from zero). */
+  readonly #reported = new WeakMap<ImmediateGets, ImmediateGets>();
   readonly #requestSeconds: Histogram<'keyspace' | 'operation' | 'outcome'>;
   readonly #loadSeconds: Histogram<'keyspace' | 'outcome'>;
   readonly #breakerTransitions: Counter<'keyspace' | 'state'>;
   readonly #membershipChanges: Counter<'kind'>;
   readonly #peerSeconds: Histogram<'type' | 'outcome'>;
   readonly #sessionOperations: Counter<'operation' | 'status'>;
-  /** Bound children of the request counter and histogram, by keyspace, operation and outcome. */
-  readonly #bound = new Map<string, Record<string, Record<string, Bound>>>();
 
   constructor(sources: MetricSources) {
     const registers = [this.registry];
-    this.#requests = new Counter({ name: 'distcache_requests_total', help: 'Engine calls by keyspace, operation and outcome (hit, miss, not_found, ok, or an error code).', labelNames: ['keyspace', 'operation', 'outcome'], registers });
-    this.#requestSeconds = new Histogram({ name: 'distcache_request_duration_seconds', help: 'Latency of engine calls.', labelNames: ['keyspace', 'operation', 'outcome'], buckets: LATENCY_BUCKETS, registers });
+    const reported = this.#reported;
+    this.#requests = new Counter({
+      name: 'distcache_requests_total',
+      help: 'Engine calls by keyspace, operation and outcome (hit, miss, not_found, ok, or an error code).',
+      labelNames: ['keyspace', 'operation', 'outcome'],
+      registers,
+      collect() {
+        for (const { name: keyspace, immediate } of sources.keyspaces()) {
+          const last = reported.get(immediate) ?? { immediateHits: 0, immediateNotFound: 0 };
+          if (immediate.immediateHits > last.immediateHits) this.inc({ keyspace, operation: 'get', outcome: 'hit' }, immediate.immediateHits - last.immediateHits);
+          if (immediate.immediateNotFound > last.immediateNotFound) this.inc({ keyspace, operation: 'get', outcome: 'not_found' }, immediate.immediateNotFound - last.immediateNotFound);
+          reported.set(immediate, { immediateHits: immediate.immediateHits, immediateNotFound: immediate.immediateNotFound });
+        }
+      },
+    });
+    this.#requestSeconds = new Histogram({ name: 'distcache_request_duration_seconds', help: 'Latency of engine calls; gets answered at once (hits) are sampled, 1 in 1024.', labelNames: ['keyspace', 'operation', 'outcome'], buckets: LATENCY_BUCKETS, registers });
     this.#loadSeconds = new Histogram({ name: 'distcache_datasource_duration_seconds', help: 'Latency of data-source loads by outcome (found, not_found, or an error code).', labelNames: ['keyspace', 'outcome'], buckets: LATENCY_BUCKETS, registers });
     this.#breakerTransitions = new Counter({ name: 'distcache_breaker_transitions_total', help: 'Circuit breaker transitions by the state entered.', labelNames: ['keyspace', 'state'], registers });
     this.#membershipChanges = new Counter({ name: 'distcache_membership_changes_total', help: 'Cluster membership changes seen by this node.', labelNames: ['kind'], registers });
@@ -88,11 +108,15 @@ export class EngineMetrics {
     });
   }
 
-  /** One engine call finished. */
+  /** One engine call finished: counted and timed. */
   request(keyspace: string, operation: Operation, outcome: string, seconds: number): void {
-    const [count, latency] = this.#child(keyspace, operation, outcome);
-    count.inc();
-    latency.observe(seconds);
+    this.#requests.inc({ keyspace, operation, outcome });
+    this.#requestSeconds.observe({ keyspace, operation, outcome }, seconds);
+  }
+
+  /** A sampled latency of a call counted elsewhere (immediate gets, counted on their keyspace). */
+  observe(keyspace: string, operation: Operation, outcome: string, seconds: number): void {
+    this.#requestSeconds.observe({ keyspace, operation, outcome }, seconds);
   }
 
   /** One data-source call finished. */
@@ -124,12 +148,5 @@ export class EngineMetrics {
 
   get contentType(): string {
     return this.registry.contentType;
-  }
-
-  #child(keyspace: string, operation: string, outcome: string): Bound {
-    let byOperation = this.#bound.get(keyspace);
-    if (byOperation === undefined) this.#bound.set(keyspace, (byOperation = {}));
-    const byOutcome = (byOperation[operation] ??= {});
-    return (byOutcome[outcome] ??= [this.#requests.labels(keyspace, operation, outcome), this.#requestSeconds.labels(keyspace, operation, outcome)]);
   }
 }

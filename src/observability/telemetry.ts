@@ -1,6 +1,13 @@
-import type { Attributes } from '@opentelemetry/api';
+import type { Attributes, Tracer } from '@opentelemetry/api';
+import type { Keyspace } from '../keyspace/keyspace.js';
 import type { EngineMetrics, Operation } from './metrics.js';
 import { activeTracer, errorOutcome, inSpan } from './tracing.js';
+
+/** Immediate gets timed: one in this many (a power of two). */
+export const HIT_SAMPLE = 1_024;
+
+/** The engine's read of one key, passed in whole so the hot path makes no closure. */
+export type Reader<R> = (runtime: Keyspace, key: string, signal: AbortSignal | undefined) => R | Promise<R>;
 
 /**
  * What the engine's parts report as they work: Prometheus metrics when the
@@ -9,6 +16,9 @@ import { activeTracer, errorOutcome, inSpan } from './tracing.js';
  * itself: no timing, no span, no closure kept.
  */
 export class Telemetry {
+  /** Gets seen, for sampling the timing of immediate answers. */
+  #ticks = 0;
+
   constructor(readonly metrics: EngineMetrics | undefined) {}
 
   /** Whether calls are observed at all; when not, the engine takes its plain path. */
@@ -16,31 +26,44 @@ export class Telemetry {
     return this.metrics !== undefined || activeTracer() !== undefined;
   }
 
+  /** True for one get in {@link HIT_SAMPLE}: that one is timed even when answered at once. */
+  sample(): boolean {
+    return (++this.#ticks & (HIT_SAMPLE - 1)) === 0;
+  }
+
+  /** Counts and times a get that had to wait (a load or another node), from now until it settles. */
+  waited<R>(runtime: Keyspace, read: Promise<R>): Promise<R> {
+    return this.#record(runtime.config.name, 'get', performance.now(), read, (value) => (value === undefined ? 'not_found' : 'miss'));
+  }
+
   /**
-   * An engine get: `read` answers synchronously on a hit, with a promise when
-   * it has to wait (a load or another node). Outcome `hit`, `miss`,
-   * `not_found` or the error code; span `distcache.get` with the owner.
+   * A get timed whole: a sampled one, or any while a tracer is registered
+   * (span `distcache.get` with the keyspace, outcome and owner). Outcomes:
+   * `hit`, `miss`, `not_found` or the error code.
    */
-  get<R>(keyspace: string, read: () => R | Promise<R>, owner: string | undefined): Promise<R> {
-    const started = performance.now();
+  observedGet<R>(read: Reader<R>, runtime: Keyspace, key: string, signal: AbortSignal | undefined, ownerOf: (keyspace: string, key: string) => string | undefined): Promise<R> {
     const tracer = activeTracer();
-    if (tracer === undefined) {
-      const result = read();
-      if (!(result instanceof Promise)) {
-        this.metrics?.request(keyspace, 'get', result === undefined ? 'not_found' : 'hit', (performance.now() - started) / 1000);
-        return Promise.resolve(result);
-      }
-      return this.#record(keyspace, 'get', started, result, (value) => (value === undefined ? 'not_found' : 'miss'));
-    }
+    if (tracer !== undefined) return this.#tracedGet(tracer, read, runtime, key, signal, ownerOf(runtime.config.name, key));
+    const started = performance.now();
+    const result = read(runtime, key, signal);
+    if (result instanceof Promise) return this.#record(runtime.config.name, 'get', started, result, (value) => (value === undefined ? 'not_found' : 'miss'));
+    if (result !== undefined) runtime.immediateHits++;
+    else runtime.immediateNotFound++;
+    this.metrics?.observe(runtime.config.name, 'get', result === undefined ? 'not_found' : 'hit', (performance.now() - started) / 1000);
+    return Promise.resolve(result);
+  }
+
+  #tracedGet<R>(tracer: Tracer, read: Reader<R>, runtime: Keyspace, key: string, signal: AbortSignal | undefined, owner: string | undefined): Promise<R> {
+    const started = performance.now();
     let waited = false;
     const run = (): Promise<R> => {
-      const result = read();
+      const result = read(runtime, key, signal);
       waited = result instanceof Promise;
       return Promise.resolve(result);
     };
     const outcomeOf = (value: R) => (value === undefined ? 'not_found' : waited ? 'miss' : 'hit');
-    const attributes: Attributes = { 'distcache.keyspace': keyspace, ...(owner === undefined ? {} : { 'distcache.owner': owner }) };
-    return this.#record(keyspace, 'get', started, inSpan(tracer, 'distcache.get', attributes, run, outcomeOf), outcomeOf);
+    const attributes: Attributes = { 'distcache.keyspace': runtime.config.name, ...(owner === undefined ? {} : { 'distcache.owner': owner }) };
+    return this.#record(runtime.config.name, 'get', started, inSpan(tracer, 'distcache.get', attributes, run, outcomeOf), outcomeOf);
   }
 
   /** An engine put or delete: outcome `ok` (or `not_written`, `not_found`) or the error code; span `distcache.put`/`distcache.delete`. */

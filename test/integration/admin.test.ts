@@ -137,7 +137,7 @@ describe('the admin HTTP server', () => {
     assert.equal(sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="not_found"}'), 1);
     assert.equal(sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="ERR_DATASOURCE_FAILED"}'), 2);
     assert.equal(sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="ERR_DATASOURCE_CIRCUIT_OPEN"}'), 1);
-    assert.equal(sample(text, 'distcache_request_duration_seconds_count{keyspace="ks",operation="get",outcome="hit"}'), 1);
+    assert.equal(sample(text, 'distcache_request_duration_seconds_count{keyspace="ks",operation="get",outcome="miss"}'), 1, 'every waiting get is timed');
     assert.equal(sample(text, 'distcache_datasource_duration_seconds_count{keyspace="ks",outcome="found"}'), 1);
     assert.equal(sample(text, 'distcache_datasource_duration_seconds_count{keyspace="ks",outcome="ERR_DATASOURCE_FAILED"}'), 2);
     assert.equal(sample(text, 'distcache_breaker_transitions_total{keyspace="ks",state="open"}'), 1);
@@ -147,6 +147,16 @@ describe('the admin HTTP server', () => {
     assert.equal(sample(text, 'distcache_session_operations_total{operation="ADD",status="OK"}'), 1);
     assert.equal(sample(text, 'distcache_session_operations_total{operation="GET",status="FOUND"}'), 1);
     assert.equal(sample(text, 'distcache_session_operations_total{operation="HAVE",status="NOTOK"}'), 1);
+  });
+
+  it('counts every hit and times one in 1024 of them', async () => {
+    const engine = await start();
+    await engine.get('ks', 'a');
+    for (let i = 0; i < 4_096; i++) await engine.get('ks', 'a');
+    const text = (await call(engine, '/metrics')).body as string;
+    assert.equal(sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="hit"}'), 4_096);
+    const timed = sample(text, 'distcache_request_duration_seconds_count{keyspace="ks",operation="get",outcome="hit"}');
+    assert.ok(timed !== undefined && timed >= 3 && timed <= 5, `timed ${timed} hits`);
   });
 
   it('serves the dashboard page, self-contained (no external URL)', async () => {
