@@ -16,9 +16,9 @@ describe('the admin dashboard in a real headless browser', () => {
     await stopCluster(nodes);
   });
 
-  it('shows 3 members of a 3-node cluster, then 2 within seconds after one is killed', async () => {
+  it('shows 3 members of a 3-node cluster, then 2 within seconds after one is killed; the metrics count it too', async () => {
     nodes = await startCluster('127.0.66', 3, { admin: true });
-    await nodes[0]!.send({ cmd: 'getMany', keys: ['a', 'b', 'c', 'a'] });
+    await nodes[0]!.send({ cmd: 'getMany', keys: Array.from({ length: 20 }, (_, i) => `k${i}`) });
     browser = await chromium.launch({
       executablePath: CHROMIUM,
       args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
@@ -42,5 +42,12 @@ describe('the admin dashboard in a real headless browser', () => {
     assert.ok(seconds < 5, `the page showed 2 members after ${seconds} s`);
     await page.waitForFunction(`document.querySelectorAll('#ownership tr').length === 2`, undefined, { timeout: 5_000 });
     await page.screenshot({ path: `${ARTIFACTS}dashboard-2-members.png`, fullPage: true });
+
+    const metrics = await (await fetch('http://127.0.66.2:9464/metrics')).text();
+    const value = (line: string) => Number(metrics.split('\n').find((candidate) => candidate.startsWith(line + ' '))?.slice(line.length + 1));
+    assert.ok(value('distcache_membership_changes_total{kind="joined"}') >= 2, 'joins counted');
+    assert.ok(value('distcache_membership_changes_total{kind="left"}') >= 1, 'the kill counted');
+    assert.equal(value('distcache_cluster_members{state="alive"}'), 2);
+    assert.ok(value('distcache_peer_request_duration_seconds_count{type="GET",outcome="ok"}') >= 1, 'remote reads timed');
   });
 });

@@ -20,7 +20,7 @@ describe('DnsDiscovery against a real dnsmasq on loopback', () => {
   };
 
   before(async () => {
-    dns = await startDnsmasq(['127.0.47.2 nodes.test', '127.0.47.3 nodes.test', '127.0.48.2 a.nodes.test', '127.0.48.3 b.nodes.test'], [
+    dns = await startDnsmasq(['127.0.47.2 nodes.test', '127.0.47.3 nodes.test', '127.0.48.2 a.nodes.test', '127.0.48.3 b.nodes.test', 'fd00::2 six.test', 'fd00::3 six.test'], [
       '_distcache._tcp.nodes.test,a.nodes.test,4001',
       '_distcache._tcp.nodes.test,b.nodes.test,4002',
     ]);
@@ -33,6 +33,11 @@ describe('DnsDiscovery against a real dnsmasq on loopback', () => {
   it('A records become host:port with the configured discovery port', async () => {
     const { discovery } = await discover({ name: 'nodes.test', port: 3400 });
     assert.deepEqual(await discovery.addresses(), ['127.0.47.2:3400', '127.0.47.3:3400']);
+  });
+
+  it('AAAA records become [ipv6]:port', async () => {
+    const { discovery } = await discover({ name: 'six.test', type: 'AAAA' });
+    assert.deepEqual(await discovery.addresses(), ['[fd00::2]:3322', '[fd00::3]:3322']);
   });
 
   it('SRV records carry their own ports, their targets resolved through the same server', async () => {
