@@ -28,3 +28,14 @@ export function waitFor<T>(promise: Promise<T>, signal: AbortSignal | undefined)
 export function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) throw abortedError(signal);
 }
+
+/** Waits until every promise settled, or `ms` elapsed, whichever comes first. */
+export async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
+  if (promises.length === 0) return;
+  let timer: NodeJS.Timeout | undefined;
+  const elapsed = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+  });
+  await Promise.race([Promise.allSettled(promises), elapsed]);
+  clearTimeout(timer);
+}

@@ -1,8 +1,8 @@
-import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { StandaloneDiscovery } from '../discovery/standalone.js';
-import { throwIfAborted } from './abort.js';
+import { settleWithin, throwIfAborted } from './abort.js';
 import { Cluster, type KeyspaceDirectory, type PeerInfo } from './cluster/cluster.js';
+import { keyspaceDigest } from './cluster/keyspace-digest.js';
 import type { Member, MembershipChange } from './cluster/membership.js';
 import { resolveEngineConfig, resolveKeyspaceConfig, type EngineConfig, type EngineOptions, type KeyspaceConfig, type KeyspaceOptions } from './config.js';
 import { DistCacheError, ErrorCode } from './errors.js';
@@ -143,7 +143,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     throwIfAborted(options?.signal);
     const runtime = this.#keyspace(keyspace);
     requireArray(keys, 'keys');
-    return Promise.all(keys.map((key) => this.#read(runtime, key, options?.signal))) as Promise<(GetResult<V> | undefined)[]>;
+    return Promise.all(keys.map((key) => this.get<V>(runtime.config.name, key, options)));
   }
 
   /**
@@ -155,9 +155,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async put<V = Uint8Array>(keyspace: string, entry: PutEntry<V>, options?: PutOptions): Promise<boolean> {
     throwIfAborted(options?.signal);
     const runtime = this.#keyspace(keyspace);
-    const prepared = runtime.preparePut(entry);
-    const write = () => this.#write(runtime, prepared, options?.ifAbsent ?? false);
-    return this.#telemetry.active ? this.#telemetry.write(keyspace, 'put', write) : write();
+    return this.#write(runtime, runtime.preparePut(entry), options?.ifAbsent ?? false);
   }
 
   /** Writes several entries; all are validated before any is written. */
@@ -172,9 +170,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** Removes `key` from `keyspace`; resolves true when it was cached. */
   async delete(keyspace: string, key: string, options?: CallOptions): Promise<boolean> {
     throwIfAborted(options?.signal);
-    const runtime = this.#keyspace(keyspace);
-    const remove = async () => this.#remove(runtime, key);
-    return this.#telemetry.active ? this.#telemetry.write(keyspace, 'delete', remove) : remove();
+    return this.#remove(this.#keyspace(keyspace), key);
   }
 
   /** Removes several keys; resolves how many were cached. */
@@ -265,12 +261,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#cluster ? this.#cluster.router.get(runtime, key, signal) : runtime.get(key, signal);
   }
 
+  /** Every write goes through here: to the owners when clustered, counted and timed when observed. */
   #write(runtime: Keyspace, entry: ReturnType<Keyspace['preparePut']>, ifAbsent = false): Promise<boolean> {
-    return this.#cluster ? this.#cluster.router.put(runtime, entry, ifAbsent) : Promise.resolve(runtime.commitPut(entry, ifAbsent));
+    const write = () => (this.#cluster ? this.#cluster.router.put(runtime, entry, ifAbsent) : Promise.resolve(runtime.commitPut(entry, ifAbsent)));
+    return this.#telemetry.active ? this.#telemetry.write(runtime.config.name, 'put', write) : write();
   }
 
-  #remove(runtime: Keyspace, key: string): boolean | Promise<boolean> {
-    return this.#cluster ? this.#cluster.router.delete(runtime, key) : runtime.delete(key);
+  /** Every delete goes through here, like {@link #write}. */
+  #remove(runtime: Keyspace, key: string): Promise<boolean> {
+    const remove = async () => (this.#cluster ? this.#cluster.router.delete(runtime, key) : runtime.delete(key));
+    return this.#telemetry.active ? this.#telemetry.write(runtime.config.name, 'delete', remove) : remove();
   }
 
   async #dropLocal(name: string): Promise<void> {
@@ -407,28 +407,6 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 }
 
-/**
- * A short digest of the keyspace definitions that must match across nodes
- * (names, sizes, expiry and codec); nodes announce it so mismatches show.
- */
-function keyspaceDigest(definitions: readonly KeyspaceConfig[]): string {
-  const shape = [...definitions]
-    .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .map((d) => [d.name, d.maxBytes, d.defaultTtl, d.negativeTtl, d.staleIfError, d.codec?.name ?? 'bytes', d.dataSource !== undefined]);
-  return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
-}
-
 function requireArray(value: unknown, what: string): void {
   if (!Array.isArray(value)) throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `${what} must be an array`);
-}
-
-/** Waits until every promise settled, or `ms` elapsed, whichever comes first. */
-async function settleWithin(promises: Promise<unknown>[], ms: number): Promise<void> {
-  if (promises.length === 0) return;
-  let timer: NodeJS.Timeout | undefined;
-  const elapsed = new Promise<void>((resolve) => {
-    timer = setTimeout(resolve, ms);
-  });
-  await Promise.race([Promise.allSettled(promises), elapsed]);
-  clearTimeout(timer);
 }
