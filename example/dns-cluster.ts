@@ -40,7 +40,7 @@ const nodes = NODE_IPS.map((ip) => {
   return { ip, engine, users };
 });
 await Promise.all(nodes.map((node) => node.engine.start()));
-console.log(`cluster formed: ${nodes[0]!.engine.peers().map((peer) => `${peer.id} (${peer.state})`).join(', ')}`);
+console.log(`cluster formed: ${nodes[0]!.engine.peers().map((peer) => `${peer.id} (${peer.state})`).sort().join(', ')}`);
 
 for (const key of ['1', '2', '3']) {
   const [owner] = nodes[0]!.engine.owners('users', key);

@@ -66,6 +66,7 @@ export class PeerClient {
 
   /** Sends one request; resolves its reply, or rejects with ERR_PEER_UNAVAILABLE, ERR_TIMEOUT or the peer's error. */
   request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
+    if (!this.telemetry.active) return this.#request(request, timeoutMs);
     return this.telemetry.peerRequest(this.address, MESSAGE_NAMES[request.type], () => this.#request(request, timeoutMs));
   }
 

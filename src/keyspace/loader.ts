@@ -39,6 +39,7 @@ export class Loader {
 
   /** Loads `key`; rejects with a DistCacheError (RATE_LIMITED, CIRCUIT_OPEN, TIMEOUT or DATASOURCE_FAILED). */
   load(key: string): Promise<Uint8Array | null> {
+    if (!this.#telemetry.active) return this.#load(key);
     return this.#telemetry.load(this.#config.name, () => this.#load(key), loadOutcome);
   }
 
