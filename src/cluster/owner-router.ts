@@ -112,12 +112,12 @@ export class OwnerRouter {
    * The first try is a plain promise chain, not an async function: it is the
    * hot path of every remote read, and allocates less that way.
    */
-  #fetch(runtime: Keyspace, key: string, primary: string, flight: Flight<ReadResult | undefined>): Promise<ReadResult | undefined> {
+  #fetch(runtime: Keyspace, key: string, primary: string, flight: Flight): Promise<ReadResult | undefined> {
     return this.#ask(runtime, key, primary, flight).catch((error: unknown) => this.#fallBack(runtime, key, primary, flight, error));
   }
 
   /** Asks one node for `key`; keeps a hot copy of the answer. */
-  #ask(runtime: Keyspace, key: string, node: string, flight: Flight<ReadResult | undefined>): Promise<ReadResult> {
+  #ask(runtime: Keyspace, key: string, node: string, flight: Flight): Promise<ReadResult> {
     const keyspace = runtime.config.name;
     return this.#context
       .client(node)
@@ -131,7 +131,7 @@ export class OwnerRouter {
   }
 
   /** After the owner could not be reached: the other members in rendezvous order. */
-  async #fallBack(runtime: Keyspace, key: string, primary: string, flight: Flight<ReadResult | undefined>, firstError: unknown): Promise<ReadResult | undefined> {
+  async #fallBack(runtime: Keyspace, key: string, primary: string, flight: Flight, firstError: unknown): Promise<ReadResult | undefined> {
     if (!isUnreachable(firstError)) throw firstError;
     let lastError = firstError;
     for (const candidate of this.#context.placement.rank(runtime.config.name, key)) {

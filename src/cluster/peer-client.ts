@@ -3,6 +3,7 @@ import tls from 'node:tls';
 import { DistCacheError, ErrorCode, type ErrorCode as Code } from '../errors.js';
 import type { ClusterKeyProof } from './peer-auth.js';
 import { BatchedWriter } from './batched-writer.js';
+import { PendingRequests } from './pending-requests.js';
 import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type DistributiveOmit, type PeerMessage } from './peer-codec.js';
 import type { PeerTlsOptions } from './peer-server.js';
 import { Telemetry } from '../observability/telemetry.js';
@@ -27,13 +28,6 @@ const CONNECT_TIMEOUT_MS = 3_000;
 /** How often pending requests are checked against their deadlines: one timer per connection, not one per request. */
 const SWEEP_INTERVAL_MS = 50;
 
-interface Pending {
-  resolve(message: PeerMessage): void;
-  reject(error: unknown): void;
-  /** performance.now() after which the request fails with ERR_TIMEOUT. */
-  deadline: number;
-  timeoutMs: number;
-}
 
 /**
  * One persistent, pipelined connection to one peer's port. Connects on first
@@ -48,8 +42,7 @@ export class PeerClient {
   #writer: BatchedWriter | undefined;
   #socket: net.Socket | undefined;
   #ready: Promise<BatchedWriter> | undefined;
-  #nextId = 1;
-  readonly #pending = new Map<number, Pending>();
+  readonly #pending = new PendingRequests<PeerMessage>(MAX_PENDING);
   #sweeper: NodeJS.Timeout | undefined;
   #closed = false;
 
@@ -77,8 +70,8 @@ export class PeerClient {
   }
 
   #send(writer: BatchedWriter, request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
-    const requestId = this.#nextId;
-    this.#nextId = this.#nextId >= 0xffffffff ? 1 : this.#nextId + 1;
+    const requestId = this.#pending.nextId();
+    if (requestId === undefined) return Promise.reject(this.#unavailable(`${MAX_PENDING} requests already waiting`));
     let frame: Buffer;
     try {
       frame = encodePeerMessage(request, requestId);
@@ -86,7 +79,7 @@ export class PeerClient {
       return Promise.reject(error);
     }
     return new Promise<PeerMessage>((resolve, reject) => {
-      this.#pending.set(requestId, { resolve, reject, deadline: performance.now() + timeoutMs, timeoutMs });
+      this.#pending.add({ requestId, resolve, reject, deadline: performance.now() + timeoutMs, timeoutMs });
       this.#sweeper ??= setInterval(() => this.#sweep(), SWEEP_INTERVAL_MS);
       writer.write(frame);
     });
@@ -161,9 +154,8 @@ export class PeerClient {
             resolve(this.#writer);
             continue;
           }
-          const pending = this.#pending.get(message.requestId);
+          const pending = this.#pending.take(message.requestId);
           if (pending === undefined) continue; // answered after its timeout
-          this.#pending.delete(message.requestId);
           if (message.type === MessageType.ERROR) pending.reject(new PeerReplyError(message.code as Code, `peer ${this.address}: ${message.message}`));
           else pending.resolve(message);
         }
@@ -173,17 +165,13 @@ export class PeerClient {
   }
 
   #fail(error: DistCacheError): void {
-    for (const pending of this.#pending.values()) pending.reject(error);
-    this.#pending.clear();
+    for (const pending of this.#pending.takeAll()) pending.reject(error);
     this.#stopSweeping();
   }
 
   /** Fails the requests past their deadline; stops itself when nothing is pending. */
   #sweep(): void {
-    const now = performance.now();
-    for (const [requestId, pending] of this.#pending) {
-      if (pending.deadline > now) continue;
-      this.#pending.delete(requestId);
+    for (const pending of this.#pending.takeExpired(performance.now())) {
       pending.reject(new DistCacheError(ErrorCode.TIMEOUT, `peer ${this.address} did not answer within ${pending.timeoutMs} ms`));
     }
     if (this.#pending.size === 0) this.#stopSweeping();

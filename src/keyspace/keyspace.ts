@@ -221,7 +221,7 @@ export class Keyspace {
     await this.#loader?.stop();
   }
 
-  async #loadAndStore(key: string, flight: Flight<ReadResult>): Promise<ReadResult> {
+  async #loadAndStore(key: string, flight: Flight): Promise<ReadResult> {
     let value: Uint8Array | null;
     try {
       value = await this.#loader!.load(key);
