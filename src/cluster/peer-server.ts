@@ -49,7 +49,9 @@ const MAX_CONNECTIONS = 1_024;
 export class PeerServer {
   readonly #server: net.Server;
   readonly #sockets = new Set<net.Socket>();
-  readonly #inFlight = new Set<Promise<void>>();
+  /** Requests being answered asynchronously: a count, not a Set of their promises, so nothing long-lived churns per request. */
+  #inFlight = 0;
+  #onDrained: (() => void) | undefined;
 
   constructor(
     private readonly handler: PeerRequestHandler,
@@ -83,10 +85,16 @@ export class PeerServer {
   async close(drainMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
     let timer: NodeJS.Timeout | undefined;
-    await Promise.race([Promise.allSettled([...this.#inFlight]), new Promise((resolve) => (timer = setTimeout(resolve, drainMs)))]);
+    await Promise.race([this.#drained(), new Promise((resolve) => (timer = setTimeout(resolve, drainMs)))]);
     clearTimeout(timer);
     for (const socket of this.#sockets) socket.destroy();
     await closed;
+  }
+
+  /** Resolves once no request is being answered. */
+  #drained(): Promise<void> {
+    if (this.#inFlight === 0) return Promise.resolve();
+    return new Promise((resolve) => (this.#onDrained = resolve));
   }
 
   #accept(socket: net.Socket): void {
@@ -135,13 +143,16 @@ export class PeerServer {
           }
           pending++;
           if (pending >= MAX_IN_FLIGHT_PER_CONNECTION) socket.pause();
-          const work = reply.then((answer) => {
-            writer.write(encodePeerMessage(answer));
-            pending--;
-            if (pending < MAX_IN_FLIGHT_PER_CONNECTION) socket.resume();
-          });
-          this.#inFlight.add(work);
-          void work.finally(() => this.#inFlight.delete(work));
+          this.#inFlight++;
+          void reply
+            .then((answer) => {
+              writer.write(encodePeerMessage(answer));
+              pending--;
+              if (pending < MAX_IN_FLIGHT_PER_CONNECTION) socket.resume();
+            })
+            .finally(() => {
+              if (--this.#inFlight === 0) this.#onDrained?.();
+            });
         }
       }
     });
