@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { freeUdpPort } from './ports.js';
-import { ServerProcess } from './server-process.js';
+import { ServerProcess, startOnFreePort } from './server-process.js';
 
 /** A real dnsmasq answering from a hosts file (and SRV lines) on 127.0.0.1. */
 export interface Dnsmasq {
@@ -26,30 +26,31 @@ export async function startDnsmasq(hosts: string[], srvHosts: string[] = []): Pr
   const dir = await mkdtemp(path.join(tmpdir(), 'distcache-dns-'));
   const hostsFile = path.join(dir, 'hosts');
   await writeFile(hostsFile, hosts.join('\n') + '\n');
-  const port = await freeUdpPort();
-  const server = new ServerProcess(
-    'dnsmasq',
-    [
-      '--keep-in-foreground', '--log-facility=-', '--conf-file=/dev/null', '--pid-file=', '--user=root',
-      `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
-      '--no-resolv', '--no-hosts', `--addn-hosts=${hostsFile}`, '--local-ttl=1', '--local=/test/', '--local=/local/',
-      ...srvHosts.map((srv) => `--srv-host=${srv}`),
-    ],
-    `read ${hostsFile}`,
-    'dnsmasq-base',
+  // dnsmasq serves UDP and TCP on its port: one free for UDP a moment ago may be taken for TCP.
+  const { server: running, port } = await startOnFreePort(freeUdpPort, (port) =>
+    new ServerProcess(
+      'dnsmasq',
+      [
+        '--keep-in-foreground', '--log-facility=-', '--conf-file=/dev/null', '--pid-file=', '--user=root',
+        `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
+        '--no-resolv', '--no-hosts', `--addn-hosts=${hostsFile}`, '--local-ttl=1', '--local=/test/', '--local=/local/',
+        ...srvHosts.map((srv) => `--srv-host=${srv}`),
+      ],
+      `read ${hostsFile}`,
+      'dnsmasq-base',
+    ),
   );
-  await server.start();
   return {
     server: `127.0.0.1:${port}`,
     setHosts: async (lines) => {
       await writeFile(hostsFile, lines.join('\n') + '\n');
-      server.signal('SIGHUP');
+      running.signal('SIGHUP');
       await new Promise((resolve) => setTimeout(resolve, 100));
     },
-    start: () => server.start(),
-    stop: () => server.stop(),
+    start: () => running.start(),
+    stop: () => running.stop(),
     close: async () => {
-      await server.stop();
+      await running.stop();
       await rm(dir, { recursive: true, force: true });
     },
   };

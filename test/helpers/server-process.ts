@@ -61,3 +61,21 @@ export class ServerProcess {
     await exited;
   }
 }
+
+/**
+ * Starts the server `make` builds for a port `pickPort` found free, trying
+ * again with another port when it was taken in the meantime (another test's
+ * listener, or TCP taken where UDP was free).
+ */
+export async function startOnFreePort(pickPort: () => Promise<number>, make: (port: number) => ServerProcess): Promise<{ server: ServerProcess; port: number }> {
+  for (let attempt = 1; ; attempt++) {
+    const port = await pickPort();
+    const server = make(port);
+    try {
+      await server.start();
+      return { server, port };
+    } catch (error) {
+      if (attempt >= 5 || !/address already in use/i.test(String((error as Error).message))) throw error;
+    }
+  }
+}
