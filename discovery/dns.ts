@@ -49,6 +49,8 @@ export class DnsDiscovery implements DiscoveryProvider {
   #answered = false;
   /** Lookups failed in a row: retries back off from minRefreshInterval, doubling up to refreshInterval. */
   #failures = 0;
+  /** When the last lookup started (ms). */
+  #lastAttempt = 0;
 
   constructor(options: DnsDiscoveryOptions) {
     this.#options = validate(options);
@@ -69,14 +71,16 @@ export class DnsDiscovery implements DiscoveryProvider {
     await this.#lookup;
   }
 
-  /** The last good answer; before the first one, a lookup now. */
+  /** The last good answer; before the first one, a lookup now (at most once per minRefreshInterval). */
   async addresses(): Promise<string[]> {
-    if (!this.#answered && this.#resolver) await (this.#lookup ?? this.#refresh());
+    const due = Date.now() - this.#lastAttempt >= this.#options.minRefreshInterval;
+    if (!this.#answered && this.#resolver && (this.#lookup !== undefined || due)) await (this.#lookup ?? this.#refresh());
     return [...this.#addresses];
   }
 
   /** Looks the name up once (joining a lookup in progress) and schedules the next lookup. */
   #refresh(): Promise<void> {
+    if (this.#lookup === undefined) this.#lastAttempt = Date.now();
     this.#lookup ??= this.#lookUp().finally(() => (this.#lookup = undefined));
     return this.#lookup;
   }
