@@ -37,6 +37,8 @@ export class KubernetesDiscovery implements DiscoveryProvider {
   #context: DiscoveryContext | undefined;
   #retry: NodeJS.Timeout | undefined;
   #stopped = true;
+  /** Watch failures since the last event. */
+  #failures = 0;
 
   constructor(options: KubernetesDiscoveryOptions) {
     this.#options = validate(options);
@@ -55,7 +57,10 @@ export class KubernetesDiscovery implements DiscoveryProvider {
     };
     const informer = new ListWatch<V1Pod>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, new CheckedWatch(kubeConfig, ignore), list, false, labelSelector);
     this.#informer = informer;
-    informer.on('change', () => context.changed());
+    informer.on('change', () => {
+      this.#failures = 0;
+      context.changed();
+    });
     informer.on('error', (error) => this.#retryAfter(error));
     await this.#open();
   }
@@ -82,7 +87,10 @@ export class KubernetesDiscovery implements DiscoveryProvider {
   /** The watch stopped on an error: open it again (from the last resourceVersion) after retryInterval. */
   #retryAfter(error: unknown): void {
     if (this.#stopped) return;
-    this.#context?.logger.warn({ err: (error as Error)?.message ?? String(error), retryIn: this.#options.retryInterval }, 'Kubernetes discovery lost its watch; keeping the known pods and retrying');
+    // Warn on the 1st, 2nd, 4th, 8th... failure in a row: an API outage reminds without flooding the log.
+    const failures = ++this.#failures;
+    const level = (failures & (failures - 1)) === 0 ? 'warn' : 'debug';
+    this.#context?.logger[level]({ err: (error as Error)?.message ?? String(error), failures, retryIn: this.#options.retryInterval }, 'Kubernetes discovery lost its watch; keeping the known pods and retrying');
     clearTimeout(this.#retry);
     this.#retry = setTimeout(() => void this.#open(), this.#options.retryInterval);
   }

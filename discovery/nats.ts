@@ -76,6 +76,8 @@ export class NatsDiscovery implements DiscoveryProvider {
   #retry: NodeJS.Timeout | undefined;
   #announce: NodeJS.Timeout | undefined;
   #stopped = true;
+  /** Connection attempts failed in a row: the first is a warning, the rest debug lines. */
+  #failedConnects = 0;
   readonly #inbox = createInbox('_INBOX.distcache');
 
   constructor(options: NatsDiscoveryOptions) {
@@ -131,13 +133,16 @@ export class NatsDiscovery implements DiscoveryProvider {
       });
       if (this.#stopped) return void (await connection.close());
       this.#connection = connection;
+      this.#failedConnects = 0;
       this.#listen(connection);
       void this.#followStatus(connection);
       this.#join(connection);
       this.#context?.logger.info({ server: connection.getServer(), subject: this.#options.subject }, 'NATS discovery connected');
     } catch (error) {
       if (this.#stopped) return;
-      this.#context?.logger.warn({ servers, err: (error as Error).message, retryIn: reconnectInterval }, 'NATS discovery cannot reach a server; keeping the known members');
+      const fields = { servers, err: (error as Error).message, retryIn: reconnectInterval };
+      if (this.#failedConnects++ === 0) this.#context?.logger.warn(fields, 'NATS discovery cannot reach a server; keeping the known members and retrying');
+      else this.#context?.logger.debug(fields, 'NATS discovery still cannot reach a server');
       this.#retry = setTimeout(() => void this.#connect(), reconnectInterval);
     }
   }
