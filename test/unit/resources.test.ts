@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { it } from 'node:test';
+import { get } from 'node:http';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ErrorCode } from '../../src/index.js';
 import { rejectsWithCode } from '../helpers/assert-code.js';
@@ -29,4 +30,22 @@ it('stop() leaves no timer behind: breaker, limiter, read timeouts and TTLs are 
   await nextTurn(); // destroy hooks are delivered asynchronously
   timers.stop();
   assert.equal(timers.live(), 0);
+});
+
+it('stop() also closes the admin server: no listening or accepted socket is left', async () => {
+  await nextTurn();
+  // Sockets only: Node's http module and fetch keep process-wide timers of their own (the Date header cache, undici's clock).
+  const sockets = trackTimers(['TCPSERVERWRAP', 'TCPWRAP']);
+  const engine = await startEngine({ dataSource: countingSource() }, { admin: { listen: '127.0.0.1:0' } });
+  await engine.get('ks', 'a');
+  const status = await new Promise<number>((resolve, reject) =>
+    get(`${engine.adminUrl()}/metrics`, { agent: false }, (response) => (response.resume(), resolve(response.statusCode!))).on('error', reject),
+  );
+  assert.equal(status, 200);
+  assert.ok(sockets.live() > 0, 'the running admin server holds a listening socket');
+  await engine.stop();
+  await sleep(5);
+  await nextTurn();
+  sockets.stop();
+  assert.equal(sockets.live(), 0);
 });
