@@ -7,6 +7,7 @@ import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import { AdminRoutes, type AdminView, type Reply } from './routes.js';
+import { listenOrFail } from '../net/stream-server.js';
 
 /** Connections the admin server holds at once; operators and scrapers need few. */
 const MAX_CONNECTIONS = 256;
@@ -42,12 +43,7 @@ export class AdminServer {
   /** Listens on the configured address; a port in use is ERR_INVALID_CONFIG naming it. */
   static async start(config: AdminConfig, view: AdminView, metrics: EngineMetrics, logger: Logger): Promise<AdminServer> {
     const admin = new AdminServer(config, view, metrics, logger);
-    await new Promise<void>((resolve, reject) => {
-      admin.#server.once('error', (error: NodeJS.ErrnoException) =>
-        reject(new DistCacheError(ErrorCode.INVALID_CONFIG, `admin: cannot listen on ${config.host}:${config.port} (${error.code ?? error.message})`, { cause: error })),
-      );
-      admin.#server.listen(config.port, config.host, () => resolve());
-    });
+    await listenOrFail(admin.#server, { host: config.host, port: config.port }, { what: 'admin', hint: '; change admin.listen' });
     logger.info({ url: admin.url }, 'distcache admin server started');
     return admin;
   }

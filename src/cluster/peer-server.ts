@@ -1,7 +1,7 @@
 import net from 'node:net';
-import tls from 'node:tls';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { createStreamServer, listenOrFail, type ServerTls } from '../net/stream-server.js';
 import type { ClusterKeyProof } from './peer-auth.js';
 import { BatchedWriter } from './batched-writer.js';
 import { MAX_PEER_FRAME_BYTES, MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from './peer-codec.js';
@@ -25,11 +25,7 @@ export interface PeerReadReply {
 }
 
 /** TLS material for the peer port; with `ca`, peers must present a certificate it signed (mutual TLS). */
-export interface PeerTlsOptions {
-  key: string | Buffer;
-  cert: string | Buffer;
-  ca?: string | Buffer;
-}
+export type PeerTlsOptions = ServerTls;
 
 /** Requests one connection may have in progress; past it the server stops reading from that connection. */
 const MAX_IN_FLIGHT_PER_CONNECTION = 1024;
@@ -60,25 +56,15 @@ export class PeerServer {
     tlsOptions: PeerTlsOptions | undefined,
   ) {
     const onConnection = (socket: net.Socket): void => this.#accept(socket);
-    this.#server = tlsOptions
-      ? tls.createServer({ ...tlsOptions, requestCert: tlsOptions.ca !== undefined, rejectUnauthorized: tlsOptions.ca !== undefined }, onConnection)
-      : net.createServer(onConnection);
+    this.#server = createStreamServer(tlsOptions, onConnection);
     this.#server.maxConnections = MAX_CONNECTIONS;
     this.#server.on('tlsClientError', (error) => this.logger.warn({ err: error.message }, 'peer TLS handshake refused'));
   }
 
   /** Starts listening; rejects with ERR_INVALID_CONFIG when the address cannot be used. */
-  listen(host: string, port: number): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#server.once('error', (error: NodeJS.ErrnoException) => {
-        reject(new DistCacheError(ErrorCode.INVALID_CONFIG, `peer port: cannot listen on ${host}:${port} (${error.code ?? error.message}); change bindAddr or bindPort`, { cause: error }));
-      });
-      this.#server.listen({ host, port }, () => {
-        this.#server.removeAllListeners('error');
-        this.#server.on('error', (error) => this.logger.error({ err: error.message }, 'peer port error'));
-        resolve();
-      });
-    });
+  async listen(host: string, port: number): Promise<void> {
+    await listenOrFail(this.#server, { host, port }, { what: 'peer port', hint: '; change bindAddr or bindPort' });
+    this.#server.on('error', (error) => this.logger.error({ err: error.message }, 'peer port error'));
   }
 
   /** Stops accepting, waits up to `drainMs` for requests in progress, then closes every connection. */

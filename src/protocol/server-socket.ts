@@ -1,15 +1,9 @@
 import { rm } from 'node:fs/promises';
-import net from 'node:net';
-import tls from 'node:tls';
-import { DistCacheError, ErrorCode } from '../errors.js';
+import type net from 'node:net';
+import { createStreamServer, listenOrFail, type ServerTls } from '../net/stream-server.js';
 import { formatSessionAddress, type SessionAddress } from './address.js';
 
-/** TLS material of a listening socket; with `ca`, clients must present a certificate it signed. */
-export interface ServerTls {
-  key: string | Buffer;
-  cert: string | Buffer;
-  ca?: string | Buffer;
-}
+export type { ServerTls } from '../net/stream-server.js';
 
 /**
  * Listens on a session address (TCP or UNIX, optionally TLS) for the session
@@ -17,16 +11,11 @@ export interface ServerTls {
  * a failure is ERR_INVALID_CONFIG naming the address.
  */
 export async function listenOn(address: SessionAddress, onConnection: (socket: net.Socket) => void, options: { tls?: ServerTls; maxConnections?: number } = {}): Promise<net.Server> {
-  const { tls: tlsOptions } = options;
-  const server = tlsOptions ? tls.createServer({ ...tlsOptions, requestCert: tlsOptions.ca !== undefined, rejectUnauthorized: tlsOptions.ca !== undefined }, onConnection) : net.createServer(onConnection);
+  const server = createStreamServer(options.tls, onConnection);
   if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
   if (address.kind === 'unix') await rm(address.path, { force: true });
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', (error: NodeJS.ErrnoException) =>
-      reject(new DistCacheError(ErrorCode.INVALID_CONFIG, `cannot listen on ${formatSessionAddress(address)} (${error.code ?? error.message})`, { cause: error })),
-    );
-    server.listen(address.kind === 'unix' ? { path: address.path } : { host: address.host, port: address.port }, () => resolve());
-  });
+  const target = address.kind === 'unix' ? { path: address.path } : { host: address.host, port: address.port };
+  await listenOrFail(server, target, { what: 'distcache protocol', where: formatSessionAddress(address) });
   return server;
 }
 
