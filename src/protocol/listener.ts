@@ -2,9 +2,11 @@ import { chmod, chown, rm } from 'node:fs/promises';
 import type net from 'node:net';
 import type { Logger } from '../logger.js';
 import { formatSessionAddress, parseSessionAddress, type SessionAddress } from './address.js';
-import { DcMessageDecoder, DcProtocolError, encodeMessage, type DcMessage } from './codec.js';
+import { DcMessageDecoder, DcProtocolError, encodeMessage, Status, type DcMessage } from './codec.js';
 import { boundAddress, closeServer, listenOn, type ServerTls } from './server-socket.js';
 import type { SessionOperations } from './session-operations.js';
+
+const DISCONNECTED = Uint8Array.of(Status.DISCONNECTED);
 
 /** Settings of the session listener, defaults applied. */
 export interface SessionListenerSettings {
@@ -21,7 +23,9 @@ export interface SessionListenerSettings {
  * The distcache protocol listener: TCP, UNIX and TLS sockets, each
  * connection persistent and answered strictly in order, one request at a
  * time (as dc_server does). A corrupt or incompatible frame closes that
- * connection only; an idle connection is closed after `idleTimeout`.
+ * connection only; an idle connection is closed after `idleTimeout`. A
+ * request the cache cannot serve (no node reachable) is answered
+ * DISCONNECTED, as dc_client answers while its server is down.
  */
 export class SessionListener {
   readonly #servers: net.Server[] = [];
@@ -84,6 +88,7 @@ export class SessionListener {
     const decoder = new DcMessageDecoder();
     const queue: DcMessage[] = [];
     let busy = false;
+    let failures = 0;
 
     const next = async (): Promise<void> => {
       busy = true;
@@ -93,9 +98,11 @@ export class SessionListener {
         try {
           data = await this.operations.answer(request);
         } catch (error) {
-          this.logger.warn({ err: (error as Error).message }, 'session request failed; closing the connection');
-          socket.destroy();
-          break;
+          // The cache could not serve it (no node reachable, a timeout): answer as a proxy whose
+          // server is down does, and keep the connection; the client treats it as a miss.
+          const level = failures++ === 0 ? 'warn' : 'debug';
+          this.logger[level]({ err: (error as Error).message }, 'session request failed; answered DISCONNECTED');
+          data = DISCONNECTED;
         }
         if (!socket.destroyed) socket.write(encodeMessage({ isResponse: true, requestUid: request.requestUid, operation: request.operation, data }));
       }
