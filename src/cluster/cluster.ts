@@ -69,6 +69,9 @@ export class Cluster {
   /** Members already reported as refused, so a retry loop logs once. */
   readonly #refused = new Set<string>();
   #rediscover: NodeJS.Timeout | undefined;
+  /** A dial prompted by discovery's `changed()` in progress, and whether another was asked for meanwhile. */
+  #dialing: Promise<void> | undefined;
+  #dialAgain = false;
   #warming: Promise<void> | undefined;
   #warmAgain = false;
 
@@ -171,7 +174,7 @@ export class Cluster {
       self: this.#discoveryAddress(),
       logger: this.#options.logger,
       changed: () => {
-        if (this.#rediscover !== undefined) void this.#dialDiscovered();
+        if (this.#rediscover !== undefined) this.#dialSoon();
       },
     });
   }
@@ -201,6 +204,25 @@ export class Cluster {
     }
     logger.info({ self: this.#selfId, members: this.#placement.members }, 'joined the cluster');
     this.#rediscover = setInterval(() => void this.#dialDiscovered(), config.joinRetryInterval * 5);
+  }
+
+  /**
+   * Dials discovery's addresses after a provider said they changed. A burst of
+   * changes (NATS answers arriving one by one) makes one dial in progress and
+   * at most one more after it, not one each.
+   */
+  #dialSoon(): void {
+    if (this.#dialing !== undefined) {
+      this.#dialAgain = true;
+      return;
+    }
+    this.#dialing = this.#dialDiscovered().finally(() => {
+      this.#dialing = undefined;
+      if (this.#dialAgain && this.#rediscover !== undefined) {
+        this.#dialAgain = false;
+        this.#dialSoon();
+      }
+    });
   }
 
   async #dialDiscovered(): Promise<void> {
