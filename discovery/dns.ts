@@ -1,8 +1,10 @@
 import { Resolver } from 'node:dns/promises';
+import { z } from 'zod';
 import { isIP } from 'node:net';
 import { discoveryAddress, type DiscoveryContext, type DiscoveryProvider } from '../src/discovery.js';
 import { DistCacheError, ErrorCode } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
+import { parseOptions, portNumber, timerMs } from '../src/validate.js';
 
 /** Options of {@link DnsDiscovery}. */
 export interface DnsDiscoveryOptions {
@@ -22,7 +24,19 @@ export interface DnsDiscoveryOptions {
   timeout?: number;
 }
 
-type ResolvedOptions = Required<Omit<DnsDiscoveryOptions, 'servers'>> & { servers: string[] | undefined };
+const dnsOptionsSchema = z
+  .object({
+    name: z.string().regex(/^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$/, 'must be a DNS name'),
+    port: portNumber.default(3322),
+    type: z.enum(['A', 'AAAA', 'SRV']).default('A'),
+    servers: z.array(z.string().min(1)).min(1, 'must list at least one server').optional(),
+    refreshInterval: timerMs.default(30_000),
+    minRefreshInterval: timerMs.default(1_000),
+    timeout: timerMs.default(2_000),
+  })
+  .refine((options) => options.minRefreshInterval <= options.refreshInterval, { message: 'must not exceed refreshInterval', path: ['minRefreshInterval'] });
+
+type ResolvedOptions = z.infer<typeof dnsOptionsSchema>;
 
 interface Answer {
   addresses: string[];
@@ -156,32 +170,13 @@ async function resolveHost(resolver: Resolver, host: string): Promise<string[]> 
 }
 
 function validate(options: DnsDiscoveryOptions): ResolvedOptions {
-  const fail = (message: string): never => {
-    throw new DistCacheError(ErrorCode.INVALID_CONFIG, `DnsDiscovery: ${message}`);
-  };
-  if (typeof options?.name !== 'string' || !/^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$/.test(options.name)) fail(`name must be a DNS name, got ${JSON.stringify(options?.name)}`);
-  const type = options.type ?? 'A';
-  if (!['A', 'AAAA', 'SRV'].includes(type)) fail(`type must be "A", "AAAA" or "SRV", got ${JSON.stringify(type)}`);
-  const port = options.port ?? 3322;
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) fail(`port must be an integer in 1..65535, got ${JSON.stringify(port)}`);
-  const positive = (field: 'refreshInterval' | 'minRefreshInterval' | 'timeout', fallback: number): number => {
-    const value = options[field] ?? fallback;
-    if (!Number.isInteger(value) || value <= 0) fail(`${field} must be a positive integer (ms), got ${JSON.stringify(value)}`);
-    return value;
-  };
-  const refreshInterval = positive('refreshInterval', 30_000);
-  const minRefreshInterval = positive('minRefreshInterval', 1_000);
-  if (minRefreshInterval > refreshInterval) fail(`minRefreshInterval (${minRefreshInterval}) must not exceed refreshInterval (${refreshInterval})`);
-  const servers = options.servers;
-  if (servers !== undefined && (!Array.isArray(servers) || servers.length === 0 || !servers.every((server) => typeof server === 'string' && server.length > 0))) {
-    fail(`servers must be a non-empty array of "host" or "host:port" strings, got ${JSON.stringify(servers)}`);
-  }
-  if (servers) {
+  const resolved = parseOptions(dnsOptionsSchema, options, 'DnsDiscovery options');
+  if (resolved.servers) {
     try {
-      new Resolver().setServers(servers);
+      new Resolver().setServers(resolved.servers);
     } catch (error) {
-      throw new DistCacheError(ErrorCode.INVALID_CONFIG, `DnsDiscovery: servers must be IP addresses with optional ports, got ${JSON.stringify(servers)}`, { cause: error });
+      throw new DistCacheError(ErrorCode.INVALID_CONFIG, `DnsDiscovery options.servers: must be IP addresses with optional ports, got ${JSON.stringify(resolved.servers)}`, { cause: error });
     }
   }
-  return { name: options.name, type, port, refreshInterval, minRefreshInterval, timeout: positive('timeout', 2_000), servers };
+  return resolved;
 }

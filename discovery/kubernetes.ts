@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
+import { z } from 'zod';
 import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1Pod } from '@kubernetes/client-node';
 import { discoveryAddress, isDiscoveryAddress, type DiscoveryContext, type DiscoveryProvider } from '../src/discovery.js';
 import { DistCacheError, ErrorCode } from '../src/errors.js';
+import { parseOptions, portNumber, timerMs } from '../src/validate.js';
 
 /** Options of {@link KubernetesDiscovery}. */
 export interface KubernetesDiscoveryOptions {
@@ -144,43 +146,37 @@ function hasName(object: unknown): boolean {
   return typeof metadata === 'object' && metadata !== null && typeof metadata.name === 'string';
 }
 
-interface ResolvedOptions {
-  labelSelector: string;
-  namespace: string;
-  portName: string;
-  port: number;
-  kubeConfig: KubeConfig;
-  retryInterval: number;
-}
+const kubernetesOptionsSchema = z.object({
+  labelSelector: z.string().refine((selector) => selector.trim() !== '', 'must be a label selector such as "app=distcache"'),
+  namespace: z.preprocess((namespace) => namespace ?? ownNamespace(), z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name')),
+  portName: z.string().min(1, 'must be a container port name').default('discovery'),
+  port: portNumber.default(3322),
+  kubeConfig: z.union([z.string().min(1), z.instanceof(KubeConfig)]).optional(),
+  retryInterval: timerMs.default(1_000),
+});
+
+type ResolvedOptions = Omit<z.infer<typeof kubernetesOptionsSchema>, 'kubeConfig'> & { kubeConfig: KubeConfig };
 
 function validate(options: KubernetesDiscoveryOptions): ResolvedOptions {
-  const fail = (message: string, cause?: unknown): never => {
-    throw new DistCacheError(ErrorCode.INVALID_CONFIG, `KubernetesDiscovery: ${message}`, { cause });
-  };
-  if (typeof options?.labelSelector !== 'string' || options.labelSelector.trim() === '') fail(`labelSelector must be a label selector such as "app=distcache", got ${JSON.stringify(options?.labelSelector)}`);
-  const port = options.port ?? 3322;
-  if (!Number.isInteger(port) || port < 1 || port > 65_535) fail(`port must be an integer in 1..65535, got ${JSON.stringify(port)}`);
-  const retryInterval = options.retryInterval ?? 1_000;
-  if (!Number.isInteger(retryInterval) || retryInterval <= 0) fail(`retryInterval must be a positive integer (ms), got ${JSON.stringify(retryInterval)}`);
-  const portName = options.portName ?? 'discovery';
-  if (typeof portName !== 'string' || portName === '') fail(`portName must be a container port name, got ${JSON.stringify(portName)}`);
-  const namespace = options.namespace ?? ownNamespace();
-  if (typeof namespace !== 'string' || !/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/.test(namespace)) fail(`namespace must be a Kubernetes namespace name, got ${JSON.stringify(namespace)}`);
-  let kubeConfig: KubeConfig;
-  if (options.kubeConfig instanceof KubeConfig) kubeConfig = options.kubeConfig;
-  else {
-    kubeConfig = new KubeConfig();
+  const parsed = parseOptions(kubernetesOptionsSchema, options, 'KubernetesDiscovery options');
+  return { ...parsed, kubeConfig: loadKubeConfig(parsed.kubeConfig) };
+}
+
+/** The given KubeConfig, the kubeconfig file, or the in-cluster service account; ERR_INVALID_CONFIG when none can be loaded. */
+function loadKubeConfig(given: string | KubeConfig | undefined): KubeConfig {
+  const invalid = (message: string, cause?: unknown) => new DistCacheError(ErrorCode.INVALID_CONFIG, `KubernetesDiscovery: ${message}`, { cause });
+  const kubeConfig = given instanceof KubeConfig ? given : new KubeConfig();
+  if (!(given instanceof KubeConfig)) {
+    if (given === undefined && !process.env.KUBERNETES_SERVICE_HOST) throw invalid('not running in Kubernetes (KUBERNETES_SERVICE_HOST is unset): pass kubeConfig, a kubeconfig file');
     try {
-      if (typeof options.kubeConfig === 'string') kubeConfig.loadFromFile(options.kubeConfig);
-      else if (process.env.KUBERNETES_SERVICE_HOST) kubeConfig.loadFromCluster();
-      else fail('not running in Kubernetes (KUBERNETES_SERVICE_HOST is unset): pass kubeConfig, a kubeconfig file');
+      if (given === undefined) kubeConfig.loadFromCluster();
+      else kubeConfig.loadFromFile(given);
     } catch (error) {
-      if (error instanceof DistCacheError) throw error;
-      fail(`cannot load ${typeof options.kubeConfig === 'string' ? `kubeconfig ${options.kubeConfig}` : 'the in-cluster config'}: ${(error as Error).message}`, error);
+      throw invalid(`cannot load ${given === undefined ? 'the in-cluster config' : `kubeconfig ${given}`}: ${(error as Error).message}`, error);
     }
   }
-  if (!kubeConfig.getCurrentCluster()) fail('the kubeconfig names no current cluster (outside Kubernetes, pass kubeConfig: a kubeconfig file)');
-  return { labelSelector: options.labelSelector, namespace, portName, port, kubeConfig, retryInterval };
+  if (!kubeConfig.getCurrentCluster()) throw invalid('the kubeconfig names no current cluster (outside Kubernetes, pass kubeConfig: a kubeconfig file)');
+  return kubeConfig;
 }
 
 /** The namespace of the pod this runs in, from its service account; `default` outside Kubernetes. */

@@ -1,6 +1,7 @@
+import { z } from 'zod';
 import { connect, createInbox, credsAuthenticator, type NatsConnection, type Msg, type TlsOptions } from '@nats-io/transport-node';
 import { isDiscoveryAddress, type DiscoveryContext, type DiscoveryProvider } from '../src/discovery.js';
-import { DistCacheError, ErrorCode } from '../src/errors.js';
+import { parseOptions, timerMs } from '../src/validate.js';
 
 /** Options of {@link NatsDiscovery}. */
 export interface NatsDiscoveryOptions {
@@ -217,28 +218,22 @@ export class NatsDiscovery implements DiscoveryProvider {
   }
 }
 
-type ResolvedOptions = Omit<NatsDiscoveryOptions, 'servers' | 'subject' | 'announceInterval' | 'reconnectInterval'> & {
-  servers: string[];
-  subject: string;
-  announceInterval: number;
-  reconnectInterval: number;
-};
+const natsOptionsSchema = z
+  .object({
+    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((servers) => (typeof servers === 'string' ? [servers] : servers)),
+    subject: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated tokens without wildcards').default('distcache.discovery'),
+    token: z.string().optional(),
+    user: z.string().optional(),
+    pass: z.string().optional(),
+    credentials: z.string().optional(),
+    tls: z.custom<TlsOptions>((value) => typeof value === 'object' && value !== null, 'must be an object of TLS options').optional(),
+    announceInterval: timerMs.default(30_000),
+    reconnectInterval: timerMs.default(1_000),
+  })
+  .refine((options) => (options.user === undefined) === (options.pass === undefined), { message: 'user and pass go together', path: ['pass'] });
+
+type ResolvedOptions = z.infer<typeof natsOptionsSchema>;
 
 function validate(options: NatsDiscoveryOptions): ResolvedOptions {
-  const fail = (message: string): never => {
-    throw new DistCacheError(ErrorCode.INVALID_CONFIG, `NatsDiscovery: ${message}`);
-  };
-  const servers = typeof options?.servers === 'string' ? [options.servers] : options?.servers;
-  if (!Array.isArray(servers) || servers.length === 0 || !servers.every((server) => typeof server === 'string' && server.length > 0)) {
-    fail(`servers must be a NATS URL or a non-empty array of them, got ${JSON.stringify(options?.servers)}`);
-  }
-  const subject = options.subject ?? 'distcache.discovery';
-  if (typeof subject !== 'string' || !/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/.test(subject)) fail(`subject must be dot-separated tokens without wildcards, got ${JSON.stringify(subject)}`);
-  const interval = (field: 'announceInterval' | 'reconnectInterval', fallback: number): number => {
-    const value = options[field] ?? fallback;
-    if (!Number.isInteger(value) || value <= 0) fail(`${field} must be a positive integer (ms), got ${JSON.stringify(value)}`);
-    return value;
-  };
-  if ((options.user === undefined) !== (options.pass === undefined)) fail('user and pass go together');
-  return { ...options, servers, subject, announceInterval: interval('announceInterval', 30_000), reconnectInterval: interval('reconnectInterval', 1_000) };
+  return parseOptions(natsOptionsSchema, options, 'NatsDiscovery options');
 }

@@ -1,11 +1,16 @@
+import { z } from 'zod';
 import { isDiscoveryAddress, type DiscoveryProvider } from '../src/discovery.js';
-import { DistCacheError, ErrorCode } from '../src/errors.js';
+import { parseOptions } from '../src/validate.js';
 
 /** Options of {@link StaticDiscovery}. */
 export interface StaticDiscoveryOptions {
   /** Discovery addresses (`host:port`, the nodes' discoveryPort) of the cluster's nodes; this node's own may be listed. */
   peers: string[];
 }
+
+const staticOptionsSchema = z.object({
+  peers: z.array(z.string().refine(isDiscoveryAddress, 'must be "host:port"')).min(1, 'must list at least one "host:port"'),
+});
 
 /**
  * A fixed list of peers, for clusters whose addresses are known in advance
@@ -17,13 +22,7 @@ export class StaticDiscovery implements DiscoveryProvider {
   readonly #peers: readonly string[];
 
   constructor(options: StaticDiscoveryOptions) {
-    if (!Array.isArray(options?.peers) || options.peers.length === 0) {
-      throw new DistCacheError(ErrorCode.INVALID_CONFIG, 'StaticDiscovery: peers must be a non-empty array of "host:port" strings');
-    }
-    for (const peer of options.peers) {
-      if (!isDiscoveryAddress(peer)) throw new DistCacheError(ErrorCode.INVALID_CONFIG, `StaticDiscovery: peer ${JSON.stringify(peer)} is not "host:port"`);
-    }
-    this.#peers = [...options.peers];
+    this.#peers = parseOptions(staticOptionsSchema, options, 'StaticDiscovery options').peers;
   }
 
   async start(): Promise<void> {}

@@ -4,7 +4,8 @@ import type { Hasher } from './cluster/hasher.js';
 import type { FailureDetection } from './cluster/membership.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { DiscoveryProvider } from './discovery.js';
-import { DistCacheError, ErrorCode, describeValue } from './errors.js';
+import { DistCacheError, ErrorCode } from './errors.js';
+import { MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
 import type { CircuitBreakerSettings } from './keyspace/circuit-breaker.js';
 import type { Codec } from './keyspace/codecs.js';
 import type { RateLimitSettings } from './keyspace/rate-limiter.js';
@@ -115,10 +116,8 @@ export const DEFAULTS = {
   rateLimitWaitTimeout: 250,
 } as const;
 
-/** setTimeout's ceiling: a timeout above it would fire at once. */
-const MAX_TIMER_MS = 2 ** 31 - 1;
-
-const timeout = z.number().int().min(1).max(MAX_TIMER_MS);
+/** A timeout in ms: at most setTimeout's ceiling, above which it would fire at once. */
+const timeout = timerMs;
 const duration = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const isFunction = (value: unknown): boolean => typeof value === 'function';
 
@@ -231,7 +230,7 @@ const engineSchema = z.strictObject({
 
 /** Validates engine options and applies every default; throws ERR_INVALID_CONFIG naming the field and value. */
 export function resolveEngineConfig(options: unknown): EngineConfig {
-  const parsed = parse(engineSchema, options, 'engine options');
+  const parsed = parseOptions(engineSchema, options, 'engine options');
   const keyspaceDefaults: KeyspaceDefaults = {
     defaultTtl: parsed.defaultTtl ?? DEFAULTS.defaultTtl,
     readTimeout: parsed.readTimeout ?? DEFAULTS.readTimeout,
@@ -306,7 +305,7 @@ function resolveSessionCache(options: NonNullable<z.infer<typeof engineSchema>['
 /** Validates one keyspace's options and layers them over the engine's defaults. */
 export function resolveKeyspaceConfig(options: unknown, defaults: KeyspaceDefaults, where = 'keyspace'): KeyspaceConfig {
   const named = typeof (options as { name?: unknown } | null)?.name === 'string' ? ` ("${(options as { name: string }).name}")` : '';
-  const parsed = parse(keyspaceSchema, options, `${where}${named}`);
+  const parsed = parseOptions(keyspaceSchema, options, `${where}${named}`);
   const circuitBreaker = parsed.circuitBreaker === false ? undefined : (parsed.circuitBreaker ?? defaults.circuitBreaker);
   const rateLimit = parsed.rateLimit === false ? undefined : (parsed.rateLimit ?? defaults.rateLimit);
   return {
@@ -332,25 +331,6 @@ export function resolveKeyspaceConfig(options: unknown, defaults: KeyspaceDefaul
     warmKeys: parsed.warmKeys ?? [],
     hotCache: parsed.hotCache ?? true,
   };
-}
-
-function parse<T extends z.ZodType>(schema: T, value: unknown, where: string): z.infer<T> {
-  const result = schema.safeParse(value, { reportInput: true });
-  if (result.success) return result.data;
-  const issue = innermostIssue(result.error.issues[0]!);
-  const path = issue.path.map((part) => (typeof part === 'number' ? `[${part}]` : `.${String(part)}`)).join('');
-  const got = issue.code === 'unrecognized_keys' ? '' : `, got ${describeValue(issue.input)}`;
-  throw new DistCacheError(ErrorCode.INVALID_CONFIG, `${where}${path}: ${issue.message}${got}`, { cause: result.error });
-}
-
-/**
- * For "object or false" options zod reports a bare "invalid input" at the
- * union; the object branch's own issue says what is wrong, so use that.
- */
-function innermostIssue(issue: z.core.$ZodIssue): z.core.$ZodIssue {
-  if (issue.code !== 'invalid_union') return issue;
-  const inner = issue.errors.find((branch) => branch.length > 0 && branch[0]!.code !== 'invalid_value')?.[0];
-  return inner === undefined ? issue : innermostIssue({ ...inner, path: [...issue.path, ...inner.path] });
 }
 
 function resolveAdmin(options: NonNullable<z.infer<typeof engineSchema>['admin']>): AdminConfig {
