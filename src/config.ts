@@ -6,6 +6,7 @@ import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { DiscoveryProvider } from './discovery.js';
 import { DistCacheError, ErrorCode } from './errors.js';
 import { MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
+import { splitHostPort } from './net/host-port.js';
 import type { CircuitBreakerSettings } from './keyspace/circuit-breaker.js';
 import type { Codec } from './keyspace/codecs.js';
 import type { RateLimitSettings } from './keyspace/rate-limiter.js';
@@ -341,10 +342,5 @@ function resolveAdmin(options: NonNullable<z.infer<typeof engineSchema>['admin']
 /** `host:port` with a port in 0..65535 (0: any free port); IPv6 hosts in brackets. */
 function isListenAddress(value: string): boolean {
   const { host, port } = splitHostPort(value);
-  return host.length > 0 && /^[0-9]{1,5}$/.test(String(port)) && port >= 0 && port <= 65_535 && !/\s/.test(host);
-}
-
-function splitHostPort(value: string): { host: string; port: number } {
-  const split = value.lastIndexOf(':');
-  return { host: value.slice(0, Math.max(split, 0)).replace(/^\[|\]$/g, ''), port: split < 0 ? NaN : Number(value.slice(split + 1)) };
+  return host.length > 0 && port >= 0 && port <= 65_535 && !/\s/.test(host);
 }

@@ -1,5 +1,6 @@
 import { isIP } from 'node:net';
 import type { Logger } from './logger.js';
+import { splitHostPort } from './net/host-port.js';
 
 /**
  * Finds the addresses that might be peers of this node. Membership does the
@@ -35,15 +36,10 @@ export interface DiscoveryContext {
 /** Whether `value` is a discovery address: `host:port` or `[ipv6]:port`, with a port in 1..65535 and a host that can be dialled (not 0.0.0.0 or ::). */
 export function isDiscoveryAddress(value: unknown): value is string {
   if (typeof value !== 'string' || value.length > 260) return false;
-  const split = value.lastIndexOf(':');
-  const rawHost = value.slice(0, split);
-  const bracketed = rawHost.startsWith('[') && rawHost.endsWith(']');
-  const host = bracketed ? rawHost.slice(1, -1) : rawHost;
-  const portText = value.slice(split + 1);
-  const port = Number(portText);
+  const { host, port, bracketed } = splitHostPort(value);
   const validHost = bracketed ? isIP(host) === 6 : isIP(host) === 4 || /^[A-Za-z0-9]([A-Za-z0-9.-]{0,252})$/.test(host);
   const unspecified = host === '0.0.0.0' || host === '::';
-  return split > 0 && validHost && !unspecified && /^[0-9]{1,5}$/.test(portText) && port > 0 && port < 65_536;
+  return validHost && !unspecified && port > 0 && port < 65_536;
 }
 
 /** `host:port` for an address and a port, bracketing IPv6 addresses. */

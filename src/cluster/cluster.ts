@@ -5,6 +5,7 @@ import { DistCacheError, ErrorCode } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace, ReadResult } from '../keyspace/keyspace.js';
 import type { Logger } from '../logger.js';
+import { splitHostPort } from '../net/host-port.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
@@ -181,7 +182,7 @@ export class Cluster {
 
   /** This node's discovery address: its peer host with the discovery port. */
   #discoveryAddress(): string {
-    return discoveryAddress(this.#selfId.slice(0, this.#selfId.lastIndexOf(':')).replace(/^\[|\]$/g, ''), this.#options.config.discoveryPort);
+    return discoveryAddress(splitHostPort(this.#selfId).host, this.#options.config.discoveryPort);
   }
 
   /** Dials discovery's addresses every joinRetryInterval until the quorum is alive, within bootstrapTimeout. */

@@ -10,6 +10,7 @@ import { preSharedKey } from '@libp2p/pnet';
 import { tcp } from '@libp2p/tcp';
 import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
+import { splitHostPort } from '../net/host-port.js';
 
 /** The libp2p node of one distcache node, with the services membership uses. */
 export type Libp2pHost = Awaited<ReturnType<typeof createHost>>;
@@ -39,9 +40,8 @@ export async function createHost(listenHost: string, port: number, clusterKey: s
 
 /** The multiaddr of a `host:port` discovery address. */
 export function toMultiaddr(address: string): Multiaddr {
-  const split = address.lastIndexOf(':');
-  const host = address.slice(0, split).replace(/^\[|\]$/g, '');
-  return multiaddr(`${ipPrefix(host)}/tcp/${address.slice(split + 1)}`);
+  const { host, port } = splitHostPort(address);
+  return multiaddr(`${ipPrefix(host)}/tcp/${port}`);
 }
 
 function ipPrefix(host: string): string {

@@ -4,6 +4,7 @@ import { DistCacheError, ErrorCode, type ErrorCode as Code } from '../errors.js'
 import type { ClusterKeyProof } from './peer-auth.js';
 import { BatchedWriter } from './batched-writer.js';
 import { PendingRequests } from './pending-requests.js';
+import { splitHostPort } from '../net/host-port.js';
 import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type DistributiveOmit, type PeerMessage } from './peer-codec.js';
 import type { PeerTlsOptions } from './peer-server.js';
 import { Telemetry } from '../observability/telemetry.js';
@@ -52,9 +53,7 @@ export class PeerClient {
     private readonly tlsOptions: PeerTlsOptions | undefined,
     private readonly telemetry: Telemetry = new Telemetry(undefined),
   ) {
-    const split = address.lastIndexOf(':');
-    this.#host = address.slice(0, split);
-    this.#port = Number(address.slice(split + 1));
+    ({ host: this.#host, port: this.#port } = splitHostPort(address));
   }
 
   /** Sends one request; resolves its reply, or rejects with ERR_PEER_UNAVAILABLE, ERR_TIMEOUT or the peer's error. */
