@@ -11,7 +11,7 @@ export interface AdminView {
   health(): EngineHealth;
   peers(): PeerInfo[];
   keyspaces(): { config: KeyspaceConfig; stats: KeyspaceStats }[];
-  /** Owner first, then replicas; empty when standalone. */
+  /** Owner first, then replicas; empty when standalone. These three throw ERR_KEYSPACE_NOT_FOUND for an unknown keyspace. */
   owners(keyspace: string, key: string): string[];
   deleteKey(keyspace: string, key: string): Promise<boolean>;
   deleteKeyspace(keyspace: string): Promise<void>;
@@ -100,7 +100,6 @@ export class AdminRoutes {
   #owner(query: URLSearchParams) {
     const keyspace = required(query, 'keyspace');
     const key = required(query, 'key');
-    this.#keyspace(keyspace);
     const [owner, ...replicas] = this.view.owners(keyspace, key);
     return { keyspace, key, owner: owner ?? null, replicas };
   }
@@ -109,7 +108,6 @@ export class AdminRoutes {
   #ownership(query: URLSearchParams) {
     const keyspace = query.get('keyspace') ?? this.view.keyspaces()[0]?.config.name;
     if (keyspace === undefined) return { keyspace: null, sample: 0, shares: [] };
-    this.#keyspace(keyspace);
     const counts = new Map<string, number>();
     for (let i = 0; i < OWNERSHIP_SAMPLE; i++) {
       const owner = this.view.owners(keyspace, `sample-${i}`)[0] ?? 'self';
@@ -120,12 +118,10 @@ export class AdminRoutes {
   }
 
   async #deleteKey(keyspace: string, key: string): Promise<Reply> {
-    this.#keyspace(keyspace);
     return json({ keyspace, key, deleted: await this.view.deleteKey(keyspace, key) });
   }
 
   async #deleteKeyspace(keyspace: string): Promise<Reply> {
-    this.#keyspace(keyspace);
     await this.view.deleteKeyspace(keyspace);
     return json({ keyspace, deleted: true });
   }

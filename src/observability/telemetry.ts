@@ -33,7 +33,7 @@ export class Telemetry {
 
   /** Counts and times a get that had to wait (a load or another node), from now until it settles. */
   waited<R>(runtime: Keyspace, read: Promise<R>): Promise<R> {
-    return this.#record(runtime.config.name, 'get', performance.now(), read, (value) => (value === undefined ? 'not_found' : 'miss'));
+    return this.#record(runtime.config.name, 'get', performance.now(), read, waitedOutcome);
   }
 
   /**
@@ -46,7 +46,7 @@ export class Telemetry {
     if (tracer !== undefined) return this.#tracedGet(tracer, read, runtime, key, signal, ownerOf(runtime.config.name, key));
     const started = performance.now();
     const result = read(runtime, key, signal);
-    if (result instanceof Promise) return this.#record(runtime.config.name, 'get', started, result, (value) => (value === undefined ? 'not_found' : 'miss'));
+    if (result instanceof Promise) return this.#record(runtime.config.name, 'get', started, result, waitedOutcome);
     if (result !== undefined) runtime.immediateHits++;
     else runtime.immediateNotFound++;
     this.metrics?.observe(runtime.config.name, 'get', result === undefined ? 'not_found' : 'hit', (performance.now() - started) / 1000);
@@ -109,6 +109,11 @@ export class Telemetry {
     const running = tracer ? inSpan(tracer, name, attributes, work, outcomeOf) : work();
     return this.metrics === undefined ? running : measured(running, started, outcomeOf, record);
   }
+}
+
+/** The outcome of a get that had to wait. */
+function waitedOutcome(value: unknown): string {
+  return value === undefined ? 'not_found' : 'miss';
 }
 
 /** `running`, recording its outcome (or its error's code) and its seconds since `started` once it settles. */
