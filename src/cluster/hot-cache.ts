@@ -19,7 +19,10 @@ export class HotCache {
     return this.#stores.get(keyspace)?.get(key, Date.now());
   }
 
-  /** Keeps a copy of a remote answer for at most {@link HOT_TTL_MS}. */
+  /**
+   * Keeps a copy of a remote answer for at most {@link HOT_TTL_MS}. The copy
+   * is exact: the answer's bytes may share a slab with other replies.
+   */
   set(keyspace: string, maxBytes: number, key: string, value: Uint8Array | null, expiresAt: number): void {
     const now = Date.now();
     if (expiresAt !== 0 && expiresAt <= now) return;
@@ -29,7 +32,7 @@ export class HotCache {
       this.#stores.set(keyspace, store);
     }
     const cap = now + HOT_TTL_MS;
-    store.set(key, value, expiresAt === 0 ? cap : Math.min(expiresAt, cap));
+    store.set(key, value === null ? null : value.slice(), expiresAt === 0 ? cap : Math.min(expiresAt, cap));
   }
 
   /** Drops the copy of one key. */

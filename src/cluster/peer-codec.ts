@@ -1,4 +1,5 @@
 import { DistCacheError, ErrorCode } from '../errors.js';
+import { ValueSlab } from './value-slab.js';
 
 /**
  * The peer transport's wire format, pure: bytes in, messages out, no sockets
@@ -47,17 +48,38 @@ export type PeerMessage =
 
 const HEADER_BYTES = 9;
 const decoder = new TextDecoder('utf-8', { fatal: true });
+/** Values of replies are read once by the requester and dropped: they share slabs. */
+const replySlab = new ValueSlab();
+
+/** A message to encode; `requestId` may be given apart. */
+export type OutgoingPeerMessage = DistributiveOmit<PeerMessage, 'requestId'> & { requestId?: number };
 
 /** Encodes one message as one frame, in a single allocation; `requestId` overrides the message's own. */
-export function encodePeerMessage(message: DistributiveOmit<PeerMessage, 'requestId'> & { requestId?: number }, requestId = message.requestId ?? 0): Buffer {
-  const frame = Buffer.allocUnsafe(HEADER_BYTES + payloadBytes(message));
-  if (frame.byteLength - 4 > MAX_PEER_FRAME_BYTES) {
-    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: message of ${frame.byteLength} bytes exceeds ${MAX_PEER_FRAME_BYTES}`);
+export function encodePeerMessage(message: OutgoingPeerMessage, requestId = message.requestId ?? 0): Buffer {
+  const bytes = peerFrameBytes(message);
+  const frame = Buffer.allocUnsafe(bytes);
+  encodePeerMessageInto(frame, 0, bytes, message, requestId);
+  return frame;
+}
+
+/** Bytes of the frame that encodes `message`; throws ERR_INVALID_ARGUMENT for one larger than a frame may be. */
+export function peerFrameBytes(message: OutgoingPeerMessage): number {
+  const bytes = HEADER_BYTES + payloadBytes(message);
+  if (bytes - 4 > MAX_PEER_FRAME_BYTES) {
+    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: a message of ${bytes} bytes exceeds the ${MAX_PEER_FRAME_BYTES} one node sends another; values in a cluster must stay under 16 MiB`);
   }
-  frame.writeUInt32BE(frame.byteLength - 4, 0);
-  frame.writeUInt8(message.type, 4);
-  frame.writeUInt32BE(requestId >>> 0, 5);
-  let at = HEADER_BYTES;
+  return bytes;
+}
+
+/**
+ * Encodes one message at `start` of `frame`, which must have `bytes` (its
+ * {@link peerFrameBytes}) free there.
+ */
+export function encodePeerMessageInto(frame: Buffer, start: number, bytes: number, message: OutgoingPeerMessage, requestId = message.requestId ?? 0): void {
+  frame.writeUInt32BE(bytes - 4, start);
+  frame.writeUInt8(message.type, start + 4);
+  frame.writeUInt32BE(requestId >>> 0, start + 5);
+  let at = start + HEADER_BYTES;
   switch (message.type) {
     case MessageType.HELLO:
       at = frame.writeUInt16BE(message.version, at);
@@ -94,7 +116,6 @@ export function encodePeerMessage(message: DistributiveOmit<PeerMessage, 'reques
       writeString(frame, writeString(frame, at, errorCode(message)), errorText(message));
       break;
   }
-  return frame;
 }
 
 /** Writes a u16-prefixed UTF-8 string at `at`; returns the offset after it. */
@@ -239,7 +260,7 @@ function decodeFrame(frame: Buffer): PeerMessage {
       message = { type, requestId, keyspace: reader.string() };
       break;
     case MessageType.VALUE:
-      message = { type, requestId, found: reader.flag(), expiresAt: reader.f64(), value: reader.rest() };
+      message = { type, requestId, found: reader.flag(), expiresAt: reader.f64(), value: reader.restInSlab() };
       break;
     case MessageType.OK:
       message = { type, requestId, flag: reader.flag() };
@@ -310,6 +331,13 @@ class FrameReader {
 
   rest(): Uint8Array {
     return this.bytes(this.#frame.byteLength - this.#offset);
+  }
+
+  /** Like {@link rest}, for a value its receiver keeps only briefly: the copy may share a slab. */
+  restInSlab(): Uint8Array {
+    const start = this.#offset;
+    this.#advance(this.#frame.byteLength - start);
+    return replySlab.copy(this.#frame.subarray(start));
   }
 
   end(): void {

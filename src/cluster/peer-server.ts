@@ -124,7 +124,7 @@ export class PeerServer {
         } else {
           const reply = this.#serve(message);
           if (!(reply instanceof Promise)) {
-            writer.write(encodePeerMessage(reply));
+            writeReply(writer, reply);
             continue;
           }
           pending++;
@@ -132,7 +132,7 @@ export class PeerServer {
           this.#inFlight++;
           void reply
             .then((answer) => {
-              writer.write(encodePeerMessage(answer));
+              writeReply(writer, answer);
               pending--;
               if (pending < MAX_IN_FLIGHT_PER_CONNECTION) socket.resume();
             })
@@ -147,12 +147,7 @@ export class PeerServer {
   /** Answers one request, synchronously when it can; every failure becomes an ERROR reply with the error's code. */
   #serve(message: PeerMessage): PeerMessage | Promise<PeerMessage> {
     const requestId = message.requestId;
-    const failed = (error: unknown): PeerMessage => ({
-      type: MessageType.ERROR,
-      requestId,
-      code: isDistCacheError(error) ? error.code : ErrorCode.DATASOURCE_FAILED,
-      message: (error as Error)?.message ?? String(error),
-    });
+    const failed = (error: unknown): PeerMessage => errorReply(requestId, error);
     try {
       switch (message.type) {
         case MessageType.GET: {
@@ -179,3 +174,22 @@ export class PeerServer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The ERROR reply that carries `error`'s code to the requester. */
+function errorReply(requestId: number, error: unknown): PeerMessage {
+  return {
+    type: MessageType.ERROR,
+    requestId,
+    code: isDistCacheError(error) ? error.code : ErrorCode.DATASOURCE_FAILED,
+    message: (error as Error)?.message ?? String(error),
+  };
+}
+
+/** Sends a reply; one that cannot be encoded (a value over the frame limit) is answered with its error instead. */
+function writeReply(writer: BatchedWriter, reply: PeerMessage): void {
+  try {
+    writer.write(reply);
+  } catch (error) {
+    writer.write(errorReply(reply.requestId, error));
+  }
+}

@@ -57,6 +57,24 @@ describe('two nodes in one process', () => {
     }
   });
 
+  it('a value too large to send between nodes fails the remote get with ERR_INVALID_ARGUMENT; the owner keeps serving', async () => {
+    const huge = 17 * 1024 * 1024;
+    const keyspace = { maxBytes: 64 << 20, hotCache: false, dataSource: countingSource(0, (key) => (key.startsWith('huge') ? new Uint8Array(huge) : bytes(`value:${key}`))) };
+    const a = node('127.0.29.2', keyspace);
+    const b = node('127.0.29.3', keyspace);
+    await Promise.all([a.start(), b.start()]);
+    try {
+      await converge(a, b);
+      const ownedByB = (prefix: string) => Array.from({ length: 100 }, (_, i) => `${prefix}${i}`).find((key) => a.owners('ks', key)[0] === '127.0.29.3:3320')!;
+      const error = await rejectsWithCode(a.get('ks', ownedByB('huge')), ErrorCode.INVALID_ARGUMENT);
+      assert.match(error.message, /must stay under 16 MiB/);
+      assert.equal((await b.get('ks', ownedByB('huge')))?.value.byteLength, huge);
+      assert.deepEqual((await a.get('ks', ownedByB('small')))?.value, bytes(`value:${ownedByB('small')}`));
+    } finally {
+      await Promise.all([a.stop(), b.stop()]);
+    }
+  });
+
   it('nodes with different keyspace definitions report the mismatch in peers()', async () => {
     const a = node('127.0.29.2');
     const b = node('127.0.29.3', { maxBytes: 2 << 20 });
