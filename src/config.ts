@@ -31,7 +31,6 @@ export interface ClusterConfig {
   readonly bindAddr: string;
   readonly bindPort: number;
   readonly discoveryPort: number;
-  readonly replicaCount: number;
   readonly minimumPeersQuorum: number;
   readonly bootstrapTimeout: number;
   readonly joinRetryInterval: number;
@@ -58,6 +57,8 @@ export interface KeyspaceConfig {
   readonly writeTimeout: number;
   readonly warmKeys: readonly string[];
   readonly hotCache: boolean;
+  readonly replicaCount: number;
+  readonly replicaReads: boolean;
 }
 
 /** The engine's options with every default applied. */
@@ -87,6 +88,7 @@ interface KeyspaceDefaults {
   readonly writeTimeout: number;
   readonly circuitBreaker: CircuitBreakerOptions | undefined;
   readonly rateLimit: RateLimitOptions | undefined;
+  readonly replicaCount: number;
 }
 
 /** Defaults, from Go DistCache where it has one. */
@@ -164,6 +166,8 @@ const keyspaceSchema = z.strictObject({
   writeTimeout: timeout.optional(),
   warmKeys: z.array(z.string().min(1).max(8192)).max(10_000).optional(),
   hotCache: z.boolean().optional(),
+  replicaCount: z.number().int().min(1).max(16).optional(),
+  replicaReads: z.boolean().optional(),
 });
 
 const port = z.number().int().min(0).max(65_535);
@@ -238,6 +242,7 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
     writeTimeout: parsed.writeTimeout ?? DEFAULTS.writeTimeout,
     circuitBreaker: parsed.circuitBreaker,
     rateLimit: parsed.rateLimit,
+    replicaCount: parsed.replicaCount ?? DEFAULTS.replicaCount,
   };
   const keyspaces = parsed.keyspaces.map((keyspace, index) =>
     resolveKeyspaceConfig(keyspace, keyspaceDefaults, `keyspaces[${index}]`),
@@ -262,7 +267,6 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
       bindAddr: parsed.bindAddr ?? DEFAULTS.bindAddr,
       bindPort: parsed.bindPort ?? DEFAULTS.bindPort,
       discoveryPort: parsed.discoveryPort ?? DEFAULTS.discoveryPort,
-      replicaCount: parsed.replicaCount ?? DEFAULTS.replicaCount,
       minimumPeersQuorum: parsed.minimumPeersQuorum ?? DEFAULTS.minimumPeersQuorum,
       bootstrapTimeout: parsed.bootstrapTimeout ?? DEFAULTS.bootstrapTimeout,
       joinRetryInterval: parsed.joinRetryInterval ?? DEFAULTS.joinRetryInterval,
@@ -291,7 +295,7 @@ function resolveSessionCache(options: NonNullable<z.infer<typeof engineSchema>['
     throw new DistCacheError(ErrorCode.INVALID_CONFIG, `sessionCache.keyspace: "${keyspace}" has a data source; sessions live only in the cache`);
   }
   if (defined === undefined) {
-    keyspaces.push(resolveKeyspaceConfig({ name: keyspace, maxBytes: options.maxBytes ?? DEFAULTS.sessionMaxBytes, circuitBreaker: false, rateLimit: false }, defaults, 'sessionCache.keyspace'));
+    keyspaces.push(resolveKeyspaceConfig({ name: keyspace, maxBytes: options.maxBytes ?? DEFAULTS.sessionMaxBytes, circuitBreaker: false, rateLimit: false, replicaReads: true }, defaults, 'sessionCache.keyspace'));
   }
   return {
     listen: options.listen,
@@ -331,6 +335,8 @@ export function resolveKeyspaceConfig(options: unknown, defaults: KeyspaceDefaul
     writeTimeout: parsed.writeTimeout ?? defaults.writeTimeout,
     warmKeys: parsed.warmKeys ?? [],
     hotCache: parsed.hotCache ?? true,
+    replicaCount: parsed.replicaCount ?? defaults.replicaCount,
+    replicaReads: parsed.replicaReads ?? false,
   };
 }
 

@@ -73,6 +73,15 @@ export interface KeyspaceOptions<V = Uint8Array> {
    * turn off for strict read-after-write across nodes at the cost of a hop. Default true.
    */
   hotCache?: boolean;
+  /** Nodes that hold each key of this keyspace (owner + replicas). Default: the engine's `replicaCount`. */
+  replicaCount?: number;
+  /**
+   * A replica answers reads from its own copy instead of asking the owner
+   * (one hop fewer); without a copy it still asks. Copies come from puts, so
+   * use it for keyspaces written through the engine, like sessions. Default
+   * false; true for the session listener's keyspace.
+   */
+  replicaReads?: boolean;
 }
 
 /** Options of an {@link Engine}. Time values are in milliseconds. */
@@ -102,7 +111,7 @@ export interface EngineOptions {
   bindPort?: number;
   /** Discovery port: the libp2p host that carries membership and gossip. Default 3322. */
   discoveryPort?: number;
-  /** Nodes that hold each key (owner + replicas). Default 1. */
+  /** Nodes that hold each key (owner + replicas), for keyspaces that do not set their own. Default 1. */
   replicaCount?: number;
   /** Members (this node included) that must be alive before `start()` resolves. Default 1. */
   minimumPeersQuorum?: number;

@@ -95,7 +95,6 @@ export class Cluster {
       selfId: this.#selfId,
       placement,
       hot: this.#hot,
-      replicaCount: config.replicaCount,
       client: (id) => this.#client(id),
     });
   }
@@ -137,9 +136,10 @@ export class Cluster {
     return [self, ...others];
   }
 
-  /** The nodes that own `key`, owner first. */
+  /** The nodes that own `key` in a defined keyspace, owner first. */
   owners(keyspace: string, key: string): string[] {
-    return this.#placement.rank(keyspace, key).slice(0, this.#options.config.replicaCount);
+    const replicaCount = this.#options.directory.get(keyspace)?.config.replicaCount ?? 1;
+    return this.#placement.rank(keyspace, key).slice(0, replicaCount);
   }
 
   /** Ids of the members placement uses: alive, and verified through the peer handshake. */

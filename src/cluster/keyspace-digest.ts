@@ -3,11 +3,11 @@ import type { KeyspaceConfig } from '../config.js';
 
 /**
  * A short digest of the keyspace definitions that must match across nodes
- * (names, sizes, expiry and codec); nodes announce it so mismatches show.
+ * (names, sizes, expiry, codec and replication); nodes announce it so mismatches show.
  */
 export function keyspaceDigest(definitions: readonly KeyspaceConfig[]): string {
   const shape = [...definitions]
     .sort((a, b) => (a.name < b.name ? -1 : 1))
-    .map((d) => [d.name, d.maxBytes, d.defaultTtl, d.negativeTtl, d.staleIfError, d.codec?.name ?? 'bytes', d.dataSource !== undefined]);
+    .map((d) => [d.name, d.maxBytes, d.defaultTtl, d.negativeTtl, d.staleIfError, d.codec?.name ?? 'bytes', d.dataSource !== undefined, d.replicaCount, d.replicaReads]);
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
 }

@@ -16,7 +16,6 @@ export interface RouterContext {
   readonly selfId: string;
   readonly placement: Placement;
   readonly hot: HotCache;
-  readonly replicaCount: number;
   client(id: string): PeerClient;
 }
 
@@ -42,6 +41,8 @@ export class OwnerRouter {
     const keyspace = runtime.config.name;
     const primary = this.#context.placement.primary(keyspace, key);
     if (primary === this.#context.selfId) return runtime.get(key, signal);
+    const replica = runtime.config.replicaReads ? this.#replicaCopy(runtime, key) : undefined;
+    if (replica !== undefined) return runtime.toResult(key, replica);
     const hot = runtime.config.hotCache ? this.#context.hot.get(keyspace, key) : undefined;
     if (hot !== undefined) return runtime.toResult(key, hot);
     const loading = this.#flights.do(flightKey(keyspace, key), (flight) => this.#fetch(runtime, key, primary, flight));
@@ -63,15 +64,18 @@ export class OwnerRouter {
       return stored;
     };
     const ranked = this.#context.placement.rank(keyspace, entry.key);
+    // Other nodes drop their copies while the owners write: a needless invalidation (the
+    // key was taken) only costs a hot copy.
+    const invalidated = this.#invalidateOthers(runtime, entry.key, ranked);
     if (ifAbsent) {
       const stored = await this.#toOwners(runtime, entry.key, ranked, writeHere(true), request(true), 1);
-      if (!stored) return false;
+      if (!stored) {
+        await invalidated;
+        return false;
+      }
     }
-    if (!ifAbsent || this.#context.replicaCount > 1) {
-      await Promise.all([this.#toOwners(runtime, entry.key, ranked, writeHere(false), request(false)), this.#invalidateOthers(runtime, entry.key, ranked)]);
-    } else {
-      await this.#invalidateOthers(runtime, entry.key, ranked);
-    }
+    if (!ifAbsent || runtime.config.replicaCount > 1) await this.#toOwners(runtime, entry.key, ranked, writeHere(false), request(false));
+    await invalidated;
     this.#invalidate(runtime, entry.key, ranked, wroteHere);
     return true;
   }
@@ -130,6 +134,13 @@ export class OwnerRouter {
       });
   }
 
+  /** This node's own copy of `key` when it is one of its replicas (`replicaReads`), or undefined. */
+  #replicaCopy(runtime: Keyspace, key: string): ReadResult | undefined {
+    if (runtime.config.replicaCount < 2) return undefined;
+    const owners = this.#context.placement.rank(runtime.config.name, key).slice(0, runtime.config.replicaCount);
+    return owners.includes(this.#context.selfId) ? runtime.peek(key) : undefined;
+  }
+
   /** After the owner could not be reached: the other members in rendezvous order. */
   async #fallBack(runtime: Keyspace, key: string, primary: string, flight: Flight, firstError: unknown): Promise<ReadResult | undefined> {
     if (!isUnreachable(firstError)) throw firstError;
@@ -153,7 +164,7 @@ export class OwnerRouter {
    * acknowledged write has that many copies whenever that many nodes answer.
    * Resolves whether any node reported a change (`delete`).
    */
-  async #toOwners(runtime: Keyspace, key: string, ranked: readonly string[], local: () => unknown, request: PeerRequest, copies = this.#context.replicaCount): Promise<boolean> {
+  async #toOwners(runtime: Keyspace, key: string, ranked: readonly string[], local: () => unknown, request: PeerRequest, copies = runtime.config.replicaCount): Promise<boolean> {
     const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
     let acknowledged = 0;
     let changed = false;
@@ -194,7 +205,7 @@ export class OwnerRouter {
     const keyspace = runtime.config.name;
     this.#context.hot.delete(keyspace, key);
     this.#flights.supersede(flightKey(keyspace, key));
-    const owners = ranked.slice(0, this.#context.replicaCount);
+    const owners = ranked.slice(0, runtime.config.replicaCount);
     if (!wroteHere && !owners.includes(this.#context.selfId)) runtime.delete(key);
   }
 
@@ -205,7 +216,7 @@ export class OwnerRouter {
    */
   async #invalidateOthers(runtime: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
     const keyspace = runtime.config.name;
-    const owners = new Set(ranked.slice(0, this.#context.replicaCount));
+    const owners = new Set(ranked.slice(0, runtime.config.replicaCount));
     const others = ranked.filter((id) => id !== this.#context.selfId && !owners.has(id));
     const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
     await Promise.allSettled(others.map((id) => this.#context.client(id).request({ type: MessageType.INVALIDATE, keyspace, key }, timeout)));

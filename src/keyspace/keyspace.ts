@@ -113,6 +113,16 @@ export class Keyspace {
     return this.#lookup(key) ?? this.#load(key, signal);
   }
 
+  /**
+   * A fresh stored entry, counted as a hit, or undefined, not counted: for a
+   * replica that answers from its own copy and otherwise asks the owner.
+   */
+  peek(key: string): ReadResult | undefined {
+    const entry = this.#store.get(key, Date.now());
+    if (entry !== undefined) this.#hits++;
+    return entry;
+  }
+
   /** A fresh stored entry (counted as a hit), or undefined (counted as a miss). */
   #lookup(key: string): ReadResult | undefined {
     validateKey(key);

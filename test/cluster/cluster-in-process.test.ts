@@ -75,6 +75,29 @@ describe('two nodes in one process', () => {
     }
   });
 
+  it('with replicaReads a replica answers from its own copy; without, it asks the owner', async () => {
+    for (const replicaReads of [true, false]) {
+      const keyspace = { replicaCount: 2, replicaReads, hotCache: false, dataSource: undefined };
+      const a = node('127.0.29.2', keyspace);
+      const b = node('127.0.29.3', keyspace);
+      await Promise.all([a.start(), b.start()]);
+      try {
+        await converge(a, b);
+        const key = Array.from({ length: 100 }, (_, i) => `s${i}`).find((candidate) => a.owners('ks', candidate)[0] === '127.0.29.2:3320')!;
+        assert.deepEqual(b.owners('ks', key), ['127.0.29.2:3320', '127.0.29.3:3320']);
+        await b.put('ks', { key, value: bytes('session') });
+        const ownerHits = a.stats('ks').hits;
+        for (let i = 0; i < 3; i++) assert.deepEqual((await b.get('ks', key))?.value, bytes('session'));
+        assert.equal(a.stats('ks').hits - ownerHits, replicaReads ? 0 : 3);
+        assert.equal(b.stats('ks').hits, replicaReads ? 3 : 0);
+        await a.delete('ks', key);
+        assert.equal(await b.get('ks', key), undefined);
+      } finally {
+        await Promise.all([a.stop(), b.stop()]);
+      }
+    }
+  });
+
   it('nodes with different keyspace definitions report the mismatch in peers()', async () => {
     const a = node('127.0.29.2');
     const b = node('127.0.29.3', { maxBytes: 2 << 20 });

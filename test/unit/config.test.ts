@@ -17,6 +17,8 @@ describe('config validation', () => {
     ['a breaker threshold of zero', keyspace({ circuitBreaker: { failureThreshold: 0 } }), /circuitBreaker\.failureThreshold: .*got 0/],
     ['a timeout beyond setTimeout', keyspace({ readTimeout: 2 ** 31 }), /readTimeout: .*got 2147483648/],
     ['a codec without decode', keyspace({ codec: { encode: () => new Uint8Array() } }), /codec: must be an object with encode/],
+    ['a keyspace replicaCount of zero', keyspace({ replicaCount: 0 }), /keyspaces\[0\] \("users"\)\.replicaCount: .*got 0/],
+    ['a replicaReads that is not a boolean', keyspace({ replicaReads: 'yes' }), /replicaReads: .*got "yes"/],
     ['a bad keyspace name', keyspace({ name: 'has space' }), /name: must be 1-128 letters/],
     ['keyspaces that are not an array', { keyspaces: 'users' }, /keyspaces: .*got "users"/],
     ['no options at all', undefined, /engine options: .*got undefined/],
