@@ -145,6 +145,8 @@ function describeKeyspace({ config, stats }: { config: KeyspaceConfig; stats: Ke
       readTimeout: config.readTimeout,
       writeTimeout: config.writeTimeout,
       hotCache: config.hotCache,
+      replicaCount: config.replicaCount,
+      replicaReads: config.replicaReads,
       codec: config.codec?.name ?? 'bytes',
       dataSource: config.dataSource !== undefined,
       rateLimit: config.rateLimit ?? null,

@@ -112,7 +112,13 @@ export class PeerClient {
       // event costs an ArrayBuffer per read, and V8 sweeps every young one at each scavenge.
       // TLS sockets take no `onread`.
       const readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
-      const onread = { buffer: readBuffer, callback: (bytes: number) => (onData(readBuffer.subarray(0, bytes)), true) };
+      const onread = {
+        buffer: readBuffer,
+        callback: (bytes: number): boolean => {
+          onData(readBuffer.subarray(0, bytes)); // defined below; reads start after connecting
+          return true;
+        },
+      };
       const socket = this.tlsOptions ? tls.connect({ ...options, ...this.tlsOptions, checkServerIdentity: () => undefined }) : net.connect({ ...options, onread });
       socket.setNoDelay(true);
       const decoder = new PeerMessageDecoder();

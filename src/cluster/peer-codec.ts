@@ -66,7 +66,7 @@ export function encodePeerMessage(message: OutgoingPeerMessage, requestId = mess
 export function peerFrameBytes(message: OutgoingPeerMessage): number {
   const bytes = HEADER_BYTES + payloadBytes(message);
   if (bytes - 4 > MAX_PEER_FRAME_BYTES) {
-    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: a message of ${bytes} bytes exceeds the ${MAX_PEER_FRAME_BYTES} one node sends another; values in a cluster must stay under 16 MiB`);
+    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: a message of ${bytes} bytes exceeds the ${MAX_PEER_FRAME_BYTES} bytes one node may send another; values in a cluster must stay under 16 MiB`);
   }
   return bytes;
 }
