@@ -29,11 +29,21 @@ export async function openDatabase(databaseUrl = process.env.DATABASE_URL): Prom
   if (databaseUrl) {
     // pg has no per-query AbortSignal; query_timeout bounds a query on the client side instead.
     const pool = new pg.Pool({ connectionString: databaseUrl, max: 4, query_timeout: 5_000 });
+    let closing = false;
+    // An idle connection can end under the pool (a server restart; or our own shutdown, as
+    // pool.end() resolves before its connections have closed). pg reports it as an 'error' on
+    // the pool, and an unhandled 'error' would end the process.
+    pool.on('error', (error) => {
+      if (!closing) console.warn(`postgres: idle connection lost: ${error.message}`);
+    });
     const { hostname, port } = new URL(databaseUrl);
     return {
       description: `Postgres at ${hostname}:${port || 5432}`,
       query: async <Row>(sql: string, params?: unknown[]) => (await pool.query(sql, params)).rows as Row[],
-      close: () => pool.end(),
+      close: () => {
+        closing = true;
+        return pool.end();
+      },
     };
   }
   const db = await PGlite.create();

@@ -1,5 +1,5 @@
 import { waitFor } from '../abort.js';
-import { DistCacheError, ErrorCode } from '../errors.js';
+import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { GetResult, Keyspace, PreparedPut, ReadResult } from '../keyspace/keyspace.js';
 import { SingleFlight, type Flight } from '../keyspace/single-flight.js';
@@ -67,14 +67,18 @@ export class OwnerRouter {
     // Other nodes drop their copies while the owners write: a needless invalidation (the
     // key was taken) only costs a hot copy.
     const invalidated = this.#invalidateOthers(runtime, entry.key, ranked);
-    if (ifAbsent) {
-      const stored = await this.#toOwners(runtime, entry.key, ranked, writeHere(true), request(true), 1);
-      if (!stored) {
+    if (!ifAbsent) {
+      await this.#toOwners(runtime, entry.key, ranked, writeHere(false), request(false));
+    } else {
+      const decided = await this.#toOwners(runtime, entry.key, ranked, writeHere(true), request(true), 1);
+      if (!decided.changed) {
         await invalidated;
         return false;
       }
+      // The node that decided holds the entry; the other copies go to the next nodes.
+      const rest = ranked.filter((id) => !decided.acknowledgedBy.includes(id));
+      if (runtime.config.replicaCount > 1) await this.#toOwners(runtime, entry.key, rest, writeHere(false), request(false), runtime.config.replicaCount - 1).catch(ignoreUnreachable);
     }
-    if (!ifAbsent || runtime.config.replicaCount > 1) await this.#toOwners(runtime, entry.key, ranked, writeHere(false), request(false));
     await invalidated;
     this.#invalidate(runtime, entry.key, ranked, wroteHere);
     return true;
@@ -85,7 +89,7 @@ export class OwnerRouter {
     validateKey(key);
     const keyspace = runtime.config.name;
     const ranked = this.#context.placement.rank(keyspace, key);
-    const [deleted] = await Promise.all([
+    const [{ changed: deleted }] = await Promise.all([
       this.#toOwners(runtime, key, ranked, () => runtime.delete(key), { type: MessageType.DELETE, keyspace, key }),
       this.#invalidateOthers(runtime, key, ranked),
     ]);
@@ -162,15 +166,16 @@ export class OwnerRouter {
    * Runs a write on `copies` (default replicaCount) nodes: the owners first, and for each
    * owner that cannot be reached the next node in rendezvous order, so an
    * acknowledged write has that many copies whenever that many nodes answer.
-   * Resolves whether any node reported a change (`delete`).
+   * Resolves whether any node reported a change (`delete`, a stored `ifAbsent`)
+   * and which nodes acknowledged.
    */
-  async #toOwners(runtime: Keyspace, key: string, ranked: readonly string[], local: () => unknown, request: PeerRequest, copies = runtime.config.replicaCount): Promise<boolean> {
+  async #toOwners(runtime: Keyspace, key: string, ranked: readonly string[], local: () => unknown, request: PeerRequest, copies = runtime.config.replicaCount): Promise<{ changed: boolean; acknowledgedBy: string[] }> {
     const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
-    let acknowledged = 0;
+    const acknowledgedBy: string[] = [];
     let changed = false;
     let lastError: unknown;
-    for (let next = 0; next < ranked.length && acknowledged < copies; ) {
-      const batch = ranked.slice(next, next + copies - acknowledged);
+    for (let next = 0; next < ranked.length && acknowledgedBy.length < copies; ) {
+      const batch = ranked.slice(next, next + copies - acknowledgedBy.length);
       next += batch.length;
       const results = await Promise.allSettled(
         batch.map(async (id) => {
@@ -179,9 +184,9 @@ export class OwnerRouter {
           return reply.type === MessageType.OK && reply.flag;
         }),
       );
-      for (const result of results) {
+      for (const [index, result] of results.entries()) {
         if (result.status === 'fulfilled') {
-          acknowledged++;
+          acknowledgedBy.push(batch[index]!);
           changed ||= result.value;
         } else if (!isUnreachable(result.reason)) {
           throw result.reason;
@@ -190,10 +195,10 @@ export class OwnerRouter {
         }
       }
     }
-    if (acknowledged === 0) {
+    if (acknowledgedBy.length === 0) {
       throw new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `keyspace "${runtime.config.name}": no node acknowledged the write of key ${JSON.stringify(key)}`, { cause: lastError });
     }
-    return changed;
+    return { changed, acknowledgedBy };
   }
 
   /**
@@ -225,6 +230,11 @@ export class OwnerRouter {
 
 function flightKey(keyspace: string, key: string): string {
   return `${keyspace}\u0000${key}`;
+}
+
+/** Swallows a failure to reach any further node: a write with fewer copies still stands, as with any write. */
+function ignoreUnreachable(error: unknown): void {
+  if (!isDistCacheError(error, ErrorCode.PEER_UNAVAILABLE)) throw error;
 }
 
 /** A failure to reach a node (down, timed out, stopping), as opposed to an answer from it. */
