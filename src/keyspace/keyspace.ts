@@ -126,9 +126,8 @@ export class Keyspace {
   /** A fresh stored entry (counted as a hit), or undefined (counted as a miss). */
   #lookup(key: string): ReadResult | undefined {
     validateKey(key);
-    const entry = this.#store.get(key, Date.now());
-    if (entry !== undefined) this.#hits++;
-    else this.#misses++;
+    const entry = this.peek(key);
+    if (entry === undefined) this.#misses++;
     return entry;
   }
 
