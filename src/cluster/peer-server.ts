@@ -44,7 +44,8 @@ const MAX_CONNECTIONS = 1_024;
  */
 export class PeerServer {
   readonly #server: net.Server;
-  readonly #sockets = new Set<net.Socket>();
+  /** Open connections and their writers. */
+  readonly #connections = new Map<net.Socket, BatchedWriter>();
   /** Requests being answered asynchronously: a count, not a Set of their promises, so nothing long-lived churns per request. */
   #inFlight = 0;
   #onDrained: (() => void) | undefined;
@@ -73,7 +74,10 @@ export class PeerServer {
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#drained(), new Promise((resolve) => (timer = setTimeout(resolve, drainMs)))]);
     clearTimeout(timer);
-    for (const socket of this.#sockets) socket.destroy();
+    for (const [socket, writer] of this.#connections) {
+      writer.flush(); // the last answers, batched for the end of this turn
+      socket.destroy();
+    }
     await closed;
   }
 
@@ -84,14 +88,14 @@ export class PeerServer {
   }
 
   #accept(socket: net.Socket): void {
-    this.#sockets.add(socket);
+    const writer = new BatchedWriter(socket);
+    this.#connections.set(socket, writer);
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 10_000);
-    socket.on('close', () => this.#sockets.delete(socket));
+    socket.on('close', () => this.#connections.delete(socket));
     socket.on('error', () => socket.destroy());
     const decoder = new PeerMessageDecoder();
     decoder.maxFrameBytes = HANDSHAKE_FRAME_BYTES;
-    const writer = new BatchedWriter(socket);
     const challenge = this.proof.nonce();
     let state: 'hello' | 'auth' | 'ready' = 'hello';
     let pending = 0;

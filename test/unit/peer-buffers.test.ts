@@ -3,8 +3,12 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { BatchedWriter } from '../../src/cluster/batched-writer.js';
+import { ClusterKeyProof } from '../../src/cluster/peer-auth.js';
+import { PeerClient } from '../../src/cluster/peer-client.js';
 import { MessageType, PeerMessageDecoder, type PeerMessage } from '../../src/cluster/peer-codec.js';
+import { PeerServer } from '../../src/cluster/peer-server.js';
 import { ValueSlab } from '../../src/cluster/value-slab.js';
+import { silentLogger } from '../helpers/engine.js';
 
 /** VALUE replies of many sizes: small ones share slabs, the 70 KB one needs a buffer of its own. */
 function replies(): PeerMessage[] {
@@ -15,13 +19,15 @@ function replies(): PeerMessage[] {
   });
 }
 
-/** Writes the messages a few per microtask turn, as replies arrive. */
+const nextTurn = () => new Promise((resolve) => setImmediate(resolve));
+
+/** Writes the messages a few per event-loop turn, as replies arrive. */
 async function writeInTurns(writer: BatchedWriter, messages: PeerMessage[]): Promise<void> {
   for (let i = 0; i < messages.length; i++) {
     writer.write(messages[i]!);
-    if (i % 5 === 4) await Promise.resolve();
+    if (i % 5 === 4) await nextTurn();
   }
-  await new Promise((resolve) => setImmediate(resolve));
+  await nextTurn();
 }
 
 describe('BatchedWriter', () => {
@@ -59,10 +65,10 @@ describe('BatchedWriter', () => {
     let seen = 0;
     for (let i = 0; i < sent.length; i++) {
       writer.write(sent[i]!);
-      if (i % 5 === 4) await Promise.resolve();
+      if (i % 5 === 4) await nextTurn();
       for (; seen < writes.length; seen++) snapshots.push(writes[seen]!.toString('hex'));
     }
-    await Promise.resolve();
+    await nextTurn();
     for (; seen < writes.length; seen++) snapshots.push(writes[seen]!.toString('hex'));
     assert.deepEqual(writes.map((bytes) => bytes.toString('hex')), snapshots);
     assert.equal(new PeerMessageDecoder().push(Buffer.concat(writes)).length, sent.length);
@@ -74,6 +80,8 @@ describe('BatchedWriter', () => {
     for (let i = 0; i < 20; i++) writer.write({ type: MessageType.GET, requestId: i + 1, keyspace: 'ks', key: `k${i}` });
     assert.equal(writes.length, 2);
     await Promise.resolve();
+    assert.equal(writes.length, 2, 'the rest waits for the end of the event-loop turn, not of the microtask queue');
+    await nextTurn();
     assert.deepEqual(writes.map((bytes) => new PeerMessageDecoder().push(bytes).length), [8, 8, 4]);
   });
 
@@ -82,6 +90,30 @@ describe('BatchedWriter', () => {
     const writer = new BatchedWriter({ destroyed: false, write: (bytes: Buffer) => writes.push(bytes) } as unknown as net.Socket);
     assert.throws(() => writer.write({ type: MessageType.VALUE, requestId: 1, found: true, expiresAt: 0, value: new Uint8Array(17 << 20) }), { code: 'ERR_INVALID_ARGUMENT' });
     assert.equal(writes.length, 0);
+  });
+});
+
+describe('PeerServer.close', () => {
+  it('sends the answers of the requests it drained before closing their connections', async () => {
+    const handler = {
+      get: () => new Promise<{ bytes: Uint8Array; expiresAt: number }>((resolve) => setTimeout(() => resolve({ bytes: Uint8Array.of(7), expiresAt: 0 }), 50)),
+      put: () => true,
+      delete: () => false,
+      deleteKeyspace: async () => undefined,
+      invalidate: () => undefined,
+    };
+    const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);
+    await server.listen('127.0.27.5', 3320);
+    const client = new PeerClient('127.0.27.5:3320', new ClusterKeyProof(undefined), undefined);
+    try {
+      await client.verify();
+      const replies = Array.from({ length: 3 }, (_, i) => client.request({ type: MessageType.GET, keyspace: 'ks', key: `k${i}` }, 5_000));
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      await server.close(2_000);
+      for (const reply of await Promise.all(replies)) assert.deepEqual(reply.type === MessageType.VALUE && [...reply.value], [7]);
+    } finally {
+      client.close();
+    }
   });
 });
 
