@@ -79,7 +79,21 @@ export class EngineMetrics {
     perKeyspace('distcache_store_bytes', 'Bytes held by the store (keys, values and per-entry overhead).', (stats) => stats.bytes);
     perKeyspace('distcache_store_max_bytes', 'Capacity of the store in bytes.', (stats) => stats.maxBytes);
     perKeyspace('distcache_store_entries', 'Entries held by the store.', (stats) => stats.entries);
-    perKeyspace('distcache_store_evictions', 'Entries evicted to make room, since start.', (stats) => stats.evictions);
+    const evictionsReported = new Map<string, number>();
+    new Counter({
+      name: 'distcache_store_evictions_total',
+      help: 'Entries evicted to make room.',
+      labelNames: ['keyspace'],
+      registers,
+      collect() {
+        // The store keeps the running total; the counter takes what it grew by since the last scrape.
+        for (const { name: keyspace, stats } of sources.keyspaces()) {
+          const last = evictionsReported.get(keyspace) ?? 0;
+          if (stats.evictions > last) this.inc({ keyspace }, stats.evictions - last);
+          evictionsReported.set(keyspace, stats.evictions);
+        }
+      },
+    });
     perKeyspace('distcache_limiter_queued', 'Loads waiting for a rate-limiter slot.', (stats) => stats.limiterQueued);
     new Gauge({
       name: 'distcache_breaker_state',

@@ -149,6 +149,22 @@ describe('the admin HTTP server', () => {
     assert.equal(sample(text, 'distcache_session_operations_total{operation="HAVE",status="NOTOK"}'), 1);
   });
 
+  it('exports store evictions as a counter that follows the store', async () => {
+    const engine = await start({}, { maxBytes: 4_096, dataSource: undefined });
+    const evictions = async () => {
+      const text = (await call(engine, '/metrics')).body as string;
+      assert.match(text, /# TYPE distcache_store_evictions_total counter/);
+      return sample(text, 'distcache_store_evictions_total{keyspace="ks"}');
+    };
+    for (let i = 0; i < 40; i++) await engine.put('ks', { key: `k${i}`, value: new Uint8Array(200) });
+    const first = engine.stats('ks').evictions;
+    assert.ok(first > 0);
+    assert.equal(await evictions(), first);
+    for (let i = 40; i < 60; i++) await engine.put('ks', { key: `k${i}`, value: new Uint8Array(200) });
+    assert.ok(engine.stats('ks').evictions > first);
+    assert.equal(await evictions(), engine.stats('ks').evictions);
+  });
+
   it('counts every hit and times one in 1024 of them', async () => {
     const engine = await start();
     await engine.get('ks', 'a');
