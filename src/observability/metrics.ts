@@ -33,8 +33,8 @@ const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 export class EngineMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'keyspace' | 'operation' | 'outcome'>;
-  /** Immediate gets already added to the request counter, by keyspace runtime (a keyspace updated anew starts from zero). */
-  readonly #reported = new WeakMap<ImmediateGets, ImmediateGets>();
+  /** Running totals already added to their counters, by keyspace runtime (a keyspace updated anew starts from zero). */
+  readonly #reported = new WeakMap<ImmediateGets, Map<string, number>>();
   readonly #requestSeconds: Histogram<'keyspace' | 'operation' | 'outcome'>;
   readonly #loadSeconds: Histogram<'keyspace' | 'outcome'>;
   readonly #breakerTransitions: Counter<'keyspace' | 'state'>;
@@ -45,6 +45,14 @@ export class EngineMetrics {
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     const reported = this.#reported;
+    /** What a running total a keyspace runtime keeps grew by since the last scrape. */
+    const growth = (runtime: ImmediateGets, total: string, value: number): number => {
+      let seen = reported.get(runtime);
+      if (seen === undefined) reported.set(runtime, (seen = new Map()));
+      const last = seen.get(total) ?? 0;
+      seen.set(total, value);
+      return value - last;
+    };
     this.#requests = new Counter({
       name: 'distcache_requests_total',
       help: 'Engine calls by keyspace, operation and outcome (hit, miss, not_found, ok, or an error code).',
@@ -52,10 +60,10 @@ export class EngineMetrics {
       registers,
       collect() {
         for (const { name: keyspace, immediate } of sources.keyspaces()) {
-          const last = reported.get(immediate) ?? { immediateHits: 0, immediateNotFound: 0 };
-          if (immediate.immediateHits > last.immediateHits) this.inc({ keyspace, operation: 'get', outcome: 'hit' }, immediate.immediateHits - last.immediateHits);
-          if (immediate.immediateNotFound > last.immediateNotFound) this.inc({ keyspace, operation: 'get', outcome: 'not_found' }, immediate.immediateNotFound - last.immediateNotFound);
-          reported.set(immediate, { immediateHits: immediate.immediateHits, immediateNotFound: immediate.immediateNotFound });
+          const hits = growth(immediate, 'hits', immediate.immediateHits);
+          if (hits > 0) this.inc({ keyspace, operation: 'get', outcome: 'hit' }, hits);
+          const notFound = growth(immediate, 'notFound', immediate.immediateNotFound);
+          if (notFound > 0) this.inc({ keyspace, operation: 'get', outcome: 'not_found' }, notFound);
         }
       },
     });
@@ -79,18 +87,15 @@ export class EngineMetrics {
     perKeyspace('distcache_store_bytes', 'Bytes held by the store (keys, values and per-entry overhead).', (stats) => stats.bytes);
     perKeyspace('distcache_store_max_bytes', 'Capacity of the store in bytes.', (stats) => stats.maxBytes);
     perKeyspace('distcache_store_entries', 'Entries held by the store.', (stats) => stats.entries);
-    const evictionsReported = new Map<string, number>();
     new Counter({
       name: 'distcache_store_evictions_total',
       help: 'Entries evicted to make room.',
       labelNames: ['keyspace'],
       registers,
       collect() {
-        // The store keeps the running total; the counter takes what it grew by since the last scrape.
-        for (const { name: keyspace, stats } of sources.keyspaces()) {
-          const last = evictionsReported.get(keyspace) ?? 0;
-          if (stats.evictions > last) this.inc({ keyspace }, stats.evictions - last);
-          evictionsReported.set(keyspace, stats.evictions);
+        for (const { name: keyspace, stats, immediate } of sources.keyspaces()) {
+          const evicted = growth(immediate, 'evictions', stats.evictions);
+          if (evicted > 0) this.inc({ keyspace }, evicted);
         }
       },
     });

@@ -149,7 +149,7 @@ describe('the admin HTTP server', () => {
     assert.equal(sample(text, 'distcache_session_operations_total{operation="HAVE",status="NOTOK"}'), 1);
   });
 
-  it('exports store evictions as a counter that follows the store', async () => {
+  it('exports store evictions as a counter that follows the store, also across updateKeySpace', async () => {
     const engine = await start({}, { maxBytes: 4_096, dataSource: undefined });
     const evictions = async () => {
       const text = (await call(engine, '/metrics')).body as string;
@@ -162,7 +162,12 @@ describe('the admin HTTP server', () => {
     assert.equal(await evictions(), first);
     for (let i = 40; i < 60; i++) await engine.put('ks', { key: `k${i}`, value: new Uint8Array(200) });
     assert.ok(engine.stats('ks').evictions > first);
-    assert.equal(await evictions(), engine.stats('ks').evictions);
+    const beforeUpdate = engine.stats('ks').evictions;
+    assert.equal(await evictions(), beforeUpdate);
+    await engine.updateKeySpace({ name: 'ks', maxBytes: 4_096 }); // a new store, counting from zero
+    for (let i = 0; i < 30; i++) await engine.put('ks', { key: `u${i}`, value: new Uint8Array(200) });
+    assert.ok(engine.stats('ks').evictions > 0);
+    assert.equal(await evictions(), beforeUpdate + engine.stats('ks').evictions);
   });
 
   it('counts every hit and times one in 1024 of them', async () => {
