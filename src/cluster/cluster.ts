@@ -138,8 +138,7 @@ export class Cluster {
 
   /** The nodes that own `key` in a defined keyspace, owner first. */
   owners(keyspace: string, key: string): string[] {
-    const replicaCount = this.#options.directory.get(keyspace)?.config.replicaCount ?? 1;
-    return this.#placement.rank(keyspace, key).slice(0, replicaCount);
+    return this.#placement.owners(keyspace, key, this.#options.directory.get(keyspace)?.config.replicaCount ?? 1);
   }
 
   /** Ids of the members placement uses: alive, and verified through the peer handshake. */
@@ -291,7 +290,7 @@ export class Cluster {
       this.#warmAgain = true;
       return;
     }
-    this.#warming = warmUp(this.#options.directory.list(), (keyspace) => this.#hot.keys(keyspace), (keyspace, key) => this.#placement.rank(keyspace, key)[0] === this.#selfId, this.#options.logger)
+    this.#warming = warmUp(this.#options.directory.list(), (keyspace) => this.#hot.keys(keyspace), (keyspace, key) => this.#placement.primary(keyspace, key) === this.#selfId, this.#options.logger)
       .then((loaded) => {
         if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
       })

@@ -141,7 +141,7 @@ export class OwnerRouter {
   /** This node's own copy of `key` when it is one of its replicas (`replicaReads`), or undefined. */
   #replicaCopy(runtime: Keyspace, key: string): ReadResult | undefined {
     if (runtime.config.replicaCount < 2) return undefined;
-    const owners = this.#context.placement.rank(runtime.config.name, key).slice(0, runtime.config.replicaCount);
+    const owners = this.#context.placement.owners(runtime.config.name, key, runtime.config.replicaCount);
     return owners.includes(this.#context.selfId) ? runtime.peek(key) : undefined;
   }
 

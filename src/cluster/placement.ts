@@ -58,6 +58,11 @@ export class Placement {
     return best;
   }
 
+  /** The first `replicaCount` of {@link rank}: the nodes that own `key`, owner first. */
+  owners(keyspace: string, key: string, replicaCount: number): string[] {
+    return this.rank(keyspace, key).slice(0, replicaCount);
+  }
+
   /** Every member, best first, for `key` in `keyspace`: the first `replicaCount` own it, the rest are fallbacks in order. */
   rank(keyspace: string, key: string): string[] {
     const suffix = `\u0000${keyspace}\u0000${key}`;
