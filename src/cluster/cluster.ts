@@ -7,6 +7,7 @@ import type { Keyspace, ReadResult } from '../keyspace/keyspace.js';
 import type { Logger } from '../logger.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { Telemetry } from '../observability/telemetry.js';
+import { CoalescedRun } from './coalesced-run.js';
 import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
 import { Membership, type Member, type MembershipChange } from './membership.js';
@@ -70,11 +71,13 @@ export class Cluster {
   /** Members already reported as refused, so a retry loop logs once. */
   readonly #refused = new Set<string>();
   #rediscover: NodeJS.Timeout | undefined;
-  /** A dial prompted by discovery's `changed()` in progress, and whether another was asked for meanwhile. */
-  #dialing: Promise<void> | undefined;
-  #dialAgain = false;
-  #warming: Promise<void> | undefined;
-  #warmAgain = false;
+  /** Dials prompted by discovery's `changed()`, while the node is running. */
+  readonly #dials = new CoalescedRun(
+    () => this.#dialDiscovered(),
+    () => this.#rediscover !== undefined,
+  );
+  /** Warmups after topology changes. */
+  readonly #warmups = new CoalescedRun(() => this.#warmUp());
 
   private constructor(options: ClusterStartOptions, placement: Placement) {
     const { config, logger } = options;
@@ -161,7 +164,7 @@ export class Cluster {
     await this.#membership.stop();
     for (const client of this.#clients.values()) client.close();
     this.#clients.clear();
-    await this.#warming;
+    await this.#warmups.running;
     await this.#options.discovery.stop();
   }
 
@@ -174,7 +177,7 @@ export class Cluster {
       self: this.#discoveryAddress(),
       logger: this.#options.logger,
       changed: () => {
-        if (this.#rediscover !== undefined) this.#dialSoon();
+        if (this.#rediscover !== undefined) this.#dials.request();
       },
     });
   }
@@ -204,25 +207,6 @@ export class Cluster {
     }
     logger.info({ self: this.#selfId, members: this.#placement.members }, 'joined the cluster');
     this.#rediscover = setInterval(() => void this.#dialDiscovered(), config.joinRetryInterval * 5);
-  }
-
-  /**
-   * Dials discovery's addresses after a provider said they changed. A burst of
-   * changes (NATS answers arriving one by one) makes one dial in progress and
-   * at most one more after it, not one each.
-   */
-  #dialSoon(): void {
-    if (this.#dialing !== undefined) {
-      this.#dialAgain = true;
-      return;
-    }
-    this.#dialing = this.#dialDiscovered().finally(() => {
-      this.#dialing = undefined;
-      if (this.#dialAgain && this.#rediscover !== undefined) {
-        this.#dialAgain = false;
-        this.#dialSoon();
-      }
-    });
   }
 
   async #dialDiscovered(): Promise<void> {
@@ -281,26 +265,13 @@ export class Cluster {
       }
     }
     const after = this.#placement.members;
-    if (before.length !== after.length || before.some((id, i) => id !== after[i])) this.#scheduleWarmup();
+    if (before.length !== after.length || before.some((id, i) => id !== after[i])) this.#warmups.request();
   }
 
-  /** Runs warmup after a topology change; changes during a run cause one more run. */
-  #scheduleWarmup(): void {
-    if (this.#warming !== undefined) {
-      this.#warmAgain = true;
-      return;
-    }
-    this.#warming = warmUp(this.#options.directory.list(), (keyspace) => this.#hot.keys(keyspace), (keyspace, key) => this.#placement.primary(keyspace, key) === this.#selfId, this.#options.logger)
-      .then((loaded) => {
-        if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
-      })
-      .finally(() => {
-        this.#warming = undefined;
-        if (this.#warmAgain) {
-          this.#warmAgain = false;
-          this.#scheduleWarmup();
-        }
-      });
+  /** Loads the keys this node now owns after a topology change. */
+  async #warmUp(): Promise<void> {
+    const loaded = await warmUp(this.#options.directory.list(), (keyspace) => this.#hot.keys(keyspace), (keyspace, key) => this.#placement.primary(keyspace, key) === this.#selfId, this.#options.logger);
+    if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
   }
 
   #client(id: string): PeerClient {

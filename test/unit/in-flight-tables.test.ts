@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CoalescedRun } from '../../src/cluster/coalesced-run.js';
 import { PendingRequests, type Pending } from '../../src/cluster/pending-requests.js';
 import { SingleFlight } from '../../src/keyspace/single-flight.js';
 
@@ -81,5 +82,33 @@ describe('PendingRequests', () => {
 
   it('refuses a capacity that is not a power of two', () => {
     assert.throws(() => new PendingRequests(3), RangeError);
+  });
+});
+
+describe('CoalescedRun', () => {
+  it('runs once more after the run in progress, however often it was asked meanwhile, and not when no longer wanted', async () => {
+    for (const wanted of [true, false]) {
+      let runs = 0;
+      let finish!: () => void;
+      const run = new CoalescedRun(
+        () => (runs++, new Promise<void>((resolve) => (finish = resolve))),
+        () => wanted,
+      );
+      run.request();
+      for (let i = 0; i < 5; i++) run.request();
+      assert.equal(runs, 1);
+      const first = run.running;
+      finish();
+      await first;
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(runs, wanted ? 2 : 1);
+      if (wanted) {
+        finish();
+        await run.running;
+      }
+      await new Promise((resolve) => setImmediate(resolve));
+      assert.equal(run.running, undefined);
+      assert.equal(runs, wanted ? 2 : 1);
+    }
   });
 });
