@@ -255,7 +255,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** {@link #read} and the owner lookup as values, made once, for the observed path. */
   readonly #reader = (runtime: Keyspace, key: string, signal: AbortSignal | undefined) => this.#read(runtime, key, signal);
-  readonly #ownerOf = (keyspace: string, key: string): string | undefined => this.#cluster?.owners(keyspace, key)[0];
+  readonly #ownerOf = (keyspace: string, key: string): string | undefined => this.#cluster?.primary(keyspace, key);
 
   #read(runtime: Keyspace, key: string, signal: AbortSignal | undefined) {
     return this.#cluster ? this.#cluster.router.get(runtime, key, signal) : runtime.get(key, signal);

@@ -139,6 +139,11 @@ export class Cluster {
     return [self, ...others];
   }
 
+  /** The node that owns `key`: the first of {@link owners}, without ranking every member. */
+  primary(keyspace: string, key: string): string {
+    return this.#placement.primary(keyspace, key);
+  }
+
   /** The nodes that own `key` in a defined keyspace, owner first. */
   owners(keyspace: string, key: string): string[] {
     return this.#placement.owners(keyspace, key, this.#options.directory.get(keyspace)?.config.replicaCount ?? 1);
