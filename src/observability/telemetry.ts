@@ -68,11 +68,8 @@ export class Telemetry {
 
   /** An engine put or delete: outcome `ok` (or `not_written`, `not_found`) or the error code; span `distcache.put`/`distcache.delete`. */
   write(keyspace: string, operation: 'put' | 'delete', work: () => Promise<boolean>): Promise<boolean> {
-    const started = performance.now();
-    const tracer = activeTracer();
     const outcomeOf = (done: boolean) => (done ? 'ok' : operation === 'put' ? 'not_written' : 'not_found');
-    const running = tracer ? inSpan(tracer, `distcache.${operation}`, { 'distcache.keyspace': keyspace }, work, outcomeOf) : work();
-    return this.#record(keyspace, operation, started, running, outcomeOf);
+    return this.#observe(`distcache.${operation}`, { 'distcache.keyspace': keyspace }, work, outcomeOf, (outcome, seconds) => this.metrics?.request(keyspace, operation, outcome, seconds));
   }
 
   /** A data-source load (behind the limiter and breaker): span `distcache.load`, histogram by outcome. */
