@@ -65,7 +65,6 @@ export class PeerClient {
   }
 
   #request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
-    if (this.#pending.size >= MAX_PENDING) return Promise.reject(this.#unavailable(`${MAX_PENDING} requests already waiting`));
     if (this.#writer !== undefined) return this.#send(this.#writer, request, timeoutMs);
     return this.#connection().then((writer) => this.#send(writer, request, timeoutMs));
   }
