@@ -11,7 +11,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { parseSessionAddress } from '../src/protocol/address.js';
 import { DcClient } from '../src/protocol/client.js';
-import { encodeAddRequest, Operation } from '../src/protocol/codec.js';
+import { encodeAddRequest, Operation, Status } from '../src/protocol/codec.js';
 import { ClusterNode, waitForAdmitted } from '../test/helpers/cluster.js';
 import { interleavedMedians, report, row } from './harness.js';
 
@@ -21,30 +21,83 @@ process.env.DISTCACHE_NODE_SCRIPT ??= new URL('../dist-bench/test/helpers/cluste
 const TRIAL_MS = 4_000;
 const ROUNDS = 3;
 const SESSION_BYTES = 1024;
+/** The session capacity of every node, large enough for every id: evictions would turn GETs into misses. */
+const MAX_BYTES = 8 << 20;
 const ids = Array.from({ length: 2_000 }, () => randomBytes(32));
 const session = randomBytes(SESSION_BYTES);
 
-/** ops/s of `clients` persistent connections spread over `addresses`, each sending the mix one request at a time. */
-async function load(addresses: string[], clients: number): Promise<number> {
+/** What one trial did: its rate, and how its GETs and ADDs were answered (so a degenerate mix shows). */
+interface Trial {
+  readonly opsPerSecond: number;
+  readonly getHitRatio: number;
+  readonly addStoredRatio: number;
+}
+
+/** A small seeded PRNG (mulberry32), so every contender replays the same request stream. */
+function random(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = Math.imul(state ^ (state >>> 15), 1 | state);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+}
+
+/**
+ * One trial of `clients` persistent connections spread over `addresses`, each
+ * sending the mix one request at a time. Operation and id are drawn
+ * independently, so an id is added, read and removed over a trial, and GETs
+ * find most sessions (about 75% at the steady state of 30% ADD / 10% REMOVE).
+ */
+async function load(addresses: string[], clients: number): Promise<Trial> {
   const connections = Array.from({ length: clients }, (_, i) => new DcClient(parseSessionAddress(addresses[i % addresses.length]!)));
   await Promise.all(connections.map((client) => client.connected));
   let ops = 0;
+  let gets = 0;
+  let hits = 0;
+  let adds = 0;
+  let stored = 0;
   const started = performance.now();
   await Promise.all(
     connections.map(async (client, worker) => {
-      for (let i = worker; performance.now() - started < TRIAL_MS; i += clients) {
-        const id = ids[(i * 7_919) % ids.length]!;
-        const dice = i % 10;
-        if (dice < 5) await client.request(Operation.GET, id);
-        else if (dice < 8) await client.request(Operation.ADD, encodeAddRequest(600_000, id, session));
-        else await client.request(dice === 8 ? Operation.REMOVE : Operation.HAVE, id);
+      const next = random(worker + 1);
+      while (performance.now() - started < TRIAL_MS) {
+        const id = ids[Math.floor(next() * ids.length)]!;
+        const dice = Math.floor(next() * 10);
+        if (dice < 5) {
+          const response = await client.request(Operation.GET, id);
+          gets++;
+          if (response.data.length > 1) hits++;
+        } else if (dice < 8) {
+          const response = await client.request(Operation.ADD, encodeAddRequest(600_000, id, session));
+          adds++;
+          if (response.data[0] === Status.OK) stored++;
+        } else {
+          await client.request(dice === 8 ? Operation.REMOVE : Operation.HAVE, id);
+        }
         ops++;
       }
     }),
   );
-  const rate = ops / ((performance.now() - started) / 1000);
+  const opsPerSecond = ops / ((performance.now() - started) / 1000);
   for (const client of connections) client.close();
-  return rate;
+  return { opsPerSecond, getHitRatio: hits / gets, addStoredRatio: stored / adds };
+}
+
+/** Adds 3 ids in 4, the share present at the mix's steady state, so the first trial starts where later ones run. */
+async function prefill(address: string): Promise<void> {
+  const client = new DcClient(parseSessionAddress(address));
+  await client.connected;
+  const next = random(0);
+  for (const id of ids) if (next() < 0.75) await client.request(Operation.ADD, encodeAddRequest(600_000, id, session));
+  client.close();
+}
+
+/** "71-76%": the spread of ratios over the trials. */
+function percentRange(ratios: number[]): string {
+  const percent = (ratio: number) => Math.round(ratio * 100);
+  return `${percent(Math.min(...ratios))}-${percent(Math.max(...ratios))}%`;
 }
 
 async function waitForListener(address: string): Promise<void> {
@@ -63,7 +116,7 @@ async function waitForListener(address: string): Promise<void> {
 
 async function startServe(): Promise<{ address: string; child: ChildProcess }> {
   const address = 'IP:127.0.34.2:4300';
-  const child = spawn(process.execPath, [new URL('../dist-bench/src/cli/main.js', import.meta.url).pathname, 'serve', '--listen', address, '--max-bytes', String(8 << 20)], { stdio: 'ignore' });
+  const child = spawn(process.execPath, [new URL('../dist-bench/src/cli/main.js', import.meta.url).pathname, 'serve', '--listen', address, '--max-bytes', String(MAX_BYTES)], { stdio: 'ignore' });
   await waitForListener(address);
   return { address, child };
 }
@@ -79,16 +132,23 @@ async function startDcServer(): Promise<{ address: string; child: ChildProcess }
 const serve = await startServe();
 const dcServer = await startDcServer();
 const ips = ['127.0.34.3', '127.0.34.4', '127.0.34.5'];
-const nodes = ips.map((ip) => new ClusterNode({ ip, peers: ips.map((each) => `${each}:3322`), sessionListen: [`IP:${ip}:4300`], replicaCount: ips.length }));
+const nodes = ips.map((ip) => new ClusterNode({ ip, peers: ips.map((each) => `${each}:3322`), sessionListen: [`IP:${ip}:4300`], sessionMaxBytes: MAX_BYTES, replicaCount: ips.length }));
 try {
   await Promise.all(nodes.map((node) => node.started));
   await waitForAdmitted(nodes, 3);
   const clusterAddresses = ips.map((ip) => `IP:${ip}:4300`);
   const targets: [string, string[]][] = [['serve', [serve.address]], ['cluster', clusterAddresses], ...(dcServer ? [['dc_server', [dcServer.address]] as [string, string[]]] : [])];
+  for (const [, addresses] of targets) await prefill(addresses[0]!);
   const contenders: Record<string, () => Promise<number>> = {};
+  const trials: Trial[] = [];
   for (const [name, addresses] of targets) {
-    contenders[`${name} 1`] = () => load(addresses, 1);
-    contenders[`${name} 32`] = () => load(addresses, 32);
+    for (const [label, clients] of [[`${name} 1`, 1], [`${name} 32`, 32]] as const) {
+      contenders[label] = async () => {
+        const trial = await load(addresses, clients);
+        trials.push(trial);
+        return trial.opsPerSecond;
+      };
+    }
   }
   const medians = await interleavedMedians(contenders, ROUNDS);
   const results = Object.fromEntries(targets.map(([name]) => [name, { one: medians[`${name} 1`]!, many: medians[`${name} 32`]! }]));
@@ -103,7 +163,8 @@ try {
     );
   }
   report('session', rows, [
-    `${SESSION_BYTES}-byte sessions over ${ids.length} ids; 50% GET, 30% ADD, 10% REMOVE, 10% HAVE; persistent connections, one request at a time each; median of ${ROUNDS} interleaved ${TRIAL_MS / 1000} s trials`,
+    `${SESSION_BYTES}-byte sessions over ${ids.length} ids; 50% GET, 30% ADD, 10% REMOVE, 10% HAVE, operation and id drawn independently; persistent connections, one request at a time each; median of ${ROUNDS} interleaved ${TRIAL_MS / 1000} s trials`,
+    `GETs found a session ${percentRange(trials.map((trial) => trial.getHitRatio))} of the time, ADDs stored one ${percentRange(trials.map((trial) => trial.addStoredRatio))} (the rest found the id taken)`,
     `the cluster keeps every session on all ${ips.length} nodes (replicaCount ${ips.length}; the session keyspace reads its replicas), so GET and HAVE stay on the node a client talks to; an ADD is decided on the owner, then copied to the others`,
     dcServer ? 'dc_server from PATH' : 'no dc_server on PATH (the C distcache toolkit is not packaged for this machine): the dc_server column is skipped, so the ≥ 1.0x goal against it is not measured',
     `serve alone, 1 client: ${Math.round(results.serve!.one)} ops/s; 32 clients: ${Math.round(results.serve!.many)} ops/s`,

@@ -53,8 +53,12 @@ export class OwnerRouter {
    * Writes a prepared entry to `replicaCount` nodes, trying further nodes when
    * one cannot be reached. With `ifAbsent`, the owner first decides, in one
    * step, whether the key is free; resolves false (writing nothing) when not.
+   * With `replicaReads`, a replica holding a fresh copy refuses by itself, as
+   * a read on it would find the key.
    */
   async put(runtime: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
+    // A replica that reads its own copy refuses on that copy too: the key is taken for every read here.
+    if (ifAbsent && runtime.config.replicaReads && this.#ownsCopy(runtime, entry.key) && runtime.has(entry.key)) return false;
     const keyspace = runtime.config.name;
     const request = (onlyIfAbsent: boolean): PeerRequest => ({ type: MessageType.PUT, keyspace, key: entry.key, expiresAt: entry.expiry, ifAbsent: onlyIfAbsent, value: entry.bytes });
     let wroteHere = false;
@@ -140,9 +144,19 @@ export class OwnerRouter {
 
   /** This node's own copy of `key` when it is one of its replicas (`replicaReads`), or undefined. */
   #replicaCopy(runtime: Keyspace, key: string): ReadResult | undefined {
-    if (runtime.config.replicaCount < 2) return undefined;
-    const owners = this.#context.placement.owners(runtime.config.name, key, runtime.config.replicaCount);
-    return owners.includes(this.#context.selfId) ? runtime.peek(key) : undefined;
+    return this.#ownsCopy(runtime, key) ? runtime.peek(key) : undefined;
+  }
+
+  /**
+   * Whether this node is one of the `replicaCount` owners of `key`. Every member
+   * is when there are no more members than copies, which needs no ranking.
+   */
+  #ownsCopy(runtime: Keyspace, key: string): boolean {
+    const { replicaCount, name } = runtime.config;
+    if (replicaCount < 2) return false;
+    const { placement, selfId } = this.#context;
+    if (placement.members.length <= replicaCount) return placement.members.includes(selfId);
+    return placement.owners(name, key, replicaCount).includes(selfId);
   }
 
   /** After the owner could not be reached: the other members in rendezvous order. */

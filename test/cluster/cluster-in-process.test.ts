@@ -1,19 +1,27 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { StaticDiscovery } from '../../discovery/static.js';
-import { Engine, ErrorCode, type KeyspaceOptions } from '../../src/index.js';
+import { Engine, ErrorCode, type EngineOptions, type KeyspaceOptions } from '../../src/index.js';
 import { rejectsWithCode } from '../helpers/assert-code.js';
 import { bytes, countingSource, silentLogger, sleep } from '../helpers/engine.js';
 
 const PEERS = ['127.0.29.2:3322', '127.0.29.3:3322'];
 
-function node(ip: string, keyspace: Partial<KeyspaceOptions> = {}): Engine {
+function node(ip: string, keyspace: Partial<KeyspaceOptions> = {}, engine: Partial<EngineOptions> = {}): Engine {
   return new Engine({
     logger: silentLogger,
     bindAddr: ip,
     discovery: new StaticDiscovery({ peers: PEERS }),
     keyspaces: [{ name: 'ks', maxBytes: 1 << 20, dataSource: countingSource(), ...keyspace }],
+    ...engine,
   });
+}
+
+/** How many requests of `type` a node with an admin server on `ip:9464` has sent to its peers. */
+async function peerRequestsSent(ip: string, type: string): Promise<number> {
+  const metrics = await (await fetch(`http://${ip}:9464/metrics`)).text();
+  const line = `distcache_peer_request_duration_seconds_count{type="${type}",outcome="ok"} `;
+  return Number(metrics.split('\n').find((candidate) => candidate.startsWith(line))?.slice(line.length) ?? 0);
 }
 
 /** Waits until both engines admit each other. */
@@ -75,11 +83,11 @@ describe('two nodes in one process', () => {
     }
   });
 
-  it('with replicaReads a replica answers from its own copy; without, it asks the owner', async () => {
+  it('with replicaReads a replica answers reads and refuses a taken ifAbsent put from its own copy; without, it asks the owner', async () => {
     for (const replicaReads of [true, false]) {
       const keyspace = { replicaCount: 2, replicaReads, hotCache: false, dataSource: undefined };
       const a = node('127.0.29.2', keyspace);
-      const b = node('127.0.29.3', keyspace);
+      const b = node('127.0.29.3', keyspace, { admin: { listen: '127.0.29.3:9464' } });
       await Promise.all([a.start(), b.start()]);
       try {
         await converge(a, b);
@@ -90,6 +98,10 @@ describe('two nodes in one process', () => {
         for (let i = 0; i < 3; i++) assert.deepEqual((await b.get('ks', key))?.value, bytes('session'));
         assert.equal(a.stats('ks').hits - ownerHits, replicaReads ? 0 : 3);
         assert.equal(b.stats('ks').hits, replicaReads ? 3 : 0);
+        const putsBefore = await peerRequestsSent('127.0.29.3', 'PUT');
+        assert.equal(await b.put('ks', { key, value: bytes('other') }, { ifAbsent: true }), false);
+        assert.equal((await peerRequestsSent('127.0.29.3', 'PUT')) - putsBefore, replicaReads ? 0 : 1);
+        assert.deepEqual((await a.get('ks', key))?.value, bytes('session'));
         await a.delete('ks', key);
         assert.equal(await b.get('ks', key), undefined);
       } finally {

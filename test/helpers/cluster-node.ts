@@ -31,6 +31,8 @@ export interface NodeConfig {
   warmKeys?: string[];
   /** Session listener addresses (the distcache protocol). */
   sessionListen?: string[];
+  /** The session keyspace's capacity in bytes (default: the engine's). */
+  sessionMaxBytes?: number;
   /** Runs the admin server on `ip:9464`. */
   admin?: boolean;
 }
@@ -60,7 +62,7 @@ const engine = new Engine({
   bootstrapTimeout: config.bootstrapTimeout,
   clusterKey: config.clusterKey,
   membership: config.membership,
-  sessionCache: config.sessionListen && { listen: config.sessionListen },
+  sessionCache: config.sessionListen && { listen: config.sessionListen, maxBytes: config.sessionMaxBytes },
   admin: config.admin ? { listen: `${config.ip}:9464` } : undefined,
   tls: config.tls && {
     key: readFileSync(config.tls.key),
