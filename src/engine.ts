@@ -150,7 +150,8 @@ export class Engine extends EventEmitter<EngineEvents> {
    * Writes one entry to `keyspace`; `ttl` (ms) or `expiresAt` override the
    * keyspace's expiry. Resolves true when written; with `ifAbsent`, the owner
    * checks and writes in one step and resolves false, writing nothing, when
-   * the key already holds a fresh value.
+   * the key already holds a fresh value (with `replicaReads`, a replica
+   * holding a fresh copy answers false itself).
    */
   async put<V = Uint8Array>(keyspace: string, entry: PutEntry<V>, options?: PutOptions): Promise<boolean> {
     throwIfAborted(options?.signal);

@@ -77,7 +77,8 @@ export interface KeyspaceOptions<V = Uint8Array> {
   replicaCount?: number;
   /**
    * A replica answers reads from its own copy instead of asking the owner
-   * (one hop fewer); without a copy it still asks. Copies come from puts, so
+   * (one hop fewer), and refuses an `ifAbsent` put of a key that copy holds, as
+   * a read there would find it; without a copy it still asks. Copies come from puts, so
    * use it for keyspaces written through the engine, like sessions. Default
    * false; true for the session listener's keyspace.
    */

@@ -8,6 +8,21 @@ import { ClusterNode, stopCluster, waitForAdmitted } from '../helpers/cluster.js
 
 const listenOf = (ip: string) => `IP:${ip}:4200`;
 
+/** Adds 30 ids on every node at once, each with its own data: exactly one add wins, every node then serves it and refuses the id. */
+async function addContested(clients: DcClient[]): Promise<void> {
+  for (let round = 0; round < 30; round++) {
+    const id = randomBytes(24);
+    const offers = clients.map(() => randomBytes(100));
+    const answers = await Promise.all(clients.map((client, i) => client.request(Operation.ADD, encodeAddRequest(600_000, id, offers[i]!))));
+    const statuses = answers.map((answer) => answer.data[0]);
+    assert.deepEqual([...statuses].sort(), [Status.OK, ...clients.slice(1).map(() => Status.MATCHING_SESSION)], 'the same id added on every node at once is stored once');
+    const winner = offers[statuses.indexOf(Status.OK)]!;
+    for (const client of clients) assert.deepEqual(Buffer.from((await client.request(Operation.GET, id)).data), winner, 'every node serves the session that was stored');
+    const again = await Promise.all(clients.map((client) => client.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(100)))));
+    assert.deepEqual(again.map((answer) => answer.data[0]), clients.map(() => Status.MATCHING_SESSION), 'a stored id is refused on every node');
+  }
+}
+
 describe('a 3-node cluster serving the distcache protocol on every node', () => {
   it('a session added on node 1 is served by nodes 2 and 3, and still after node 1 is killed (replicaCount 2)', async () => {
     const ips = ['127.0.33.2', '127.0.33.3', '127.0.33.4'];
@@ -27,11 +42,7 @@ describe('a 3-node cluster serving the distcache protocol on every node', () => 
           assert.deepEqual([...(await client.request(Operation.HAVE, session.id)).data], [Status.OK]);
         }
       }
-      const contested = Array.from({ length: 30 }, () => randomBytes(24));
-      for (const id of contested) {
-        const answers = await Promise.all(clients.slice(1).map((client) => client.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(100)))));
-        assert.deepEqual(answers.map((answer) => answer.data[0]).sort(), [Status.OK, Status.MATCHING_SESSION], 'the same id added on two nodes at once is stored once');
-      }
+      await addContested(clients);
       clients[0]!.close();
       nodes[0]!.signal('SIGKILL');
       await nodes[0]!.exited();
@@ -40,6 +51,26 @@ describe('a 3-node cluster serving the distcache protocol on every node', () => 
         for (const session of sessions) assert.deepEqual(Buffer.from((await client.request(Operation.GET, session.id)).data), session.data);
       }
       for (const client of clients.slice(1)) client.close();
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  it('with a copy on every node (replicaCount 3), each node answers from its own copy and contested adds still store one session', async () => {
+    const ips = ['127.0.33.5', '127.0.33.6', '127.0.33.7'];
+    const peers = ips.map((ip) => `${ip}:3322`);
+    const nodes = ips.map((ip) => new ClusterNode({ ip, peers, replicaCount: 3, sessionListen: [listenOf(ip)] }));
+    try {
+      await Promise.all(nodes.map((node) => node.started));
+      await waitForAdmitted(nodes, 3);
+      const clients = ips.map((ip) => new DcClient(parseSessionAddress(listenOf(ip))));
+      await addContested(clients);
+      const id = randomBytes(32);
+      assert.deepEqual([...(await clients[1]!.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(50)))).data], [Status.OK]);
+      assert.deepEqual([...(await clients[2]!.request(Operation.REMOVE, id)).data], [Status.OK]);
+      for (const client of clients) assert.deepEqual([...(await client.request(Operation.HAVE, id)).data], [Status.NOTOK], 'a removed session is gone from every copy');
+      assert.deepEqual([...(await clients[0]!.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(50)))).data], [Status.OK], 'a removed id can be added again');
+      for (const client of clients) client.close();
     } finally {
       await stopCluster(nodes);
     }
