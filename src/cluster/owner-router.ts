@@ -58,7 +58,7 @@ export class OwnerRouter {
    */
   async put(runtime: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
     // A replica that reads its own copy refuses on that copy too: the key is taken for every read here.
-    if (ifAbsent && runtime.config.replicaReads && this.#ownsCopy(runtime, entry.key) && runtime.has(entry.key)) return false;
+    if (ifAbsent && runtime.config.replicaReads && this.#ownsCopy(runtime, entry.key) && runtime.holdsValue(entry.key)) return false;
     const keyspace = runtime.config.name;
     const request = (onlyIfAbsent: boolean): PeerRequest => ({ type: MessageType.PUT, keyspace, key: entry.key, expiresAt: entry.expiry, ifAbsent: onlyIfAbsent, value: entry.bytes });
     let wroteHere = false;

@@ -140,10 +140,19 @@ export class Keyspace {
     );
   }
 
-  /** Whether a fresh entry for `key` is stored, without counting a hit or a miss. */
+  /** Whether a fresh entry for `key` is stored (a cached "does not exist" too), without counting a hit or a miss. */
   has(key: string): boolean {
+    return this.#fresh(key) !== undefined;
+  }
+
+  /** Whether a fresh value for `key` is stored: what an `ifAbsent` put finds taken. A cached "does not exist" is not a value. */
+  holdsValue(key: string): boolean {
+    return (this.#fresh(key)?.value ?? null) !== null;
+  }
+
+  #fresh(key: string): ReadResult | undefined {
     const entry = this.#store.peek(key);
-    return entry !== undefined && (entry.expiresAt === 0 || entry.expiresAt > Date.now());
+    return entry !== undefined && (entry.expiresAt === 0 || entry.expiresAt > Date.now()) ? entry : undefined;
   }
 
   /** The caller's view of a raw read: decoded by the codec, `undefined` for "does not exist". */
@@ -175,11 +184,11 @@ export class Keyspace {
   /**
    * Writes an entry made by {@link preparePut}, replacing any stored value and
    * superseding a load in progress for the key; with `ifAbsent`, writes nothing
-   * and returns false when a fresh entry is stored. An entry already expired
+   * and returns false when a fresh value is stored. An entry already expired
    * removes the key instead.
    */
   commitPut({ key, bytes, expiry }: PreparedPut, ifAbsent = false): boolean {
-    if (ifAbsent && this.has(key)) return false;
+    if (ifAbsent && this.holdsValue(key)) return false;
     this.#flights.supersede(key);
     if (expiry !== 0 && expiry <= Date.now()) {
       this.#store.delete(key);

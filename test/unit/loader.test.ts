@@ -273,6 +273,15 @@ describe('staleIfError and negativeTtl', () => {
     await engine.stop();
   });
 
+  it('an ifAbsent put of a key cached as "does not exist" writes it', async () => {
+    const engine = await startEngine({ dataSource: countingSource(0, () => null), negativeTtl: 60_000 });
+    assert.equal(await engine.get('ks', 'ghost'), undefined);
+    assert.equal(await engine.put('ks', { key: 'ghost', value: bytes('now here') }, { ifAbsent: true }), true);
+    assert.deepEqual((await engine.get('ks', 'ghost'))?.value, bytes('now here'));
+    assert.equal(await engine.put('ks', { key: 'ghost', value: bytes('again') }, { ifAbsent: true }), false);
+    await engine.stop();
+  });
+
   it('without negativeTtl every get of a missing key asks the data source', async () => {
     const source = countingSource(0, () => null);
     const engine = await startEngine({ dataSource: source });
