@@ -4,7 +4,7 @@ import { describe, it } from 'node:test';
 import { parseSessionAddress } from '../../src/protocol/address.js';
 import { DcClient } from '../../src/protocol/client.js';
 import { encodeAddRequest, Operation, Status } from '../../src/protocol/codec.js';
-import { ClusterNode, stopCluster, waitForAdmitted } from '../helpers/cluster.js';
+import { startCluster, stopCluster, waitForAdmitted, type ClusterNode } from '../helpers/cluster.js';
 
 const listenOf = (ip: string) => `IP:${ip}:4200`;
 
@@ -23,15 +23,23 @@ async function addContested(clients: DcClient[]): Promise<void> {
   }
 }
 
+/** Runs `body` against 3 nodes on `ipPrefix`.2-4, each with a session listener and a client connected to it; stops them all after. */
+async function withSessionCluster(ipPrefix: string, replicaCount: number, body: (nodes: ClusterNode[], clients: DcClient[]) => Promise<void>): Promise<void> {
+  let nodes: ClusterNode[] = [];
+  const clients: DcClient[] = [];
+  try {
+    nodes = await startCluster(ipPrefix, 3, (ip) => ({ replicaCount, sessionListen: [listenOf(ip)] }));
+    for (const node of nodes) clients.push(new DcClient(parseSessionAddress(listenOf(node.config.ip))));
+    await body(nodes, clients);
+  } finally {
+    for (const client of clients) client.close();
+    await stopCluster(nodes);
+  }
+}
+
 describe('a 3-node cluster serving the distcache protocol on every node', () => {
   it('a session added on node 1 is served by nodes 2 and 3, and still after node 1 is killed (replicaCount 2)', async () => {
-    const ips = ['127.0.33.2', '127.0.33.3', '127.0.33.4'];
-    const peers = ips.map((ip) => `${ip}:3322`);
-    const nodes = ips.map((ip) => new ClusterNode({ ip, peers, replicaCount: 2, sessionListen: [listenOf(ip)] }));
-    try {
-      await Promise.all(nodes.map((node) => node.started));
-      await waitForAdmitted(nodes, 3);
-      const clients = ips.map((ip) => new DcClient(parseSessionAddress(listenOf(ip))));
+    await withSessionCluster('127.0.33', 2, async (nodes, clients) => {
       const sessions = Array.from({ length: 40 }, () => ({ id: randomBytes(32), data: randomBytes(700) }));
       for (const session of sessions) {
         assert.deepEqual([...(await clients[0]!.request(Operation.ADD, encodeAddRequest(600_000, session.id, session.data))).data], [Status.OK]);
@@ -50,29 +58,17 @@ describe('a 3-node cluster serving the distcache protocol on every node', () => 
       for (const client of clients.slice(1)) {
         for (const session of sessions) assert.deepEqual(Buffer.from((await client.request(Operation.GET, session.id)).data), session.data);
       }
-      for (const client of clients.slice(1)) client.close();
-    } finally {
-      await stopCluster(nodes);
-    }
+    });
   });
 
   it('with a copy on every node (replicaCount 3), each node answers from its own copy and contested adds still store one session', async () => {
-    const ips = ['127.0.33.5', '127.0.33.6', '127.0.33.7'];
-    const peers = ips.map((ip) => `${ip}:3322`);
-    const nodes = ips.map((ip) => new ClusterNode({ ip, peers, replicaCount: 3, sessionListen: [listenOf(ip)] }));
-    try {
-      await Promise.all(nodes.map((node) => node.started));
-      await waitForAdmitted(nodes, 3);
-      const clients = ips.map((ip) => new DcClient(parseSessionAddress(listenOf(ip))));
+    await withSessionCluster('127.0.31', 3, async (_nodes, clients) => {
       await addContested(clients);
       const id = randomBytes(32);
       assert.deepEqual([...(await clients[1]!.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(50)))).data], [Status.OK]);
       assert.deepEqual([...(await clients[2]!.request(Operation.REMOVE, id)).data], [Status.OK]);
       for (const client of clients) assert.deepEqual([...(await client.request(Operation.HAVE, id)).data], [Status.NOTOK], 'a removed session is gone from every copy');
       assert.deepEqual([...(await clients[0]!.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(50)))).data], [Status.OK], 'a removed id can be added again');
-      for (const client of clients) client.close();
-    } finally {
-      await stopCluster(nodes);
-    }
+    });
   });
 });

@@ -73,10 +73,10 @@ export class ClusterNode {
 }
 
 /** Starts `count` nodes on `${ipPrefix}.2`, `.3`, ... that list each other as static peers. */
-export async function startCluster(ipPrefix: string, count: number, extra: Partial<NodeConfig> = {}): Promise<ClusterNode[]> {
+export async function startCluster(ipPrefix: string, count: number, extra: Partial<NodeConfig> | ((ip: string) => Partial<NodeConfig>) = {}): Promise<ClusterNode[]> {
   const ips = Array.from({ length: count }, (_, i) => `${ipPrefix}.${i + 2}`);
   const peers = ips.map((ip) => `${ip}:3322`);
-  const nodes = ips.map((ip) => new ClusterNode({ ip, peers, ...extra }));
+  const nodes = ips.map((ip) => new ClusterNode({ ip, peers, ...(typeof extra === 'function' ? extra(ip) : extra) }));
   await Promise.all(nodes.map((node) => node.started));
   await waitForAdmitted(nodes, count);
   return nodes;
