@@ -4,6 +4,7 @@ import { StaticDiscovery } from '../../discovery/static.js';
 import { Engine, ErrorCode, type EngineOptions, type KeyspaceOptions } from '../../src/index.js';
 import { rejectsWithCode } from '../helpers/assert-code.js';
 import { bytes, countingSource, silentLogger, sleep } from '../helpers/engine.js';
+import { sample } from '../helpers/metrics.js';
 
 const PEERS = ['127.0.29.2:3322', '127.0.29.3:3322'];
 
@@ -20,8 +21,7 @@ function node(ip: string, keyspace: Partial<KeyspaceOptions> = {}, engine: Parti
 /** How many requests of `type` a node with an admin server on `ip:9464` has sent to its peers. */
 async function peerRequestsSent(ip: string, type: string): Promise<number> {
   const metrics = await (await fetch(`http://${ip}:9464/metrics`)).text();
-  const line = `distcache_peer_request_duration_seconds_count{type="${type}",outcome="ok"} `;
-  return Number(metrics.split('\n').find((candidate) => candidate.startsWith(line))?.slice(line.length) ?? 0);
+  return sample(metrics, `distcache_peer_request_duration_seconds_count{type="${type}",outcome="ok"}`) ?? 0;
 }
 
 /** Waits until both engines admit each other. */

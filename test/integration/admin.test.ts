@@ -9,6 +9,7 @@ import { parseSessionAddress } from '../../src/protocol/address.js';
 import { rejectsWithCode, throwsWithCode } from '../helpers/assert-code.js';
 import { TestCa } from '../helpers/certs.js';
 import { bytes, countingSource, silentLogger, sleep, startEngine } from '../helpers/engine.js';
+import { sample } from '../helpers/metrics.js';
 
 const TOKEN = 'admin-token-0123456789';
 
@@ -17,12 +18,6 @@ async function call(engine: Engine, path: string, init: RequestInit = {}): Promi
   const type = response.headers.get('content-type');
   const textBody = await response.text();
   return { status: response.status, type, body: type?.startsWith('application/json') ? JSON.parse(textBody) : textBody };
-}
-
-/** The value of one sample line of the Prometheus text, or undefined. */
-function sample(metrics: string, line: string): number | undefined {
-  const found = metrics.split('\n').find((candidate) => candidate.startsWith(line + ' '));
-  return found === undefined ? undefined : Number(found.slice(line.length + 1));
 }
 
 describe('the admin HTTP server', () => {
