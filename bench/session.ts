@@ -146,7 +146,8 @@ try {
     ['apart', apart.map(({ address }) => address), [32]],
     ...(dcServer ? [['dc_server', [dcServer.address], [1, 32]] as [string, string[], number[]]] : []),
   ];
-  for (const [, addresses] of targets) for (const address of addresses) await prefill(address);
+  // One address per store: the cluster's nodes share theirs, the apart serves each hold their own.
+  for (const address of [serve.address, `IP:${ips[0]}:4300`, ...apart.map((each) => each.address), ...(dcServer ? [dcServer.address] : [])]) await prefill(address);
   const contenders: Record<string, () => Promise<number>> = {};
   const trials: Trial[] = [];
   for (const [name, addresses, clientCounts] of targets) {
