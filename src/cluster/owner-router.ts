@@ -147,16 +147,10 @@ export class OwnerRouter {
     return this.#ownsCopy(runtime, key) ? runtime.peek(key) : undefined;
   }
 
-  /**
-   * Whether this node is one of the `replicaCount` owners of `key`. Every member
-   * is when there are no more members than copies, which needs no ranking.
-   */
+  /** Whether this node holds one of several copies of `key` (`replicaCount` 2 or more). */
   #ownsCopy(runtime: Keyspace, key: string): boolean {
     const { replicaCount, name } = runtime.config;
-    if (replicaCount < 2) return false;
-    const { placement, selfId } = this.#context;
-    if (placement.members.length <= replicaCount) return placement.members.includes(selfId);
-    return placement.owners(name, key, replicaCount).includes(selfId);
+    return replicaCount > 1 && this.#context.placement.isOwner(name, key, replicaCount, this.#context.selfId);
   }
 
   /** After the owner could not be reached: the other members in rendezvous order. */

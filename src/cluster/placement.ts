@@ -63,6 +63,15 @@ export class Placement {
     return this.rank(keyspace, key).slice(0, replicaCount);
   }
 
+  /**
+   * Whether `id` is one of the `replicaCount` owners of `key`. Every member is
+   * when there are no more members than copies, which needs no ranking.
+   */
+  isOwner(keyspace: string, key: string, replicaCount: number, id: string): boolean {
+    if (this.#members.length <= replicaCount) return this.#members.includes(id);
+    return this.owners(keyspace, key, replicaCount).includes(id);
+  }
+
   /** Every member, best first, for `key` in `keyspace`: the first `replicaCount` own it, the rest are fallbacks in order. */
   rank(keyspace: string, key: string): string[] {
     const suffix = `\u0000${keyspace}\u0000${key}`;
