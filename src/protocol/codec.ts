@@ -3,7 +3,7 @@ import { DistCacheError, ErrorCode } from '../errors.js';
 /**
  * The C distcache wire protocol (version 0x0011), pure and incremental: bytes
  * in, whole messages out, no sockets and no timers. See
- * shared/protocol/PROTOCOL.md. A frame is
+ * docs/protocol.md. A frame is
  *
  *   u32 proto_level | u8 is_response | u32 request_uid | u8 op_class |
  *   u8 operation | u8 complete | u16 data_len | data

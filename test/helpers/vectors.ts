@@ -1,6 +1,6 @@
-import { existsSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 
-/** One captured request/response exchange of shared/protocol/vectors.json. */
+/** One captured request/response exchange of test/fixtures/protocol-vectors.json. */
 export interface Exchange {
   kind: string;
   operation: 'ADD' | 'GET' | 'REMOVE' | 'HAVE';
@@ -14,11 +14,11 @@ export interface Exchange {
 }
 
 /**
- * The byte-exact vectors captured from the C tools: shared/protocol/ beside
- * this repository (as CI lays it out), or the file DISTCACHE_VECTORS names.
+ * The byte-exact exchanges captured on loopback between the C distcache 1.5
+ * dc_test and dc_server (docs/protocol.md describes the format). They are
+ * kept in the repository so that a fresh clone tests against them.
  */
 export function loadVectors(): Exchange[] {
-  const file = process.env.DISTCACHE_VECTORS ?? new URL('../../../shared/protocol/vectors.json', import.meta.url).pathname;
-  if (!existsSync(file)) throw new Error(`protocol vectors not found at ${file}: check out shared/ beside this repository or set DISTCACHE_VECTORS`);
+  const file = new URL('../fixtures/protocol-vectors.json', import.meta.url);
   return (JSON.parse(readFileSync(file, 'utf8')) as { exchanges: Exchange[] }).exchanges;
 }
