@@ -30,21 +30,30 @@ const median = (values: number[]): number => [...values].sort((a, b) => a - b)[M
 async function measure(contender: Contender): Promise<void> {
   const keys = Array.from({ length: KEYS }, (_, i) => `user:${i}`);
   const order = Uint32Array.from({ length: OPS_PER_TRIAL }, (_, i) => (i * 7_919 + 13) % KEYS);
-  const engine = new Engine({ logger: silent, keyspaces: [{ name: 'users', maxBytes: 256 * 1024 * 1024 }], ...(contender === 'observed' ? { admin: { listen: '127.0.0.1:0' } } : {}) });
+  const engine = new Engine({
+    logger: silent,
+    keyspaces: [{ name: 'users', maxBytes: 256 * 1024 * 1024 }],
+    ...(contender === 'observed' ? { admin: { listen: '127.0.0.1:0' } } : {}),
+  });
   await engine.start();
   const value = new Uint8Array(randomBytes(VALUE_BYTES));
   for (const key of keys) await engine.put('users', { key, value });
   const trials: number[] = [];
-  for (let trial = 0; trial < TRIALS_PER_PROCESS; trial++) trials.push(await awaitedOpsPerSecond((key) => engine.get('users', key), keys, order));
+  for (let trial = 0; trial < TRIALS_PER_PROCESS; trial++)
+    trials.push(await awaitedOpsPerSecond((key) => engine.get('users', key), keys, order));
   const url = engine.adminUrl();
   const metrics = url ? await (await fetch(`${url}/metrics`)).text() : '';
-  const hits = metrics.split('\n').find((line) => line.startsWith('distcache_requests_total{keyspace="users",operation="get",outcome="hit"}'));
+  const hits = metrics
+    .split('\n')
+    .find((line) => line.startsWith('distcache_requests_total{keyspace="users",operation="get",outcome="hit"}'));
   await engine.stop();
   process.stdout.write(JSON.stringify({ opsPerSecond: median(trials), hits: hits ?? null }));
 }
 
 function runChild(contender: Contender): { opsPerSecond: number; hits: string | null } {
-  const output = execFileSync(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, contender], { encoding: 'utf8' });
+  const output = execFileSync(process.execPath, [...process.execArgv, new URL(import.meta.url).pathname, contender], {
+    encoding: 'utf8',
+  });
   return JSON.parse(output);
 }
 
@@ -63,7 +72,16 @@ if (child) {
   }
   report(
     'admin',
-    [row('hit get ops/s with admin + metrics + OTel API (no provider)', median(samples.observed), 'the same engine without them', median(samples.plain), 'ops/s', { atLeast: 0.95 })],
+    [
+      row(
+        'hit get ops/s with admin + metrics + OTel API (no provider)',
+        median(samples.observed),
+        'the same engine without them',
+        median(samples.plain),
+        'ops/s',
+        { atLeast: 0.95 },
+      ),
+    ],
     [
       `${ROUNDS} rounds, each contender in its own process (A B A B ...), each process the median of ${TRIALS_PER_PROCESS} trials of ${OPS_PER_TRIAL.toLocaleString('en-US')} awaited hit gets over ${KEYS.toLocaleString('en-US')} keys of ${VALUE_BYTES} B; medians of the rounds.`,
       `The observed engine counted every get (timing 1 in 1024 hits and every miss); its last trial exported ${hits ?? 'no sample'}.`,

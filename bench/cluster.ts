@@ -22,7 +22,11 @@ const ROUNDS = 5;
 const REDIS = { host: '127.0.41.1', port: 6399 };
 
 async function startRedis() {
-  const server = spawn('redis-server', ['--bind', REDIS.host, '--port', String(REDIS.port), '--save', '', '--appendonly', 'no'], { stdio: 'ignore' });
+  const server = spawn(
+    'redis-server',
+    ['--bind', REDIS.host, '--port', String(REDIS.port), '--save', '', '--appendonly', 'no'],
+    { stdio: 'ignore' },
+  );
   await new Promise((resolve, reject) => {
     server.once('error', reject);
     setTimeout(resolve, 300);
@@ -46,7 +50,12 @@ try {
   const medians = await interleavedMedians(
     {
       engine: async () => {
-        const result = await a.send<InFlightReport>({ cmd: 'bench', keys: remoteKeys, durationMs: TRIAL_MS, inFlight: IN_FLIGHT });
+        const result = await a.send<InFlightReport>({
+          cmd: 'bench',
+          keys: remoteKeys,
+          durationMs: TRIAL_MS,
+          inFlight: IN_FLIGHT,
+        });
         samples.engine.push(result);
         return result.opsPerSecond;
       },
@@ -58,24 +67,52 @@ try {
     },
     ROUNDS,
   );
-  const medianP99 = (reports: InFlightReport[]) => reports.map((r) => r.p99).sort((x, y) => x - y)[Math.floor(reports.length / 2)]!;
+  const medianP99 = (reports: InFlightReport[]) =>
+    reports.map((r) => r.p99).sort((x, y) => x - y)[Math.floor(reports.length / 2)]!;
 
   type LoadReport = { ok: number; errors: unknown[]; firstOkAfterMark?: number };
   const across = a.send<LoadReport>({ cmd: 'load', keys: remoteKeys, durationMs: 3_000, concurrency: IN_FLIGHT });
   await new Promise((resolve) => setTimeout(resolve, 1_000));
   const killedAt = Date.now();
   b.signal('SIGKILL');
-  const after = await a.send<LoadReport>({ cmd: 'load', keys: remoteKeys, durationMs: 500, concurrency: 1, markAt: killedAt });
+  const after = await a.send<LoadReport>({
+    cmd: 'load',
+    keys: remoteKeys,
+    durationMs: 500,
+    concurrency: 1,
+    markAt: killedAt,
+  });
   const outcome = await across;
   const recoveredMs = (after.firstOkAfterMark ?? Number.NaN) - killedAt;
 
   report(
     'cluster',
     [
-      row('remote get ops/s (non-owner → owner hit)', medians.engine, 'ioredis GET, redis-server', medians.redis, 'ops/s', { atLeast: 1.0 }),
-      row('remote get p99 latency', medianP99(samples.engine), 'ioredis GET p99', medianP99(samples.redis), 'ms', { atMost: 1.5 }),
-      row('failover: kill -9 to first successful get of an affected key', recoveredMs, 'detection budget (≤ 3 s)', 3_000, 'ms'),
-      row('failover: failed gets during the window', outcome.errors.length, 'gets served in the window', outcome.ok, 'gets'),
+      row(
+        'remote get ops/s (non-owner → owner hit)',
+        medians.engine,
+        'ioredis GET, redis-server',
+        medians.redis,
+        'ops/s',
+        { atLeast: 1.0 },
+      ),
+      row('remote get p99 latency', medianP99(samples.engine), 'ioredis GET p99', medianP99(samples.redis), 'ms', {
+        atMost: 1.5,
+      }),
+      row(
+        'failover: kill -9 to first successful get of an affected key',
+        recoveredMs,
+        'detection budget (≤ 3 s)',
+        3_000,
+        'ms',
+      ),
+      row(
+        'failover: failed gets during the window',
+        outcome.errors.length,
+        'gets served in the window',
+        outcome.ok,
+        'gets',
+      ),
     ],
     [
       `2 node processes on 127.0.41.x, ${IN_FLIGHT} gets in flight from one node to keys the other owns, ${VALUE_BYTES}-byte values, hot cache off`,

@@ -32,7 +32,14 @@ export interface BenchResult {
 }
 
 /** Builds a row with ratio = ours / anchor. */
-export function row(metric: string, ours: number, anchorName: string, anchor: number, unit: string, goal: Goal | null = null): BenchRow {
+export function row(
+  metric: string,
+  ours: number,
+  anchorName: string,
+  anchor: number,
+  unit: string,
+  goal: Goal | null = null,
+): BenchRow {
   return { metric, ours, anchor, anchorName, unit, ratio: Math.round((ours / anchor) * 1000) / 1000, goal };
 }
 
@@ -49,7 +56,11 @@ export function goalMet(r: BenchRow): boolean | undefined {
 }
 
 /** ops/s of `get` awaited one after another, visiting `keys` in `order`; a miss fails the benchmark. */
-export async function awaitedOpsPerSecond(get: (key: string) => unknown, keys: readonly string[], order: Uint32Array): Promise<number> {
+export async function awaitedOpsPerSecond(
+  get: (key: string) => unknown,
+  keys: readonly string[],
+  order: Uint32Array,
+): Promise<number> {
   const started = process.hrtime.bigint();
   for (let i = 0; i < order.length; i++) {
     if ((await get(keys[order[i]!]!)) === undefined) throw new Error('benchmark miss');
@@ -58,7 +69,10 @@ export async function awaitedOpsPerSecond(get: (key: string) => unknown, keys: r
 }
 
 /** Runs each contender `rounds` times, interleaved (A B C A B C ...), and returns each one's median. */
-export async function interleavedMedians<K extends string>(contenders: Record<K, () => Promise<number>>, rounds: number): Promise<Record<K, number>> {
+export async function interleavedMedians<K extends string>(
+  contenders: Record<K, () => Promise<number>>,
+  rounds: number,
+): Promise<Record<K, number>> {
   const samples = {} as Record<K, number[]>;
   for (const name of Object.keys(contenders) as K[]) samples[name] = [];
   for (let round = 0; round < rounds; round++) {
@@ -74,7 +88,14 @@ export async function interleavedMedians<K extends string>(contenders: Record<K,
 
 /** Prints the rows and writes bench/results/<bench>.json. */
 export function report(bench: string, rows: BenchRow[], notes: string[]): void {
-  const result: BenchResult = { bench, date: new Date().toISOString(), node: process.version, cpu: cpus()[0]?.model ?? 'unknown', rows, notes };
+  const result: BenchResult = {
+    bench,
+    date: new Date().toISOString(),
+    node: process.version,
+    cpu: cpus()[0]?.model ?? 'unknown',
+    rows,
+    notes,
+  };
   console.table(
     rows.map((r) => ({
       metric: r.metric,
@@ -109,7 +130,12 @@ export interface InFlightReport {
 }
 
 /** Runs `request` over `keys` with `inFlight` requests outstanding for `durationMs`. */
-export async function measureInFlight(request: (key: string) => Promise<unknown>, keys: readonly string[], durationMs: number, inFlight: number): Promise<InFlightReport> {
+export async function measureInFlight(
+  request: (key: string) => Promise<unknown>,
+  keys: readonly string[],
+  durationMs: number,
+  inFlight: number,
+): Promise<InFlightReport> {
   // Latencies go to a typed array: a growing JS array of numbers would make
   // the measuring process's GC (and so the measured latency) worse.
   let latencies = new Float64Array(1 << 20);

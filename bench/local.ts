@@ -38,7 +38,10 @@ async function hitThroughput() {
   const lru = new LRUCache<string, Uint8Array>({ max: KEYS * 2 });
   const engine = new Engine({ logger: silent, keyspaces: [{ name: 'users', maxBytes: 256 * 1024 * 1024 }] });
   await engine.start();
-  const bento = new BentoCache({ default: 'memory', stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: KEYS * 2, serialize: false })) } });
+  const bento = new BentoCache({
+    default: 'memory',
+    stores: { memory: bentostore().useL1Layer(memoryDriver({ maxItems: KEYS * 2, serialize: false })) },
+  });
   for (let i = 0; i < KEYS; i++) {
     lru.set(keys[i]!, values[i]!);
     await engine.put('users', { key: keys[i]!, value: values[i]! });
@@ -84,7 +87,10 @@ async function bareStormMs(): Promise<number> {
 /** Wall time of 10,000 concurrent gets on a cold engine; checks that it made exactly 100 calls. */
 async function engineStormMs(): Promise<number> {
   const source = slowSource();
-  const engine = new Engine({ logger: silent, keyspaces: [{ name: 'users', maxBytes: 64 * 1024 * 1024, dataSource: source }] });
+  const engine = new Engine({
+    logger: silent,
+    keyspaces: [{ name: 'users', maxBytes: 64 * 1024 * 1024, dataSource: source }],
+  });
   await engine.start();
   const started = performance.now();
   const results = await Promise.all(STORM_KEYS.map((key) => engine.get('users', key)));
@@ -128,7 +134,13 @@ report(
     row('hit get ops/s, awaited', hits.engine, 'lru-cache get, awaited', hits.lruAwaited, 'ops/s', { atLeast: 0.5 }),
     row('hit get ops/s', hits.engine, 'bentocache memory get', hits.bento, 'ops/s', { atLeast: 1.5 }),
     row('hit get ops/s vs a sync loop', hits.engine, 'lru-cache get, sync loop', hits.lruSync, 'ops/s'),
-    row('cold storm wall time (10,000 gets, 100 keys)', storm.engine, 'Promise.all over the data source', storm.bare, 'ms'),
+    row(
+      'cold storm wall time (10,000 gets, 100 keys)',
+      storm.engine,
+      'Promise.all over the data source',
+      storm.bare,
+      'ms',
+    ),
     row('cold storm data-source calls', 100, 'Promise.all over the data source', STORM_KEYS.length, 'calls'),
     row('heap per stored 1 KB entry', memory.perEntry, '1 KB payload', VALUE_BYTES, 'bytes', { atMost: 1.5 }),
   ],

@@ -22,7 +22,9 @@ for (const result of results) {
   lines.push('| metric | distcache | anchor | ratio | goal | met |', '|---|---|---|---|---|---|');
   for (const r of result.rows) {
     const met = { true: 'yes', false: '**no**', undefined: '' }[String(goalMet(r))];
-    lines.push(`| ${r.metric} | ${format(r.ours)} ${r.unit} | ${r.anchorName}: ${format(r.anchor)} ${r.unit} | ${r.ratio}x | ${describeGoal(r.goal)} | ${met} |`);
+    lines.push(
+      `| ${r.metric} | ${format(r.ours)} ${r.unit} | ${r.anchorName}: ${format(r.anchor)} ${r.unit} | ${r.ratio}x | ${describeGoal(r.goal)} | ${met} |`,
+    );
   }
   lines.push('', ...result.notes.map((note) => `- ${note}`), '');
 }

@@ -52,7 +52,10 @@ function random(seed: number): () => number {
  * find most sessions (about 75% at the steady state of 30% ADD / 10% REMOVE).
  */
 async function load(addresses: string[], clients: number): Promise<Trial> {
-  const connections = Array.from({ length: clients }, (_, i) => new DcClient(parseSessionAddress(addresses[i % addresses.length]!)));
+  const connections = Array.from(
+    { length: clients },
+    (_, i) => new DcClient(parseSessionAddress(addresses[i % addresses.length]!)),
+  );
   await Promise.all(connections.map((client) => client.connected));
   let ops = 0;
   let gets = 0;
@@ -118,7 +121,18 @@ async function waitForListener(address: string): Promise<void> {
 
 async function startServe(ip: string): Promise<{ address: string; child: ChildProcess }> {
   const address = `IP:${ip}:4300`;
-  const child = spawn(process.execPath, [new URL('../dist-bench/src/cli/main.js', import.meta.url).pathname, 'serve', '--listen', address, '--max-bytes', String(MAX_BYTES)], { stdio: 'ignore' });
+  const child = spawn(
+    process.execPath,
+    [
+      new URL('../dist-bench/src/cli/main.js', import.meta.url).pathname,
+      'serve',
+      '--listen',
+      address,
+      '--max-bytes',
+      String(MAX_BYTES),
+    ],
+    { stdio: 'ignore' },
+  );
   await waitForListener(address);
   return { address, child };
 }
@@ -136,7 +150,16 @@ const serve = await startServe('127.0.34.2');
 const apart = await Promise.all(['127.0.34.6', '127.0.34.7', '127.0.34.8'].map(startServe));
 const dcServer = await startDcServer();
 const ips = ['127.0.34.3', '127.0.34.4', '127.0.34.5'];
-const nodes = ips.map((ip) => new ClusterNode({ ip, peers: ips.map((each) => `${each}:3322`), sessionListen: [`IP:${ip}:4300`], sessionMaxBytes: MAX_BYTES, replicaCount: ips.length }));
+const nodes = ips.map(
+  (ip) =>
+    new ClusterNode({
+      ip,
+      peers: ips.map((each) => `${each}:3322`),
+      sessionListen: [`IP:${ip}:4300`],
+      sessionMaxBytes: MAX_BYTES,
+      replicaCount: ips.length,
+    }),
+);
 try {
   await Promise.all(nodes.map((node) => node.started));
   await waitForAdmitted(nodes, 3);
@@ -147,7 +170,13 @@ try {
     ...(dcServer ? [['dc_server', [dcServer.address], [1, 32]] as [string, string[], number[]]] : []),
   ];
   // One address per store: the cluster's nodes share theirs, the apart serves each hold their own.
-  for (const address of [serve.address, `IP:${ips[0]}:4300`, ...apart.map((each) => each.address), ...(dcServer ? [dcServer.address] : [])]) await prefill(address);
+  for (const address of [
+    serve.address,
+    `IP:${ips[0]}:4300`,
+    ...apart.map((each) => each.address),
+    ...(dcServer ? [dcServer.address] : []),
+  ])
+    await prefill(address);
   const contenders: Record<string, () => Promise<number>> = {};
   const trials: Trial[] = [];
   for (const [name, addresses, clientCounts] of targets) {
@@ -161,21 +190,42 @@ try {
   }
   const medians = await interleavedMedians(contenders, ROUNDS);
   const rows = [
-    row('3-node cluster, 1 client', medians['cluster 1']!, 'distcache serve, one node', medians['serve 1']!, 'ops/s', { atLeast: 0.8 }),
-    row('3-node cluster, 32 clients', medians['cluster 32']!, 'distcache serve, one node', medians['serve 32']!, 'ops/s', { atLeast: 0.8 }),
-    row('3 serves sharing nothing, 32 clients (the ceiling of 3 processes here)', medians['apart 32']!, 'distcache serve, one node', medians['serve 32']!, 'ops/s'),
+    row('3-node cluster, 1 client', medians['cluster 1']!, 'distcache serve, one node', medians['serve 1']!, 'ops/s', {
+      atLeast: 0.8,
+    }),
+    row(
+      '3-node cluster, 32 clients',
+      medians['cluster 32']!,
+      'distcache serve, one node',
+      medians['serve 32']!,
+      'ops/s',
+      { atLeast: 0.8 },
+    ),
+    row(
+      '3 serves sharing nothing, 32 clients (the ceiling of 3 processes here)',
+      medians['apart 32']!,
+      'distcache serve, one node',
+      medians['serve 32']!,
+      'ops/s',
+    ),
   ];
   if (dcServer) {
     rows.unshift(
-      row('distcache serve, 1 client', medians['serve 1']!, 'dc_server', medians['dc_server 1']!, 'ops/s', { atLeast: 1.0 }),
-      row('distcache serve, 32 clients', medians['serve 32']!, 'dc_server', medians['dc_server 32']!, 'ops/s', { atLeast: 1.0 }),
+      row('distcache serve, 1 client', medians['serve 1']!, 'dc_server', medians['dc_server 1']!, 'ops/s', {
+        atLeast: 1.0,
+      }),
+      row('distcache serve, 32 clients', medians['serve 32']!, 'dc_server', medians['dc_server 32']!, 'ops/s', {
+        atLeast: 1.0,
+      }),
     );
   }
   report('session', rows, [
     `${SESSION_BYTES}-byte sessions over ${ids.length} ids; 50% GET, 30% ADD, 10% REMOVE, 10% HAVE, operation and id drawn independently; persistent connections, one request at a time each; median of ${ROUNDS} interleaved ${TRIAL_MS / 1000} s trials`,
     `GETs found a session ${percentRange(trials.map((trial) => trial.getHitRatio))} of the time, ADDs stored one ${percentRange(trials.map((trial) => trial.addStoredRatio))} (the rest found the id taken)`,
     `the cluster keeps every session on all ${ips.length} nodes (replicaCount ${ips.length}; the session keyspace reads its replicas), so GET and HAVE stay on the node a client talks to, and so does an ADD of an id that node holds; an ADD of a new id is decided on the owner, then copied to the others`,
-    dcServer ? 'dc_server from PATH' : 'no dc_server on PATH (the C distcache toolkit is not packaged for this machine): the dc_server column is skipped, so the ≥ 1.0x goal against it is not measured',
+    dcServer
+      ? 'dc_server from PATH'
+      : 'no dc_server on PATH (the C distcache toolkit is not packaged for this machine): the dc_server column is skipped, so the ≥ 1.0x goal against it is not measured',
     `the machine has ${availableParallelism()} cores for the benchmark client and every server process: 3 serves that share nothing, each with a third of the clients and prefilled alike, show what 3 processes can do together before any cluster work`,
     `serve alone, 1 client: ${Math.round(medians['serve 1']!)} ops/s; 32 clients: ${Math.round(medians['serve 32']!)} ops/s`,
   ]);

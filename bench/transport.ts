@@ -24,10 +24,27 @@ const PROTOCOL = '/distcache/peer-bench/1';
 const value = new Uint8Array(1024).fill(7);
 const keys = Array.from({ length: 1_000 }, (_, i) => `user:${i}`);
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
-const answer = (request: PeerMessage): PeerMessage => ({ type: MessageType.VALUE, requestId: request.requestId, found: true, expiresAt: 0, value });
+const answer = (request: PeerMessage): PeerMessage => ({
+  type: MessageType.VALUE,
+  requestId: request.requestId,
+  found: true,
+  expiresAt: 0,
+  value,
+});
 
 async function tcpVariant() {
-  const server = new PeerServer({ get: () => ({ bytes: value, expiresAt: 0 }), put: () => true, delete: () => false, deleteKeyspace: async () => {}, invalidate() {} }, new ClusterKeyProof(undefined), silent, undefined);
+  const server = new PeerServer(
+    {
+      get: () => ({ bytes: value, expiresAt: 0 }),
+      put: () => true,
+      delete: () => false,
+      deleteKeyspace: async () => {},
+      invalidate() {},
+    },
+    new ClusterKeyProof(undefined),
+    silent,
+    undefined,
+  );
   await server.listen('127.0.43.2', 3320);
   const client = new PeerClient('127.0.43.2:3320', new ClusterKeyProof(undefined), undefined);
   return {
@@ -56,7 +73,8 @@ async function libp2pVariant() {
   const pending = new Map<number, (message: PeerMessage) => void>();
   void (async () => {
     const decoder = new PeerMessageDecoder();
-    for await (const chunk of stream.source) for (const reply of decoder.push(chunk.subarray())) pending.get(reply.requestId)?.(reply);
+    for await (const chunk of stream.source)
+      for (const reply of decoder.push(chunk.subarray())) pending.get(reply.requestId)?.(reply);
   })();
   let nextId = 1;
   return {
@@ -98,7 +116,13 @@ const median = (values: number[]) => values.sort((a, b) => a - b)[Math.floor(val
 report(
   'transport',
   [
-    row('peer GET ops/s over the dedicated TCP listener', medians.tcp, 'libp2p stream (noise + yamux)', medians.libp2p, 'ops/s'),
+    row(
+      'peer GET ops/s over the dedicated TCP listener',
+      medians.tcp,
+      'libp2p stream (noise + yamux)',
+      medians.libp2p,
+      'ops/s',
+    ),
     row('peer GET p99 over the dedicated TCP listener', median(p99.tcp), 'libp2p stream p99', median(p99.libp2p), 'ms'),
   ],
   [

@@ -1,6 +1,6 @@
 import { Resolver } from 'node:dns/promises';
-import { z } from 'zod';
 import { isIP } from 'node:net';
+import { z } from 'zod';
 import { discoveryAddress, type DiscoveryContext, type DiscoveryProvider } from '../src/discovery.js';
 import { DistCacheError, ErrorCode } from '../src/errors.js';
 import type { Logger } from '../src/logger.js';
@@ -34,7 +34,10 @@ const dnsOptionsSchema = z
     minRefreshInterval: timerMs.default(1_000),
     timeout: timerMs.default(2_000),
   })
-  .refine((options) => options.minRefreshInterval <= options.refreshInterval, { message: 'must not exceed refreshInterval', path: ['minRefreshInterval'] });
+  .refine((options) => options.minRefreshInterval <= options.refreshInterval, {
+    message: 'must not exceed refreshInterval',
+    path: ['minRefreshInterval'],
+  });
 
 type ResolvedOptions = z.infer<typeof dnsOptionsSchema>;
 
@@ -88,7 +91,8 @@ export class DnsDiscovery implements DiscoveryProvider {
   /** The last good answer; before the first one, a lookup now (at most once per minRefreshInterval). */
   async addresses(): Promise<string[]> {
     const due = Date.now() - this.#lastAttempt >= this.#options.minRefreshInterval;
-    if (!this.#answered && this.#resolver && (this.#lookup !== undefined || due)) await (this.#lookup ?? this.#refresh());
+    if (!this.#answered && this.#resolver && (this.#lookup !== undefined || due))
+      await (this.#lookup ?? this.#refresh());
     return [...this.#addresses];
   }
 
@@ -112,7 +116,12 @@ export class DnsDiscovery implements DiscoveryProvider {
     } catch (error) {
       if (this.#resolver !== resolver) return;
       nextIn = Math.min(refreshInterval, minRefreshInterval * 2 ** this.#failures);
-      const fields = { query: this.#options.name, type: this.#options.type, err: (error as Error).message, retryIn: nextIn };
+      const fields = {
+        query: this.#options.name,
+        type: this.#options.type,
+        err: (error as Error).message,
+        retryIn: nextIn,
+      };
       if (this.#failures++ === 0) this.#logger()?.warn(fields, 'DNS discovery lookup failed; keeping the last answer');
       else this.#logger()?.debug(fields, 'DNS discovery lookup failed again');
     }
@@ -134,9 +143,12 @@ export class DnsDiscovery implements DiscoveryProvider {
   async #resolve(resolver: Resolver): Promise<Answer> {
     const { name, type, port } = this.#options;
     if (type === 'SRV') return this.#resolveSrv(resolver);
-    const records = type === 'A' ? await resolver.resolve4(name, { ttl: true }) : await resolver.resolve6(name, { ttl: true });
+    const records =
+      type === 'A' ? await resolver.resolve4(name, { ttl: true }) : await resolver.resolve6(name, { ttl: true });
     return {
-      addresses: records.filter((record) => isIP(record.address) !== 0).map((record) => discoveryAddress(record.address, port)),
+      addresses: records
+        .filter((record) => isIP(record.address) !== 0)
+        .map((record) => discoveryAddress(record.address, port)),
       ttl: Math.min(...records.map((record) => record.ttl)),
     };
   }
@@ -152,7 +164,8 @@ export class DnsDiscovery implements DiscoveryProvider {
     const resolved = await Promise.all(
       usable.map(async (record) => {
         const hosts = isIP(record.name) ? [record.name] : await resolveHost(resolver, record.name);
-        if (hosts.length === 0) this.#logger()?.debug({ target: record.name }, 'DNS discovery could not resolve an SRV target');
+        if (hosts.length === 0)
+          this.#logger()?.debug({ target: record.name }, 'DNS discovery could not resolve an SRV target');
         return hosts.map((host) => discoveryAddress(host, record.port));
       }),
     );
@@ -175,7 +188,11 @@ function validate(options: DnsDiscoveryOptions): ResolvedOptions {
     try {
       new Resolver().setServers(resolved.servers);
     } catch (error) {
-      throw new DistCacheError(ErrorCode.INVALID_CONFIG, `DnsDiscovery options.servers: must be IP addresses with optional ports, got ${JSON.stringify(resolved.servers)}`, { cause: error });
+      throw new DistCacheError(
+        ErrorCode.INVALID_CONFIG,
+        `DnsDiscovery options.servers: must be IP addresses with optional ports, got ${JSON.stringify(resolved.servers)}`,
+        { cause: error },
+      );
     }
   }
   return resolved;

@@ -1,8 +1,13 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { z } from 'zod';
 import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1Pod } from '@kubernetes/client-node';
-import { discoveryAddress, isDiscoveryAddress, type DiscoveryContext, type DiscoveryProvider } from '../src/discovery.js';
+import { z } from 'zod';
+import {
+  discoveryAddress,
+  isDiscoveryAddress,
+  type DiscoveryContext,
+  type DiscoveryProvider,
+} from '../src/discovery.js';
 import { DistCacheError, ErrorCode } from '../src/errors.js';
 import { parseOptions, portNumber, timerMs } from '../src/validate.js';
 
@@ -52,12 +57,22 @@ export class KubernetesDiscovery implements DiscoveryProvider {
     this.#stopped = false;
     const { kubeConfig, namespace, labelSelector } = this.#options;
     const api = kubeConfig.makeApiClient(CoreV1Api);
-    const ignore = (what: string) => context.logger.debug({ what }, 'Kubernetes discovery ignored an object without metadata.name');
+    const ignore = (what: string) =>
+      context.logger.debug({ what }, 'Kubernetes discovery ignored an object without metadata.name');
     const list = async () => {
       const pods = await api.listNamespacedPod({ namespace, labelSelector });
-      return { ...pods, items: (Array.isArray(pods.items) ? pods.items : []).filter((pod) => hasName(pod) || void ignore('list item')) };
+      return {
+        ...pods,
+        items: (Array.isArray(pods.items) ? pods.items : []).filter((pod) => hasName(pod) || void ignore('list item')),
+      };
     };
-    const informer = new ListWatch<V1Pod>(`/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`, new CheckedWatch(kubeConfig, ignore), list, false, labelSelector);
+    const informer = new ListWatch<V1Pod>(
+      `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
+      new CheckedWatch(kubeConfig, ignore),
+      list,
+      false,
+      labelSelector,
+    );
     this.#informer = informer;
     informer.on('change', () => {
       this.#failures = 0;
@@ -92,7 +107,10 @@ export class KubernetesDiscovery implements DiscoveryProvider {
     // Warn on the 1st, 2nd, 4th, 8th... failure in a row: an API outage reminds without flooding the log.
     const failures = ++this.#failures;
     const level = (failures & (failures - 1)) === 0 ? 'warn' : 'debug';
-    this.#context?.logger[level]({ err: (error as Error)?.message ?? String(error), failures, retryIn: this.#options.retryInterval }, 'Kubernetes discovery lost its watch; keeping the known pods and retrying');
+    this.#context?.logger[level](
+      { err: (error as Error)?.message ?? String(error), failures, retryIn: this.#options.retryInterval },
+      'Kubernetes discovery lost its watch; keeping the known pods and retrying',
+    );
     clearTimeout(this.#retry);
     this.#retry = setTimeout(() => void this.#open(), this.#options.retryInterval);
   }
@@ -100,19 +118,30 @@ export class KubernetesDiscovery implements DiscoveryProvider {
   /** The pod's discovery address when it is Running and Ready, else undefined. */
   #addressOf(pod: V1Pod): string | undefined {
     const status = pod?.status;
-    const ready = status?.conditions?.some?.((condition) => condition?.type === 'Ready' && condition?.status === 'True');
+    const ready = status?.conditions?.some?.(
+      (condition) => condition?.type === 'Ready' && condition?.status === 'True',
+    );
     if (status?.phase !== 'Running' || !ready || pod.metadata?.deletionTimestamp) return undefined;
-    const address = typeof status.podIP === 'string' && isIP(status.podIP) !== 0 ? discoveryAddress(status.podIP, this.#portOf(pod)) : undefined;
+    const address =
+      typeof status.podIP === 'string' && isIP(status.podIP) !== 0
+        ? discoveryAddress(status.podIP, this.#portOf(pod))
+        : undefined;
     if (address !== undefined && isDiscoveryAddress(address)) return address;
-    this.#context?.logger.debug({ pod: pod.metadata?.name, podIP: status.podIP }, 'Kubernetes discovery ignored a ready pod without a usable IP');
+    this.#context?.logger.debug(
+      { pod: pod.metadata?.name, podIP: status.podIP },
+      'Kubernetes discovery ignored a ready pod without a usable IP',
+    );
     return undefined;
   }
 
   #portOf(pod: V1Pod): number {
     const containers = Array.isArray(pod.spec?.containers) ? pod.spec.containers : [];
     for (const container of containers) {
-      const port = (Array.isArray(container?.ports) ? container.ports : []).find((candidate) => candidate?.name === this.#options.portName);
-      if (port && Number.isInteger(port.containerPort) && port.containerPort > 0 && port.containerPort < 65_536) return port.containerPort;
+      const port = (Array.isArray(container?.ports) ? container.ports : []).find(
+        (candidate) => candidate?.name === this.#options.portName,
+      );
+      if (port && Number.isInteger(port.containerPort) && port.containerPort > 0 && port.containerPort < 65_536)
+        return port.containerPort;
     }
     return this.#options.port;
   }
@@ -147,8 +176,13 @@ function hasName(object: unknown): boolean {
 }
 
 const kubernetesOptionsSchema = z.object({
-  labelSelector: z.string().refine((selector) => selector.trim() !== '', 'must be a label selector such as "app=distcache"'),
-  namespace: z.preprocess((namespace) => namespace ?? ownNamespace(), z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name')),
+  labelSelector: z
+    .string()
+    .refine((selector) => selector.trim() !== '', 'must be a label selector such as "app=distcache"'),
+  namespace: z.preprocess(
+    (namespace) => namespace ?? ownNamespace(),
+    z.string().regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/, 'must be a Kubernetes namespace name'),
+  ),
   portName: z.string().min(1, 'must be a container port name').default('discovery'),
   port: portNumber.default(3322),
   kubeConfig: z.union([z.string().min(1), z.instanceof(KubeConfig)]).optional(),
@@ -164,18 +198,24 @@ function validate(options: KubernetesDiscoveryOptions): ResolvedOptions {
 
 /** The given KubeConfig, the kubeconfig file, or the in-cluster service account; ERR_INVALID_CONFIG when none can be loaded. */
 function loadKubeConfig(given: string | KubeConfig | undefined): KubeConfig {
-  const invalid = (message: string, cause?: unknown) => new DistCacheError(ErrorCode.INVALID_CONFIG, `KubernetesDiscovery: ${message}`, { cause });
+  const invalid = (message: string, cause?: unknown) =>
+    new DistCacheError(ErrorCode.INVALID_CONFIG, `KubernetesDiscovery: ${message}`, { cause });
   const kubeConfig = given instanceof KubeConfig ? given : new KubeConfig();
   if (!(given instanceof KubeConfig)) {
-    if (given === undefined && !process.env.KUBERNETES_SERVICE_HOST) throw invalid('not running in Kubernetes (KUBERNETES_SERVICE_HOST is unset): pass kubeConfig, a kubeconfig file');
+    if (given === undefined && !process.env.KUBERNETES_SERVICE_HOST)
+      throw invalid('not running in Kubernetes (KUBERNETES_SERVICE_HOST is unset): pass kubeConfig, a kubeconfig file');
     try {
       if (given === undefined) kubeConfig.loadFromCluster();
       else kubeConfig.loadFromFile(given);
     } catch (error) {
-      throw invalid(`cannot load ${given === undefined ? 'the in-cluster config' : `kubeconfig ${given}`}: ${(error as Error).message}`, error);
+      throw invalid(
+        `cannot load ${given === undefined ? 'the in-cluster config' : `kubeconfig ${given}`}: ${(error as Error).message}`,
+        error,
+      );
     }
   }
-  if (!kubeConfig.getCurrentCluster()) throw invalid('the kubeconfig names no current cluster (outside Kubernetes, pass kubeConfig: a kubeconfig file)');
+  if (!kubeConfig.getCurrentCluster())
+    throw invalid('the kubeconfig names no current cluster (outside Kubernetes, pass kubeConfig: a kubeconfig file)');
   return kubeConfig;
 }
 

@@ -1,5 +1,12 @@
+import {
+  connect,
+  createInbox,
+  credsAuthenticator,
+  type NatsConnection,
+  type Msg,
+  type TlsOptions,
+} from '@nats-io/transport-node';
 import { z } from 'zod';
-import { connect, createInbox, credsAuthenticator, type NatsConnection, type Msg, type TlsOptions } from '@nats-io/transport-node';
 import { isDiscoveryAddress, type DiscoveryContext, type DiscoveryProvider } from '../src/discovery.js';
 import { parseOptions, timerMs } from '../src/validate.js';
 
@@ -55,7 +62,8 @@ export function decodeAnnouncement(data: Uint8Array): Announcement | undefined {
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
   const { distcache, type, address } = parsed as Record<string, unknown>;
-  if (distcache !== 1 || (type !== 'join' && type !== 'alive' && type !== 'leave') || !isDiscoveryAddress(address)) return undefined;
+  if (distcache !== 1 || (type !== 'join' && type !== 'alive' && type !== 'leave') || !isDiscoveryAddress(address))
+    return undefined;
   return { type, address };
 }
 
@@ -138,11 +146,18 @@ export class NatsDiscovery implements DiscoveryProvider {
       this.#listen(connection);
       void this.#followStatus(connection);
       this.#join(connection);
-      this.#context?.logger.info({ server: connection.getServer(), subject: this.#options.subject }, 'NATS discovery connected');
+      this.#context?.logger.info(
+        { server: connection.getServer(), subject: this.#options.subject },
+        'NATS discovery connected',
+      );
     } catch (error) {
       if (this.#stopped) return;
       const fields = { servers, err: (error as Error).message, retryIn: reconnectInterval };
-      if (this.#failedConnects++ === 0) this.#context?.logger.warn(fields, 'NATS discovery cannot reach a server; keeping the known members and retrying');
+      if (this.#failedConnects++ === 0)
+        this.#context?.logger.warn(
+          fields,
+          'NATS discovery cannot reach a server; keeping the known members and retrying',
+        );
       else this.#context?.logger.debug(fields, 'NATS discovery still cannot reach a server');
       this.#retry = setTimeout(() => void this.#connect(), reconnectInterval);
     }
@@ -159,13 +174,18 @@ export class NatsDiscovery implements DiscoveryProvider {
 
   /** Announces this node and asks the others to answer on its inbox. */
   #join(connection: NatsConnection): void {
-    connection.publish(this.#options.subject, encodeAnnouncement({ type: 'join', address: this.#self() }), { reply: this.#inbox });
+    connection.publish(this.#options.subject, encodeAnnouncement({ type: 'join', address: this.#self() }), {
+      reply: this.#inbox,
+    });
   }
 
   #receive(message: Msg): void {
     const announcement = decodeAnnouncement(message.data);
     if (!announcement) {
-      this.#context?.logger.debug({ subject: message.subject, bytes: message.data.length }, 'NATS discovery ignored a message that is not an announcement');
+      this.#context?.logger.debug(
+        { subject: message.subject, bytes: message.data.length },
+        'NATS discovery ignored a message that is not an announcement',
+      );
       return;
     }
     if (announcement.address === this.#self()) return;
@@ -173,7 +193,8 @@ export class NatsDiscovery implements DiscoveryProvider {
       this.#known.delete(announcement.address);
       return;
     }
-    if (announcement.type === 'join' && message.reply && this.#connection) message.respond(encodeAnnouncement({ type: 'alive', address: this.#self() }));
+    if (announcement.type === 'join' && message.reply && this.#connection)
+      message.respond(encodeAnnouncement({ type: 'alive', address: this.#self() }));
     this.#remember(announcement.address);
   }
 
@@ -191,7 +212,10 @@ export class NatsDiscovery implements DiscoveryProvider {
         this.#context?.logger.info({ server: status.server }, 'NATS discovery reconnected');
         this.#join(connection);
       } else if (status.type === 'disconnect') {
-        this.#context?.logger.warn({ server: status.server }, 'NATS discovery lost its server; keeping the known members and reconnecting');
+        this.#context?.logger.warn(
+          { server: status.server },
+          'NATS discovery lost its server; keeping the known members and reconnecting',
+        );
       }
     }
   }
@@ -220,17 +244,27 @@ export class NatsDiscovery implements DiscoveryProvider {
 
 const natsOptionsSchema = z
   .object({
-    servers: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]).transform((servers) => (typeof servers === 'string' ? [servers] : servers)),
-    subject: z.string().regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated tokens without wildcards').default('distcache.discovery'),
+    servers: z
+      .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
+      .transform((servers) => (typeof servers === 'string' ? [servers] : servers)),
+    subject: z
+      .string()
+      .regex(/^[A-Za-z0-9_-]+(\.[A-Za-z0-9_-]+)*$/, 'must be dot-separated tokens without wildcards')
+      .default('distcache.discovery'),
     token: z.string().optional(),
     user: z.string().optional(),
     pass: z.string().optional(),
     credentials: z.string().optional(),
-    tls: z.custom<TlsOptions>((value) => typeof value === 'object' && value !== null, 'must be an object of TLS options').optional(),
+    tls: z
+      .custom<TlsOptions>((value) => typeof value === 'object' && value !== null, 'must be an object of TLS options')
+      .optional(),
     announceInterval: timerMs.default(30_000),
     reconnectInterval: timerMs.default(1_000),
   })
-  .refine((options) => (options.user === undefined) === (options.pass === undefined), { message: 'user and pass go together', path: ['pass'] });
+  .refine((options) => (options.user === undefined) === (options.pass === undefined), {
+    message: 'user and pass go together',
+    path: ['pass'],
+  });
 
 type ResolvedOptions = z.infer<typeof natsOptionsSchema>;
 

@@ -9,7 +9,9 @@ export interface StaticDiscoveryOptions {
 }
 
 const staticOptionsSchema = z.object({
-  peers: z.array(z.string().refine(isDiscoveryAddress, 'must be "host:port"')).min(1, 'must list at least one "host:port"'),
+  peers: z
+    .array(z.string().refine(isDiscoveryAddress, 'must be "host:port"'))
+    .min(1, 'must list at least one "host:port"'),
 });
 
 /**

@@ -40,18 +40,28 @@ const nodes = NODE_IPS.map((ip) => {
   return { ip, engine, users };
 });
 await Promise.all(nodes.map((node) => node.engine.start()));
-console.log(`cluster formed: ${nodes[0]!.engine.peers().map((peer) => `${peer.id} (${peer.state})`).sort().join(', ')}`);
+console.log(
+  `cluster formed: ${nodes[0]!.engine
+    .peers()
+    .map((peer) => `${peer.id} (${peer.state})`)
+    .sort()
+    .join(', ')}`,
+);
 
 for (const key of ['1', '2', '3']) {
   const [owner] = nodes[0]!.engine.owners('users', key);
-  console.log(`users/${key} is owned by ${owner}; every node agrees: ${nodes.every((node) => node.engine.owners('users', key)[0] === owner)}`);
+  console.log(
+    `users/${key} is owned by ${owner}; every node agrees: ${nodes.every((node) => node.engine.owners('users', key)[0] === owner)}`,
+  );
 }
 
 const gets = nodes.flatMap((node) => Array.from({ length: 100 }, () => node.engine.get<User>('users', '2')));
 const results = await Promise.all(gets);
 const queries = nodes.reduce((sum, node) => sum + node.users.queries, 0);
 console.log(`${gets.length} concurrent cold gets of users/2 from all 3 nodes -> ${JSON.stringify(results[0]?.value)}`);
-console.log(`database queries for them, cluster-wide: ${queries} (by node: ${nodes.map((node) => `${node.ip}=${node.users.queries}`).join(', ')})`);
+console.log(
+  `database queries for them, cluster-wide: ${queries} (by node: ${nodes.map((node) => `${node.ip}=${node.users.queries}`).join(', ')})`,
+);
 
 await Promise.all(nodes.map((node) => node.engine.stop()));
 await db.query(`DROP TABLE IF EXISTS ${USERS_TABLE}`);

@@ -41,7 +41,9 @@ async function show(step: string, key: string): Promise<void> {
     const result = await engine.get<User>('users', key);
     const ms = (performance.now() - started).toFixed(2);
     const source = users.queries > before ? 'loaded from the database' : 'served from the cache';
-    console.log(`${step}: users/${key} -> ${result ? JSON.stringify(result.value) : 'not found'} (${source}, ${ms} ms)`);
+    console.log(
+      `${step}: users/${key} -> ${result ? JSON.stringify(result.value) : 'not found'} (${source}, ${ms} ms)`,
+    );
   } catch (error) {
     if (!isDistCacheError(error)) throw error;
     const touched = users.queries > before ? 'the database was queried' : 'the database was not queried';
@@ -72,7 +74,9 @@ await show('probe', '2');
 console.log(`breaker: ${engine.stats('users').breakerState}`);
 
 const stats = engine.stats('users');
-console.log(`stats: hits=${stats.hits} misses=${stats.misses} loads=${stats.loads} loadErrors=${stats.loadErrors} rejectedLoads=${stats.rejectedLoads} entries=${stats.entries} bytes=${stats.bytes}/${stats.maxBytes}`);
+console.log(
+  `stats: hits=${stats.hits} misses=${stats.misses} loads=${stats.loads} loadErrors=${stats.loadErrors} rejectedLoads=${stats.rejectedLoads} entries=${stats.entries} bytes=${stats.bytes}/${stats.maxBytes}`,
+);
 
 await engine.stop();
 await db.query(`DROP TABLE IF EXISTS ${USERS_TABLE}`);

@@ -5,16 +5,24 @@ import type { FailureDetection } from './cluster/membership.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { DiscoveryProvider } from './discovery.js';
 import { DistCacheError, ErrorCode } from './errors.js';
-import { MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
-import { splitHostPort } from './net/host-port.js';
 import type { CircuitBreakerSettings } from './keyspace/circuit-breaker.js';
 import type { Codec } from './keyspace/codecs.js';
 import type { RateLimitSettings } from './keyspace/rate-limiter.js';
 import { defaultLogger, type Logger } from './logger.js';
+import { splitHostPort } from './net/host-port.js';
 import type { CircuitBreakerOptions, DataSource, RateLimitOptions } from './options.js';
 import { parseSessionAddress } from './protocol/address.js';
+import { MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
 
-export type { CircuitBreakerOptions, DataSource, EngineOptions, KeyspaceOptions, RateLimitOptions, SessionCacheOptions, AdminOptions } from './options.js';
+export type {
+  CircuitBreakerOptions,
+  DataSource,
+  EngineOptions,
+  KeyspaceOptions,
+  RateLimitOptions,
+  SessionCacheOptions,
+  AdminOptions,
+} from './options.js';
 
 /** The session listener's options with every default applied. */
 export interface SessionCacheConfig {
@@ -138,7 +146,10 @@ const rateLimitSchema = z.strictObject({
 const keyspaceSchema = z.strictObject({
   name: z
     .string()
-    .regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/, 'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit'),
+    .regex(
+      /^[A-Za-z0-9][A-Za-z0-9._-]{0,127}$/,
+      'must be 1-128 letters, digits, ".", "_" or "-", starting with a letter or digit',
+    ),
   maxBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   dataSource: z
     .custom<DataSource<unknown>>(
@@ -146,7 +157,9 @@ const keyspaceSchema = z.strictObject({
       'must be an object with a fetch(key, { signal }) method',
     )
     .optional(),
-  expiresAt: z.custom<(key: string) => Date | number | undefined>(isFunction, 'must be a function (key) => Date | epoch ms').optional(),
+  expiresAt: z
+    .custom<(key: string) => Date | number | undefined>(isFunction, 'must be a function (key) => Date | epoch ms')
+    .optional(),
   defaultTtl: duration.optional(),
   readTimeout: timeout.optional(),
   rateLimit: z.union([rateLimitSchema, z.literal(false)]).optional(),
@@ -200,9 +213,18 @@ const engineSchema = z.strictObject({
   maxJoinAttempts: z.number().int().min(1).max(1_000_000).optional(),
   clusterKey: z.string().min(16, 'must be at least 16 characters').max(4096).optional(),
   tls: z.strictObject({ key: pem, cert: pem, ca: pem.optional() }).optional(),
-  hasher: z.custom<Hasher>((value) => typeof value === 'object' && value !== null && isFunction((value as Hasher).hash), 'must be an object with a hash(input) => bigint method').optional(),
+  hasher: z
+    .custom<Hasher>(
+      (value) => typeof value === 'object' && value !== null && isFunction((value as Hasher).hash),
+      'must be an object with a hash(input) => bigint method',
+    )
+    .optional(),
   membership: z
-    .strictObject({ heartbeatInterval: timeout.optional(), suspectAfter: timeout.optional(), probeTimeout: timeout.optional() })
+    .strictObject({
+      heartbeatInterval: timeout.optional(),
+      suspectAfter: timeout.optional(),
+      probeTimeout: timeout.optional(),
+    })
     .optional(),
   sessionCache: z
     .strictObject({
@@ -210,7 +232,13 @@ const engineSchema = z.strictObject({
       keyspace: z.string().optional(),
       maxBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER).optional(),
       tls: z.strictObject({ key: pem, cert: pem, ca: pem.optional() }).optional(),
-      socket: z.strictObject({ owner: z.number().int().min(0).optional(), group: z.number().int().min(0).optional(), mode: z.number().int().min(0).max(0o7777).optional() }).optional(),
+      socket: z
+        .strictObject({
+          owner: z.number().int().min(0).optional(),
+          group: z.number().int().min(0).optional(),
+          mode: z.number().int().min(0).max(0o7777).optional(),
+        })
+        .optional(),
       idleTimeout: timeout.optional(),
       maxConnections: z.number().int().min(1).max(1_000_000).optional(),
     })
@@ -287,15 +315,34 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
  * Applies the session listener's defaults, checks its addresses, and adds its
  * keyspace (no data source: a miss is a miss) unless the application defines it.
  */
-function resolveSessionCache(options: NonNullable<z.infer<typeof engineSchema>['sessionCache']>, keyspaces: KeyspaceConfig[], defaults: KeyspaceDefaults): SessionCacheConfig {
+function resolveSessionCache(
+  options: NonNullable<z.infer<typeof engineSchema>['sessionCache']>,
+  keyspaces: KeyspaceConfig[],
+  defaults: KeyspaceDefaults,
+): SessionCacheConfig {
   for (const address of options.listen) parseSessionAddress(address);
   const keyspace = options.keyspace ?? DEFAULTS.sessionKeyspace;
   const defined = keyspaces.find((candidate) => candidate.name === keyspace);
   if (defined?.dataSource !== undefined) {
-    throw new DistCacheError(ErrorCode.INVALID_CONFIG, `sessionCache.keyspace: "${keyspace}" has a data source; sessions live only in the cache`);
+    throw new DistCacheError(
+      ErrorCode.INVALID_CONFIG,
+      `sessionCache.keyspace: "${keyspace}" has a data source; sessions live only in the cache`,
+    );
   }
   if (defined === undefined) {
-    keyspaces.push(resolveKeyspaceConfig({ name: keyspace, maxBytes: options.maxBytes ?? DEFAULTS.sessionMaxBytes, circuitBreaker: false, rateLimit: false, replicaReads: true }, defaults, 'sessionCache.keyspace'));
+    keyspaces.push(
+      resolveKeyspaceConfig(
+        {
+          name: keyspace,
+          maxBytes: options.maxBytes ?? DEFAULTS.sessionMaxBytes,
+          circuitBreaker: false,
+          rateLimit: false,
+          replicaReads: true,
+        },
+        defaults,
+        'sessionCache.keyspace',
+      ),
+    );
   }
   return {
     listen: options.listen,
@@ -308,10 +355,18 @@ function resolveSessionCache(options: NonNullable<z.infer<typeof engineSchema>['
 }
 
 /** Validates one keyspace's options and layers them over the engine's defaults. */
-export function resolveKeyspaceConfig(options: unknown, defaults: KeyspaceDefaults, where = 'keyspace'): KeyspaceConfig {
-  const named = typeof (options as { name?: unknown } | null)?.name === 'string' ? ` ("${(options as { name: string }).name}")` : '';
+export function resolveKeyspaceConfig(
+  options: unknown,
+  defaults: KeyspaceDefaults,
+  where = 'keyspace',
+): KeyspaceConfig {
+  const named =
+    typeof (options as { name?: unknown } | null)?.name === 'string'
+      ? ` ("${(options as { name: string }).name}")`
+      : '';
   const parsed = parseOptions(keyspaceSchema, options, `${where}${named}`);
-  const circuitBreaker = parsed.circuitBreaker === false ? undefined : (parsed.circuitBreaker ?? defaults.circuitBreaker);
+  const circuitBreaker =
+    parsed.circuitBreaker === false ? undefined : (parsed.circuitBreaker ?? defaults.circuitBreaker);
   const rateLimit = parsed.rateLimit === false ? undefined : (parsed.rateLimit ?? defaults.rateLimit);
   return {
     name: parsed.name,

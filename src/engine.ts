@@ -1,19 +1,26 @@
 import { EventEmitter } from 'node:events';
 import { StandaloneDiscovery } from '../discovery/standalone.js';
 import { settleWithin, throwIfAborted } from './abort.js';
+import { AdminServer } from './admin/admin-server.js';
+import type { AdminView, EngineHealth } from './admin/routes.js';
 import { Cluster, type KeyspaceDirectory, type PeerInfo } from './cluster/cluster.js';
 import { keyspaceDigest } from './cluster/keyspace-digest.js';
 import type { Member, MembershipChange } from './cluster/membership.js';
-import { resolveEngineConfig, resolveKeyspaceConfig, type EngineConfig, type EngineOptions, type KeyspaceConfig, type KeyspaceOptions } from './config.js';
+import {
+  resolveEngineConfig,
+  resolveKeyspaceConfig,
+  type EngineConfig,
+  type EngineOptions,
+  type KeyspaceConfig,
+  type KeyspaceOptions,
+} from './config.js';
 import { DistCacheError, ErrorCode } from './errors.js';
 import { Keyspace, type GetResult, type KeyspaceStats, type PutEntry } from './keyspace/keyspace.js';
-import { SessionListener } from './protocol/listener.js';
-import { SessionOperations } from './protocol/session-operations.js';
-import { AdminServer } from './admin/admin-server.js';
-import type { AdminView, EngineHealth } from './admin/routes.js';
 import { EngineMetrics, type MetricSources } from './observability/metrics.js';
 import { Telemetry } from './observability/telemetry.js';
 import { activeTracer } from './observability/tracing.js';
+import { SessionListener } from './protocol/listener.js';
+import { SessionOperations } from './protocol/session-operations.js';
 
 /** Options every engine call accepts. */
 export interface CallOptions {
@@ -43,7 +50,11 @@ export interface EngineEvents {
   peerUpdated: [PeerEvent];
 }
 
-const EVENT_OF: Record<MembershipChange['kind'], keyof EngineEvents> = { joined: 'peerJoined', left: 'peerLeft', updated: 'peerUpdated' };
+const EVENT_OF: Record<MembershipChange['kind'], keyof EngineEvents> = {
+  joined: 'peerJoined',
+  left: 'peerLeft',
+  updated: 'peerUpdated',
+};
 
 /**
  * A read-through cache engine. Define keyspaces, `start()`, then `get` keys:
@@ -125,9 +136,12 @@ export class Engine extends EventEmitter<EngineEvents> {
       const telemetry = this.#telemetry;
       const metrics = telemetry.metrics !== undefined;
       if (activeTracer() !== undefined || (metrics && telemetry.sample())) {
-        return telemetry.observedGet(this.#reader, runtime, key, options?.signal, this.#ownerOf) as Promise<GetResult<V> | undefined>;
+        return telemetry.observedGet(this.#reader, runtime, key, options?.signal, this.#ownerOf) as Promise<
+          GetResult<V> | undefined
+        >;
       }
-      const read = this.#read(runtime, key, options?.signal) as GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
+      const read = this.#read(runtime, key, options?.signal) as
+        GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
       if (!metrics) return read instanceof Promise ? read : Promise.resolve(read);
       if (read instanceof Promise) return telemetry.waited(runtime, read);
       if (read !== undefined) runtime.immediateHits++;
@@ -139,7 +153,11 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Reads several keys; the results are in the order of `keys`. Rejects with the first error. */
-  async getMany<V = Uint8Array>(keyspace: string, keys: readonly string[], options?: CallOptions): Promise<(GetResult<V> | undefined)[]> {
+  async getMany<V = Uint8Array>(
+    keyspace: string,
+    keys: readonly string[],
+    options?: CallOptions,
+  ): Promise<(GetResult<V> | undefined)[]> {
     throwIfAborted(options?.signal);
     const runtime = this.#keyspace(keyspace);
     requireArray(keys, 'keys');
@@ -160,7 +178,11 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Writes several entries; all are validated before any is written. */
-  async putMany<V = Uint8Array>(keyspace: string, entries: readonly PutEntry<V>[], options?: CallOptions): Promise<void> {
+  async putMany<V = Uint8Array>(
+    keyspace: string,
+    entries: readonly PutEntry<V>[],
+    options?: CallOptions,
+  ): Promise<void> {
     throwIfAborted(options?.signal);
     const runtime = this.#keyspace(keyspace);
     requireArray(entries, 'entries');
@@ -190,7 +212,11 @@ export class Engine extends EventEmitter<EngineEvents> {
   async deleteKeySpace(name: string, options?: CallOptions): Promise<void> {
     throwIfAborted(options?.signal);
     this.#keyspace(name);
-    await this.#cluster?.router.deleteKeyspace(name, this.#cluster.memberIds(), this.#config.keyspaceDefaults.writeTimeout);
+    await this.#cluster?.router.deleteKeyspace(
+      name,
+      this.#cluster.memberIds(),
+      this.#config.keyspaceDefaults.writeTimeout,
+    );
     await this.#dropLocal(name);
   }
 
@@ -255,7 +281,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** {@link #read} and the owner lookup as values, made once, for the observed path. */
-  readonly #reader = (runtime: Keyspace, key: string, signal: AbortSignal | undefined) => this.#read(runtime, key, signal);
+  readonly #reader = (runtime: Keyspace, key: string, signal: AbortSignal | undefined) =>
+    this.#read(runtime, key, signal);
   readonly #ownerOf = (keyspace: string, key: string): string | undefined => this.#cluster?.primary(keyspace, key);
 
   #read(runtime: Keyspace, key: string, signal: AbortSignal | undefined) {
@@ -264,7 +291,10 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Every write goes through here: to the owners when clustered, counted and timed when observed. */
   #write(runtime: Keyspace, entry: ReturnType<Keyspace['preparePut']>, ifAbsent = false): Promise<boolean> {
-    const write = () => (this.#cluster ? this.#cluster.router.put(runtime, entry, ifAbsent) : Promise.resolve(runtime.commitPut(entry, ifAbsent)));
+    const write = () =>
+      this.#cluster
+        ? this.#cluster.router.put(runtime, entry, ifAbsent)
+        : Promise.resolve(runtime.commitPut(entry, ifAbsent));
     return this.#telemetry.active ? this.#telemetry.write(runtime.config.name, 'put', write) : write();
   }
 
@@ -283,7 +313,8 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async #start(): Promise<void> {
     const { discovery, logger } = this.#config;
-    for (const config of this.#definitions.values()) this.#keyspaces.set(config.name, new Keyspace(config, logger, this.#telemetry));
+    for (const config of this.#definitions.values())
+      this.#keyspaces.set(config.name, new Keyspace(config, logger, this.#telemetry));
     try {
       if (discovery instanceof StandaloneDiscovery) await discovery.start();
       else this.#cluster = await this.#startCluster();
@@ -295,14 +326,18 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#state = 'running';
     try {
       if (this.#config.sessionCache) this.#sessions = await this.#startSessionListener();
-      if (this.#config.admin) this.#admin = await AdminServer.start(this.#config.admin, this.#adminView(), this.#telemetry.metrics!, logger);
+      if (this.#config.admin)
+        this.#admin = await AdminServer.start(this.#config.admin, this.#adminView(), this.#telemetry.metrics!, logger);
     } catch (error) {
       this.#state = 'stopping';
       await this.#stop();
       this.#state = 'idle';
       throw error;
     }
-    logger.info({ keyspaces: [...this.#keyspaces.keys()], discovery: discovery.name, self: this.#cluster?.selfId }, 'distcache engine started');
+    logger.info(
+      { keyspaces: [...this.#keyspaces.keys()], discovery: discovery.name, self: this.#cluster?.selfId },
+      'distcache engine started',
+    );
   }
 
   #startCluster(): Promise<Cluster> {
@@ -331,12 +366,21 @@ export class Engine extends EventEmitter<EngineEvents> {
     const settings = this.#config.sessionCache!;
     const keyspace = settings.keyspace;
     const listener = new SessionListener(
-      { listen: settings.listen, tls: settings.tls, socket: settings.socket, idleTimeout: settings.idleTimeout, maxConnections: settings.maxConnections },
-      new SessionOperations({
-        get: async (key) => (await this.get(keyspace, key))?.value,
-        put: (key, value, expiresAt) => this.put(keyspace, { key, value, expiresAt }, { ifAbsent: true }),
-        delete: (key) => this.delete(keyspace, key),
-      }, (operation, status) => this.#telemetry.sessionOperation(operation, status)),
+      {
+        listen: settings.listen,
+        tls: settings.tls,
+        socket: settings.socket,
+        idleTimeout: settings.idleTimeout,
+        maxConnections: settings.maxConnections,
+      },
+      new SessionOperations(
+        {
+          get: async (key) => (await this.get(keyspace, key))?.value,
+          put: (key, value, expiresAt) => this.put(keyspace, { key, value, expiresAt }, { ifAbsent: true }),
+          delete: (key) => this.delete(keyspace, key),
+        },
+        (operation, status) => this.#telemetry.sessionOperation(operation, status),
+      ),
       this.#config.logger,
     );
     await listener.start();
@@ -347,7 +391,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     return {
       health: () => this.health(),
       peers: () => this.peers(),
-      keyspaces: () => [...this.#keyspaces.values()].map((runtime) => ({ config: runtime.config, stats: runtime.stats() })),
+      keyspaces: () =>
+        [...this.#keyspaces.values()].map((runtime) => ({ config: runtime.config, stats: runtime.stats() })),
       owners: (keyspace, key) => this.owners(keyspace, key),
       deleteKey: (keyspace, key) => this.delete(keyspace, key),
       deleteKeyspace: (keyspace) => this.deleteKeySpace(keyspace),
@@ -356,7 +401,12 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   #metricSources(): MetricSources {
     return {
-      keyspaces: () => [...this.#keyspaces.values()].map((runtime) => ({ name: runtime.config.name, stats: runtime.stats(), immediate: runtime })),
+      keyspaces: () =>
+        [...this.#keyspaces.values()].map((runtime) => ({
+          name: runtime.config.name,
+          stats: runtime.stats(),
+          immediate: runtime,
+        })),
       members: () => this.#cluster?.peers() ?? [],
     };
   }
@@ -393,7 +443,8 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   #requireRunning(): void {
     if (this.#state === 'running') return;
-    const why = this.#state === 'idle' || this.#state === 'starting' ? 'await engine.start() first' : 'the engine was stopped';
+    const why =
+      this.#state === 'idle' || this.#state === 'starting' ? 'await engine.start() first' : 'the engine was stopped';
     throw new DistCacheError(ErrorCode.ENGINE_NOT_STARTED, `engine is not running: ${why}`);
   }
 

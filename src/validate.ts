@@ -23,7 +23,9 @@ export function parseOptions<T extends z.ZodType>(schema: T, value: unknown, whe
   // A rule across fields (a refine on the object) has the whole object as input: naming it says nothing.
   const acrossFields = issue.code === 'custom' && typeof issue.input === 'object' && issue.input !== null;
   const got = issue.code === 'unrecognized_keys' || acrossFields ? '' : `, got ${describeValue(issue.input)}`;
-  throw new DistCacheError(ErrorCode.INVALID_CONFIG, `${where}${path}: ${issue.message}${got}`, { cause: result.error });
+  throw new DistCacheError(ErrorCode.INVALID_CONFIG, `${where}${path}: ${issue.message}${got}`, {
+    cause: result.error,
+  });
 }
 
 /**

@@ -5,9 +5,9 @@ import type { AddressInfo } from 'node:net';
 import type { AdminConfig } from '../config.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import type { Logger } from '../logger.js';
+import { listenOrFail } from '../net/stream-server.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import { AdminRoutes, type AdminView, type Reply } from './routes.js';
-import { listenOrFail } from '../net/stream-server.js';
 
 /** Connections the admin server holds at once; operators and scrapers need few. */
 const MAX_CONNECTIONS = 256;
@@ -33,7 +33,9 @@ export class AdminServer {
     this.#token = config.token === undefined ? undefined : Buffer.from(`Bearer ${config.token}`);
     this.#logger = logger;
     const handle = (request: IncomingMessage, response: ServerResponse) => void this.#handle(request, response);
-    this.#server = config.tls ? https.createServer({ key: config.tls.key, cert: config.tls.cert }, handle) : http.createServer(handle);
+    this.#server = config.tls
+      ? https.createServer({ key: config.tls.key, cert: config.tls.cert }, handle)
+      : http.createServer(handle);
     this.#server.maxConnections = MAX_CONNECTIONS;
     this.#server.requestTimeout = REQUEST_TIMEOUT_MS;
     this.#server.headersTimeout = REQUEST_TIMEOUT_MS;
@@ -41,9 +43,18 @@ export class AdminServer {
   }
 
   /** Listens on the configured address; a port in use is ERR_INVALID_CONFIG naming it. */
-  static async start(config: AdminConfig, view: AdminView, metrics: EngineMetrics, logger: Logger): Promise<AdminServer> {
+  static async start(
+    config: AdminConfig,
+    view: AdminView,
+    metrics: EngineMetrics,
+    logger: Logger,
+  ): Promise<AdminServer> {
     const admin = new AdminServer(config, view, metrics, logger);
-    await listenOrFail(admin.#server, { host: config.host, port: config.port }, { what: 'admin', hint: '; change admin.listen' });
+    await listenOrFail(
+      admin.#server,
+      { host: config.host, port: config.port },
+      { what: 'admin', hint: '; change admin.listen' },
+    );
     logger.info({ url: admin.url }, 'distcache admin server started');
     return admin;
   }
@@ -68,16 +79,22 @@ export class AdminServer {
       reply = await this.#route(request);
     } catch (error) {
       reply = errorReply(error);
-      if (reply.status >= 500) this.#logger.error({ err: (error as Error)?.message, url: request.url }, 'admin request failed');
+      if (reply.status >= 500)
+        this.#logger.error({ err: (error as Error)?.message, url: request.url }, 'admin request failed');
     }
     if (response.destroyed) return;
-    response.writeHead(reply.status, { 'content-type': reply.contentType, 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' });
+    response.writeHead(reply.status, {
+      'content-type': reply.contentType,
+      'cache-control': 'no-store',
+      'x-content-type-options': 'nosniff',
+    });
     response.end(request.method === 'HEAD' ? undefined : reply.body);
   }
 
   #route(request: IncomingMessage): Promise<Reply> {
     const target = request.url ?? '/';
-    if (Buffer.byteLength(target) > MAX_URL_BYTES) throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `the URL is longer than ${MAX_URL_BYTES} bytes`);
+    if (Buffer.byteLength(target) > MAX_URL_BYTES)
+      throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `the URL is longer than ${MAX_URL_BYTES} bytes`);
     let url: URL;
     try {
       url = new URL(target, 'http://admin');

@@ -53,13 +53,21 @@ export class AdminRoutes {
     if (rest.length > 0) throw notFound(url);
     switch (first) {
       case undefined:
-        return only(method, 'GET', () => ({ status: 200, contentType: 'text/html; charset=utf-8', body: DASHBOARD_PAGE }));
+        return only(method, 'GET', () => ({
+          status: 200,
+          contentType: 'text/html; charset=utf-8',
+          body: DASHBOARD_PAGE,
+        }));
       case 'health':
         return only(method, 'GET', () => this.#health(false));
       case 'ready':
         return only(method, 'GET', () => this.#health(true));
       case 'metrics':
-        return only(method, 'GET', async () => ({ status: 200, contentType: this.metrics.contentType, body: await this.metrics.text() }));
+        return only(method, 'GET', async () => ({
+          status: 200,
+          contentType: this.metrics.contentType,
+          body: await this.metrics.text(),
+        }));
       case 'peers':
         return only(method, 'GET', () => json(this.#peers()));
       case 'owner':
@@ -80,7 +88,11 @@ export class AdminRoutes {
   #health(readiness: boolean): Reply {
     const health = this.view.health();
     const ok = readiness ? health.ready : health.state !== 'stopped' && health.state !== 'idle';
-    return { status: ok ? 200 : 503, contentType: 'application/json', body: JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...health }) };
+    return {
+      status: ok ? 200 : 503,
+      contentType: 'application/json',
+      body: JSON.stringify({ status: ok ? 'ok' : 'unavailable', ...health }),
+    };
   }
 
   #peers() {
@@ -113,7 +125,9 @@ export class AdminRoutes {
       const owner = this.view.owners(keyspace, `sample-${i}`)[0] ?? 'self';
       counts.set(owner, (counts.get(owner) ?? 0) + 1);
     }
-    const shares = [...counts].map(([member, count]) => ({ member, share: count / OWNERSHIP_SAMPLE })).sort((a, b) => (a.member < b.member ? -1 : 1));
+    const shares = [...counts]
+      .map(([member, count]) => ({ member, share: count / OWNERSHIP_SAMPLE }))
+      .sort((a, b) => (a.member < b.member ? -1 : 1));
     return { keyspace, sample: OWNERSHIP_SAMPLE, shares };
   }
 
@@ -168,7 +182,8 @@ function json(value: unknown): Reply {
 
 function required(query: URLSearchParams, name: string): string {
   const value = query.get(name);
-  if (value === null || value === '') throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `the query parameter "${name}" is required`);
+  if (value === null || value === '')
+    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `the query parameter "${name}" is required`);
   return value;
 }
 
@@ -176,10 +191,16 @@ function decodeSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `the path segment ${JSON.stringify(segment)} is not valid percent-encoding`);
+    throw new DistCacheError(
+      ErrorCode.INVALID_ARGUMENT,
+      `the path segment ${JSON.stringify(segment)} is not valid percent-encoding`,
+    );
   }
 }
 
 function notFound(url: URL): DistCacheError {
-  return new DistCacheError(ErrorCode.NOT_FOUND, `no admin endpoint at ${JSON.stringify(url.pathname)}; see GET / for the dashboard`);
+  return new DistCacheError(
+    ErrorCode.NOT_FOUND,
+    `no admin endpoint at ${JSON.stringify(url.pathname)}; see GET / for the dashboard`,
+  );
 }

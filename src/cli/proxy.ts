@@ -18,8 +18,14 @@ export const proxyCommand: Command = {
   usage: USAGE,
   async run(argv) {
     const flags = parseFlags(argv, FLAGS);
-    if (flags.listen === undefined || flags.server === undefined) throw new UsageError('--listen and --server are required');
-    const proxy = new SessionProxy(parseSessionAddress(flags.listen), parseSessionAddress(flags.server), integerFlag('retry', flags.retry, 5_000, 1), pino({ name: 'distcache-proxy' }));
+    if (flags.listen === undefined || flags.server === undefined)
+      throw new UsageError('--listen and --server are required');
+    const proxy = new SessionProxy(
+      parseSessionAddress(flags.listen),
+      parseSessionAddress(flags.server),
+      integerFlag('retry', flags.retry, 5_000, 1),
+      pino({ name: 'distcache-proxy' }),
+    );
     await proxy.start();
     process.stdout.write(`distcache proxy: listening on ${proxy.address()}, server ${flags.server}\n`);
     await untilSignal();

@@ -1,9 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { StaticDiscovery } from '../../discovery/static.js';
+import type { EngineOptions } from '../config.js';
 import type { DiscoveryProvider } from '../discovery.js';
 import { Engine } from '../engine.js';
-import type { EngineOptions } from '../config.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
 import { integerFlag, parseFlags, UsageError, type Command } from './command.js';
 import { untilSignal } from './signals.js';
@@ -63,16 +63,23 @@ export async function serveOptions(argv: string[], env: NodeJS.ProcessEnv = proc
   const sessionCache = { ...(options.sessionCache ?? { listen: [] }) };
   if (flags.listen !== undefined) sessionCache.listen = flags.listen;
   if (flags['max-bytes'] !== undefined) sessionCache.maxBytes = integerFlag('max-bytes', flags['max-bytes'], 0, 1);
-  if (sessionCache.listen.length === 0) throw new UsageError('give at least one --listen address (or sessionCache.listen in --config)');
+  if (sessionCache.listen.length === 0)
+    throw new UsageError('give at least one --listen address (or sessionCache.listen in --config)');
   options.sessionCache = sessionCache;
   if (flags['bind-addr'] !== undefined) options.bindAddr = flags['bind-addr'];
   if (flags['bind-port'] !== undefined) options.bindPort = integerFlag('bind-port', flags['bind-port'], 0);
-  if (flags['discovery-port'] !== undefined) options.discoveryPort = integerFlag('discovery-port', flags['discovery-port'], 0);
+  if (flags['discovery-port'] !== undefined)
+    options.discoveryPort = integerFlag('discovery-port', flags['discovery-port'], 0);
   if (flags.replicas !== undefined) options.replicaCount = integerFlag('replicas', flags.replicas, 1, 1);
   if (flags['cluster-key'] !== undefined) options.clusterKey = flags['cluster-key'];
-  if (flags['admin-token'] !== undefined && flags.admin === undefined && options.admin === undefined) throw new UsageError('--admin-token goes with --admin HOST:PORT');
+  if (flags['admin-token'] !== undefined && flags.admin === undefined && options.admin === undefined)
+    throw new UsageError('--admin-token goes with --admin HOST:PORT');
   if (flags.admin !== undefined || flags['admin-token'] !== undefined) {
-    options.admin = { ...options.admin, ...(flags.admin === undefined ? {} : { listen: flags.admin }), ...(flags['admin-token'] === undefined ? {} : { token: flags['admin-token'] }) };
+    options.admin = {
+      ...options.admin,
+      ...(flags.admin === undefined ? {} : { listen: flags.admin }),
+      ...(flags['admin-token'] === undefined ? {} : { token: flags['admin-token'] }),
+    };
   }
   const discovery = await discoveryFromFlags(flags, options.discoveryPort);
   if (discovery) options.discovery = discovery;
@@ -91,16 +98,30 @@ interface DiscoveryFlags {
  * The discovery provider the flags name, if any; at most one may be given.
  * Providers load on demand: the Kubernetes client alone takes 0.4 s to import.
  */
-async function discoveryFromFlags(flags: DiscoveryFlags, discoveryPort: number | undefined): Promise<DiscoveryProvider | undefined> {
+async function discoveryFromFlags(
+  flags: DiscoveryFlags,
+  discoveryPort: number | undefined,
+): Promise<DiscoveryProvider | undefined> {
   const given = (['peers', 'dns', 'nats', 'kubernetes'] as const).filter((flag) => flags[flag] !== undefined);
-  if (given.length > 1) throw new UsageError(`give one discovery flag, not ${given.map((flag) => `--${flag}`).join(' and ')}`);
-  if (flags['dns-server'] !== undefined && flags.dns === undefined) throw new UsageError('--dns-server goes with --dns NAME');
-  const list = (value: string) => value.split(',').map((item) => item.trim()).filter(Boolean);
+  if (given.length > 1)
+    throw new UsageError(`give one discovery flag, not ${given.map((flag) => `--${flag}`).join(' and ')}`);
+  if (flags['dns-server'] !== undefined && flags.dns === undefined)
+    throw new UsageError('--dns-server goes with --dns NAME');
+  const list = (value: string) =>
+    value
+      .split(',')
+      .map((item) => item.trim())
+      .filter(Boolean);
   if (flags.peers !== undefined) return new StaticDiscovery({ peers: list(flags.peers) });
   if (flags.dns !== undefined) {
     const { DnsDiscovery } = await import('../../discovery/dns.js');
     const servers = flags['dns-server'] === undefined ? {} : { servers: list(flags['dns-server']) };
-    return new DnsDiscovery({ name: flags.dns, type: flags.dns.startsWith('_') ? 'SRV' : 'A', port: discoveryPort, ...servers });
+    return new DnsDiscovery({
+      name: flags.dns,
+      type: flags.dns.startsWith('_') ? 'SRV' : 'A',
+      port: discoveryPort,
+      ...servers,
+    });
   }
   if (flags.nats !== undefined) {
     const { NatsDiscovery } = await import('../../discovery/nats.js');
@@ -124,9 +145,13 @@ function readConfigFile(path: string): Partial<EngineOptions> {
   try {
     parsed = /\.json$/i.test(path) ? JSON.parse(text) : parseYaml(text);
   } catch (error) {
-    throw new DistCacheError(ErrorCode.INVALID_CONFIG, `--config ${path} is not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(error as Error).message}`);
+    throw new DistCacheError(
+      ErrorCode.INVALID_CONFIG,
+      `--config ${path} is not valid ${/\.json$/i.test(path) ? 'JSON' : 'YAML'}: ${(error as Error).message}`,
+    );
   }
-  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new DistCacheError(ErrorCode.INVALID_CONFIG, `--config ${path} must hold an object of engine options`);
+  if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+    throw new DistCacheError(ErrorCode.INVALID_CONFIG, `--config ${path} must hold an object of engine options`);
   return parsed as Partial<EngineOptions>;
 }
 

@@ -39,14 +39,24 @@ export const sessionTestCommand: Command = {
     const ops = integerFlag('ops', flags.ops, 1000, 1);
     const progress = progressBar(ops);
     const report = await runSessionTest(
-      { address, sessions: integerFlag('sessions', flags.sessions, 10, 1), ops, persistent: flags.persistent ?? false, dataMin, dataMax, timeoutMs: integerFlag('timeout', flags.timeout, 600_000, 1) },
+      {
+        address,
+        sessions: integerFlag('sessions', flags.sessions, 10, 1),
+        ops,
+        persistent: flags.persistent ?? false,
+        dataMin,
+        dataMax,
+        timeoutMs: integerFlag('timeout', flags.timeout, 600_000, 1),
+      },
       progress,
     );
     progress(ops);
     if (process.stderr.isTTY) process.stderr.write('\n');
     for (const mismatch of report.mismatches) process.stderr.write(`mismatch: ${mismatch}\n`);
     const rate = Math.round(report.ops / report.seconds);
-    process.stdout.write(`${report.ops} ops in ${report.seconds.toFixed(2)} s: ${rate} ops/s, ${report.mismatches.length} mismatches\n`);
+    process.stdout.write(
+      `${report.ops} ops in ${report.seconds.toFixed(2)} s: ${rate} ops/s, ${report.mismatches.length} mismatches\n`,
+    );
     return report.mismatches.length === 0 ? 0 : 1;
   },
 };

@@ -16,8 +16,11 @@ export const snoopCommand: Command = {
   usage: USAGE,
   async run(argv) {
     const flags = parseFlags(argv, FLAGS);
-    if (flags.listen === undefined || flags.server === undefined) throw new UsageError('--listen and --server are required');
-    const snoop = new SessionSnoop(parseSessionAddress(flags.listen), parseSessionAddress(flags.server), (line) => process.stdout.write(`${line}\n`));
+    if (flags.listen === undefined || flags.server === undefined)
+      throw new UsageError('--listen and --server are required');
+    const snoop = new SessionSnoop(parseSessionAddress(flags.listen), parseSessionAddress(flags.server), (line) =>
+      process.stdout.write(`${line}\n`),
+    );
     await snoop.start();
     process.stdout.write(`distcache snoop: listening on ${snoop.address()}, server ${flags.server}\n`);
     await untilSignal();

@@ -88,7 +88,13 @@ export class Cluster {
     this.#proof = new ClusterKeyProof(config.clusterKey);
     this.#server = new PeerServer(this.#handler(), this.#proof, logger, config.tls);
     this.#membership = new Membership(
-      { id: this.#selfId, discoveryHost: host, discoveryPort: config.discoveryPort, incarnation: this.#incarnation, digest: options.digest },
+      {
+        id: this.#selfId,
+        discoveryHost: host,
+        discoveryPort: config.discoveryPort,
+        incarnation: this.#incarnation,
+        digest: options.digest,
+      },
       config.membership,
       config.clusterKey,
       logger,
@@ -135,7 +141,12 @@ export class Cluster {
       admitted: true,
     };
     const placed = new Set(this.#placement.members);
-    const others = this.#membership.members().map((member) => ({ ...member, self: false, digestMismatch: member.digest !== this.#options.digest, admitted: placed.has(member.id) }));
+    const others = this.#membership.members().map((member) => ({
+      ...member,
+      self: false,
+      digestMismatch: member.digest !== this.#options.digest,
+      admitted: placed.has(member.id),
+    }));
     return [self, ...others];
   }
 
@@ -218,7 +229,10 @@ export class Cluster {
     try {
       await this.#membership.dial(await this.#options.discovery.addresses());
     } catch (error) {
-      this.#options.logger.warn({ err: (error as Error).message, discovery: this.#options.discovery.name }, 'discovery failed; keeping the current members');
+      this.#options.logger.warn(
+        { err: (error as Error).message, discovery: this.#options.discovery.name },
+        'discovery failed; keeping the current members',
+      );
     }
   }
 
@@ -245,7 +259,10 @@ export class Cluster {
     } catch (error) {
       const level = this.#refused.has(id) ? 'debug' : 'warn';
       this.#refused.add(id);
-      this.#options.logger[level]({ member: id, err: (error as Error).message }, 'member refused: its peer port failed the handshake; retrying');
+      this.#options.logger[level](
+        { member: id, err: (error as Error).message },
+        'member refused: its peer port failed the handshake; retrying',
+      );
       this.#retryVerify(id);
     }
   }
@@ -275,7 +292,12 @@ export class Cluster {
 
   /** Loads the keys this node now owns after a topology change. */
   async #warmUp(): Promise<void> {
-    const loaded = await warmUp(this.#options.directory.list(), (keyspace) => this.#hot.keys(keyspace), (keyspace, key) => this.#placement.primary(keyspace, key) === this.#selfId, this.#options.logger);
+    const loaded = await warmUp(
+      this.#options.directory.list(),
+      (keyspace) => this.#hot.keys(keyspace),
+      (keyspace, key) => this.#placement.primary(keyspace, key) === this.#selfId,
+      this.#options.logger,
+    );
     if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
   }
 
@@ -293,7 +315,8 @@ export class Cluster {
     const { directory } = this.#options;
     const runtime = (name: string): Keyspace => {
       const found = directory.get(name);
-      if (found === undefined) throw new DistCacheError(ErrorCode.KEYSPACE_NOT_FOUND, `keyspace "${name}" is not defined on ${this.#selfId}`);
+      if (found === undefined)
+        throw new DistCacheError(ErrorCode.KEYSPACE_NOT_FOUND, `keyspace "${name}" is not defined on ${this.#selfId}`);
       return found;
     };
     return {

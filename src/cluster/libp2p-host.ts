@@ -33,7 +33,12 @@ export async function createHost(listenHost: string, port: number, clusterKey: s
       // Unsigned messages: signing and verifying every heartbeat and invalidation in
       // JavaScript costs more CPU than the cache itself under write load. The
       // connections are noise-authenticated, and with a cluster key private.
-      pubsub: gossipsub({ allowPublishToZeroTopicPeers: true, emitSelf: false, heartbeatInterval: 500, globalSignaturePolicy: 'StrictNoSign' }),
+      pubsub: gossipsub({
+        allowPublishToZeroTopicPeers: true,
+        emitSelf: false,
+        heartbeatInterval: 500,
+        globalSignaturePolicy: 'StrictNoSign',
+      }),
     },
   });
 }

@@ -43,7 +43,11 @@ export type MembershipChange = { kind: 'joined' | 'left' | 'updated'; member: Me
 const MEMBERS_TOPIC = 'distcache/members/1';
 /** Time the host stays up after the leave announcement so it reaches the peers. */
 const LEAVE_FLUSH_MS = 50;
-const address = z.string().min(3).max(300).regex(/^.+:\d{1,5}$/);
+const address = z
+  .string()
+  .min(3)
+  .max(300)
+  .regex(/^.+:\d{1,5}$/);
 /** Messages are unsigned, and gossipsub then drops repeats of identical bytes: every message carries a sequence number. */
 const sequence = z.number().int().nonnegative();
 const memberMessage = z.strictObject({
@@ -56,7 +60,6 @@ const memberMessage = z.strictObject({
   digest: z.string().max(128),
   seq: sequence,
 });
-
 
 interface MemberRecord {
   id: string;
@@ -104,7 +107,11 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
       host = await createHost(discoveryHost, discoveryPort, this.#clusterKey);
     } catch (error) {
       const reason = (error as NodeJS.ErrnoException).code ?? (error as Error).message;
-      throw new DistCacheError(ErrorCode.INVALID_CONFIG, `discovery port: cannot listen on ${discoveryHost}:${discoveryPort} (${reason}); change bindAddr or discoveryPort`, { cause: error });
+      throw new DistCacheError(
+        ErrorCode.INVALID_CONFIG,
+        `discovery port: cannot listen on ${discoveryHost}:${discoveryPort} (${reason}); change bindAddr or discoveryPort`,
+        { cause: error },
+      );
     }
     this.#host = host;
     host.services.pubsub.subscribe(MEMBERS_TOPIC);
@@ -119,7 +126,9 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
     const host = this.#host;
     if (host === undefined) return;
     const own = `${this.#self.discoveryHost}:${this.#self.discoveryPort}`;
-    const connected = new Set([...this.#members.values()].filter((member) => member.state === 'alive').map((member) => member.discoveryAddress));
+    const connected = new Set(
+      [...this.#members.values()].filter((member) => member.state === 'alive').map((member) => member.discoveryAddress),
+    );
     await Promise.all(
       addresses
         .filter((candidate) => candidate !== own && !connected.has(candidate))
@@ -127,7 +136,10 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
           try {
             await host.dial(toMultiaddr(candidate), { signal: AbortSignal.timeout(this.#detection.probeTimeout * 2) });
           } catch (error) {
-            this.#logger.debug({ address: candidate, err: (error as Error).message }, 'discovery address not reachable');
+            this.#logger.debug(
+              { address: candidate, err: (error as Error).message },
+              'discovery address not reachable',
+            );
           }
         }),
     );
@@ -137,7 +149,8 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
   /** Ids of the alive members, this node included. */
   aliveIds(): string[] {
     const ids = [this.#self.id];
-    for (const member of this.#members.values()) if (member.state === 'alive' || member.state === 'suspect') ids.push(member.id);
+    for (const member of this.#members.values())
+      if (member.state === 'alive' || member.state === 'suspect') ids.push(member.id);
     return ids;
   }
 
@@ -167,13 +180,23 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
 
   #announcement(kind: 'heartbeat' | 'leave') {
     const { id, discoveryHost, discoveryPort, incarnation, digest } = this.#self;
-    return { kind, id, peer: String(this.#host?.peerId ?? ''), discovery: `${discoveryHost}:${discoveryPort}`, incarnation, digest, seq: this.#sequence++ };
+    return {
+      kind,
+      id,
+      peer: String(this.#host?.peerId ?? ''),
+      discovery: `${discoveryHost}:${discoveryPort}`,
+      incarnation,
+      digest,
+      seq: this.#sequence++,
+    };
   }
 
   #publish(topic: string, message: unknown): void {
-    this.#host?.services.pubsub.publish(topic, this.#encoder.encode(JSON.stringify(message))).catch((error: unknown) => {
-      this.#logger.debug({ topic, err: (error as Error).message }, 'gossip publish failed');
-    });
+    this.#host?.services.pubsub
+      .publish(topic, this.#encoder.encode(JSON.stringify(message)))
+      .catch((error: unknown) => {
+        this.#logger.debug({ topic, err: (error as Error).message }, 'gossip publish failed');
+      });
   }
 
   #onMessage(topic: string, data: Uint8Array): void {
@@ -193,13 +216,26 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
     const known = this.#members.get(message.id);
     if (known !== undefined && message.incarnation < known.incarnation) return; // an old process's late message
     const state: MemberState = message.kind === 'leave' ? 'left' : 'alive';
-    const record: MemberRecord = { id: message.id, discoveryAddress: message.discovery, incarnation: message.incarnation, state, digest: message.digest, lastSeen: Date.now(), peer, probing: known?.probing ?? false };
+    const record: MemberRecord = {
+      id: message.id,
+      discoveryAddress: message.discovery,
+      incarnation: message.incarnation,
+      state,
+      digest: message.digest,
+      lastSeen: Date.now(),
+      peer,
+      probing: known?.probing ?? false,
+    };
     this.#members.set(message.id, record);
     if (known === undefined || (isGone(known.state) && !isGone(state))) {
       if (state === 'alive') this.#changed('joined', record);
     } else if (!isGone(known.state) && isGone(state)) {
       this.#changed('left', record);
-    } else if (known.digest !== record.digest || known.incarnation !== record.incarnation || known.state !== record.state) {
+    } else if (
+      known.digest !== record.digest ||
+      known.incarnation !== record.incarnation ||
+      known.state !== record.state
+    ) {
       this.#changed('updated', record);
     }
   }

@@ -4,9 +4,9 @@ import { validateKey } from '../keyspace/entry-input.js';
 import type { GetResult, Keyspace, PreparedPut, ReadResult } from '../keyspace/keyspace.js';
 import { SingleFlight, type Flight } from '../keyspace/single-flight.js';
 import type { HotCache } from './hot-cache.js';
-import type { Placement } from './placement.js';
-import { MessageType } from './peer-codec.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
+import { MessageType } from './peer-codec.js';
+import type { Placement } from './placement.js';
 
 /** Extra time a peer request gets on top of the owner's own read or write timeout. */
 const PEER_MARGIN_MS = 1_000;
@@ -36,7 +36,11 @@ export class OwnerRouter {
   }
 
   /** Reads `key` wherever it lives. */
-  get(runtime: Keyspace, key: string, signal: AbortSignal | undefined): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
+  get(
+    runtime: Keyspace,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
     validateKey(key);
     const keyspace = runtime.config.name;
     const primary = this.#context.placement.primary(keyspace, key);
@@ -58,9 +62,17 @@ export class OwnerRouter {
    */
   async put(runtime: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
     // A replica that reads its own copy refuses on that copy too: the key is taken for every read here.
-    if (ifAbsent && runtime.config.replicaReads && this.#ownsCopy(runtime, entry.key) && runtime.holdsValue(entry.key)) return false;
+    if (ifAbsent && runtime.config.replicaReads && this.#ownsCopy(runtime, entry.key) && runtime.holdsValue(entry.key))
+      return false;
     const keyspace = runtime.config.name;
-    const request = (onlyIfAbsent: boolean): PeerRequest => ({ type: MessageType.PUT, keyspace, key: entry.key, expiresAt: entry.expiry, ifAbsent: onlyIfAbsent, value: entry.bytes });
+    const request = (onlyIfAbsent: boolean): PeerRequest => ({
+      type: MessageType.PUT,
+      keyspace,
+      key: entry.key,
+      expiresAt: entry.expiry,
+      ifAbsent: onlyIfAbsent,
+      value: entry.bytes,
+    });
     let wroteHere = false;
     const writeHere = (onlyIfAbsent: boolean) => (): boolean => {
       const stored = runtime.commitPut(entry, onlyIfAbsent);
@@ -81,7 +93,15 @@ export class OwnerRouter {
       }
       // The node that decided holds the entry; the other copies go to the next nodes.
       const rest = ranked.filter((id) => !decided.acknowledgedBy.includes(id));
-      if (runtime.config.replicaCount > 1) await this.#toOwners(runtime, entry.key, rest, writeHere(false), request(false), runtime.config.replicaCount - 1).catch(ignoreUnreachable);
+      if (runtime.config.replicaCount > 1)
+        await this.#toOwners(
+          runtime,
+          entry.key,
+          rest,
+          writeHere(false),
+          request(false),
+          runtime.config.replicaCount - 1,
+        ).catch(ignoreUnreachable);
     }
     await invalidated;
     this.#invalidate(runtime, entry.key, ranked, wroteHere);
@@ -105,7 +125,9 @@ export class OwnerRouter {
   async deleteKeyspace(keyspace: string, memberIds: readonly string[], timeoutMs: number): Promise<void> {
     this.#context.hot.dropKeyspace(keyspace);
     const others = memberIds.filter((id) => id !== this.#context.selfId);
-    await Promise.allSettled(others.map((id) => this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace }, timeoutMs)));
+    await Promise.allSettled(
+      others.map((id) => this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace }, timeoutMs)),
+    );
   }
 
   /** Applies an invalidation another node sent. */
@@ -125,7 +147,9 @@ export class OwnerRouter {
    * hot path of every remote read, and allocates less that way.
    */
   #fetch(runtime: Keyspace, key: string, primary: string, flight: Flight): Promise<ReadResult | undefined> {
-    return this.#ask(runtime, key, primary, flight).catch((error: unknown) => this.#fallBack(runtime, key, primary, flight, error));
+    return this.#ask(runtime, key, primary, flight).catch((error: unknown) =>
+      this.#fallBack(runtime, key, primary, flight, error),
+    );
   }
 
   /** Asks one node for `key`; keeps a hot copy of the answer. */
@@ -135,9 +159,11 @@ export class OwnerRouter {
       .client(node)
       .request({ type: MessageType.GET, keyspace, key }, runtime.config.readTimeout + PEER_MARGIN_MS)
       .then((reply) => {
-        if (reply.type !== MessageType.VALUE) throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${node} answered a GET with message type ${reply.type}`);
+        if (reply.type !== MessageType.VALUE)
+          throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${node} answered a GET with message type ${reply.type}`);
         const read: ReadResult = { value: reply.found ? reply.value : null, expiresAt: reply.expiresAt };
-        if (!flight.superseded && runtime.config.hotCache) this.#context.hot.set(keyspace, runtime.config.maxBytes, key, read.value, read.expiresAt);
+        if (!flight.superseded && runtime.config.hotCache)
+          this.#context.hot.set(keyspace, runtime.config.maxBytes, key, read.value, read.expiresAt);
         return read;
       });
   }
@@ -154,7 +180,13 @@ export class OwnerRouter {
   }
 
   /** After the owner could not be reached: the other members in rendezvous order. */
-  async #fallBack(runtime: Keyspace, key: string, primary: string, flight: Flight, firstError: unknown): Promise<ReadResult | undefined> {
+  async #fallBack(
+    runtime: Keyspace,
+    key: string,
+    primary: string,
+    flight: Flight,
+    firstError: unknown,
+  ): Promise<ReadResult | undefined> {
     if (!isUnreachable(firstError)) throw firstError;
     let lastError = firstError;
     for (const candidate of this.#context.placement.rank(runtime.config.name, key)) {
@@ -167,7 +199,11 @@ export class OwnerRouter {
         lastError = error;
       }
     }
-    throw new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `keyspace "${runtime.config.name}": no node could serve key ${JSON.stringify(key)}`, { cause: lastError });
+    throw new DistCacheError(
+      ErrorCode.PEER_UNAVAILABLE,
+      `keyspace "${runtime.config.name}": no node could serve key ${JSON.stringify(key)}`,
+      { cause: lastError },
+    );
   }
 
   /**
@@ -177,12 +213,19 @@ export class OwnerRouter {
    * Resolves whether any node reported a change (`delete`, a stored `ifAbsent`)
    * and which nodes acknowledged.
    */
-  async #toOwners(runtime: Keyspace, key: string, ranked: readonly string[], local: () => unknown, request: PeerRequest, copies = runtime.config.replicaCount): Promise<{ changed: boolean; acknowledgedBy: string[] }> {
+  async #toOwners(
+    runtime: Keyspace,
+    key: string,
+    ranked: readonly string[],
+    local: () => unknown,
+    request: PeerRequest,
+    copies = runtime.config.replicaCount,
+  ): Promise<{ changed: boolean; acknowledgedBy: string[] }> {
     const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
     const acknowledgedBy: string[] = [];
     let changed = false;
     let lastError: unknown;
-    for (let next = 0; next < ranked.length && acknowledgedBy.length < copies; ) {
+    for (let next = 0; next < ranked.length && acknowledgedBy.length < copies;) {
       const batch = ranked.slice(next, next + copies - acknowledgedBy.length);
       next += batch.length;
       const results = await Promise.allSettled(
@@ -204,7 +247,11 @@ export class OwnerRouter {
       }
     }
     if (acknowledgedBy.length === 0) {
-      throw new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `keyspace "${runtime.config.name}": no node acknowledged the write of key ${JSON.stringify(key)}`, { cause: lastError });
+      throw new DistCacheError(
+        ErrorCode.PEER_UNAVAILABLE,
+        `keyspace "${runtime.config.name}": no node acknowledged the write of key ${JSON.stringify(key)}`,
+        { cause: lastError },
+      );
     }
     return { changed, acknowledgedBy };
   }
@@ -232,7 +279,9 @@ export class OwnerRouter {
     const owners = new Set(ranked.slice(0, runtime.config.replicaCount));
     const others = ranked.filter((id) => id !== this.#context.selfId && !owners.has(id));
     const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
-    await Promise.allSettled(others.map((id) => this.#context.client(id).request({ type: MessageType.INVALIDATE, keyspace, key }, timeout)));
+    await Promise.allSettled(
+      others.map((id) => this.#context.client(id).request({ type: MessageType.INVALIDATE, keyspace, key }, timeout)),
+    );
   }
 }
 
@@ -248,5 +297,7 @@ function ignoreUnreachable(error: unknown): void {
 /** A failure to reach a node (down, timed out, stopping), as opposed to an answer from it. */
 function isUnreachable(error: unknown): boolean {
   if (error instanceof PeerReplyError) return error.code === ErrorCode.ENGINE_NOT_STARTED;
-  return error instanceof DistCacheError && (error.code === ErrorCode.PEER_UNAVAILABLE || error.code === ErrorCode.TIMEOUT);
+  return (
+    error instanceof DistCacheError && (error.code === ErrorCode.PEER_UNAVAILABLE || error.code === ErrorCode.TIMEOUT)
+  );
 }

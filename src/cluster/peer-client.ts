@@ -1,13 +1,20 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { DistCacheError, ErrorCode, type ErrorCode as Code } from '../errors.js';
-import type { ClusterKeyProof } from './peer-auth.js';
-import { BatchedWriter } from './batched-writer.js';
-import { PendingRequests } from './pending-requests.js';
 import { splitHostPort } from '../net/host-port.js';
-import { MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type DistributiveOmit, type PeerMessage } from './peer-codec.js';
-import type { PeerTlsOptions } from './peer-server.js';
 import { Telemetry } from '../observability/telemetry.js';
+import { BatchedWriter } from './batched-writer.js';
+import type { ClusterKeyProof } from './peer-auth.js';
+import {
+  MessageType,
+  PEER_PROTOCOL_VERSION,
+  PeerMessageDecoder,
+  encodePeerMessage,
+  type DistributiveOmit,
+  type PeerMessage,
+} from './peer-codec.js';
+import type { PeerTlsOptions } from './peer-server.js';
+import { PendingRequests } from './pending-requests.js';
 
 /** A request a client can send (the transport adds the request id). */
 export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 }>, 'requestId'>;
@@ -19,7 +26,13 @@ export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 
 export class PeerReplyError extends DistCacheError {}
 
 /** Message type names, for metrics and spans. */
-const MESSAGE_NAMES: Record<PeerRequest['type'], string> = { 10: 'GET', 11: 'PUT', 12: 'DELETE', 13: 'DELETE_KEYSPACE', 14: 'INVALIDATE' };
+const MESSAGE_NAMES: Record<PeerRequest['type'], string> = {
+  10: 'GET',
+  11: 'PUT',
+  12: 'DELETE',
+  13: 'DELETE_KEYSPACE',
+  14: 'INVALIDATE',
+};
 
 /** Requests one connection may have waiting for an answer; past it requests fail at once. */
 const MAX_PENDING = 8_192;
@@ -30,7 +43,6 @@ const CONNECT_TIMEOUT_MS = 3_000;
 
 /** How often pending requests are checked against their deadlines: one timer per connection, not one per request. */
 const SWEEP_INTERVAL_MS = 50;
-
 
 /**
  * One persistent, pipelined connection to one peer's port. Connects on first
@@ -61,7 +73,9 @@ export class PeerClient {
   /** Sends one request; resolves its reply, or rejects with ERR_PEER_UNAVAILABLE, ERR_TIMEOUT or the peer's error. */
   request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
     if (!this.telemetry.active) return this.#request(request, timeoutMs);
-    return this.telemetry.peerRequest(this.address, MESSAGE_NAMES[request.type], () => this.#request(request, timeoutMs));
+    return this.telemetry.peerRequest(this.address, MESSAGE_NAMES[request.type], () =>
+      this.#request(request, timeoutMs),
+    );
   }
 
   #request(request: PeerRequest, timeoutMs: number): Promise<PeerMessage> {
@@ -118,7 +132,9 @@ export class PeerClient {
           return true;
         },
       };
-      const socket = this.tlsOptions ? tls.connect({ ...options, ...this.tlsOptions, checkServerIdentity: () => undefined }) : net.connect({ ...options, onread });
+      const socket = this.tlsOptions
+        ? tls.connect({ ...options, ...this.tlsOptions, checkServerIdentity: () => undefined })
+        : net.connect({ ...options, onread });
       socket.setNoDelay(true);
       const decoder = new PeerMessageDecoder();
       const challenge = this.proof.nonce();
@@ -135,7 +151,14 @@ export class PeerClient {
         this.#fail(this.#unavailable(error.message));
       };
       socket.once(this.tlsOptions ? 'secureConnect' : 'connect', () => {
-        socket.write(encodePeerMessage({ type: MessageType.HELLO, requestId: 0, version: PEER_PROTOCOL_VERSION, nonce: challenge }));
+        socket.write(
+          encodePeerMessage({
+            type: MessageType.HELLO,
+            requestId: 0,
+            version: PEER_PROTOCOL_VERSION,
+            nonce: challenge,
+          }),
+        );
       });
       socket.on('error', (error) => fail(error));
       socket.on('close', () => fail(new Error('connection closed')));
@@ -149,11 +172,17 @@ export class PeerClient {
         }
         for (const message of messages) {
           if (handshaking) {
-            if (message.type !== MessageType.HELLO_REPLY || message.version !== PEER_PROTOCOL_VERSION || !this.proof.verify(challenge, message.proof)) {
+            if (
+              message.type !== MessageType.HELLO_REPLY ||
+              message.version !== PEER_PROTOCOL_VERSION ||
+              !this.proof.verify(challenge, message.proof)
+            ) {
               socket.destroy(new Error('peer refused the handshake or has another cluster key'));
               return;
             }
-            socket.write(encodePeerMessage({ type: MessageType.AUTH, requestId: 0, proof: this.proof.prove(message.nonce) }));
+            socket.write(
+              encodePeerMessage({ type: MessageType.AUTH, requestId: 0, proof: this.proof.prove(message.nonce) }),
+            );
             handshaking = false;
             clearTimeout(timer);
             this.#socket = socket;
@@ -163,7 +192,8 @@ export class PeerClient {
           }
           const pending = this.#pending.take(message.requestId);
           if (pending === undefined) continue; // answered after its timeout
-          if (message.type === MessageType.ERROR) pending.reject(new PeerReplyError(message.code as Code, `peer ${this.address}: ${message.message}`));
+          if (message.type === MessageType.ERROR)
+            pending.reject(new PeerReplyError(message.code as Code, `peer ${this.address}: ${message.message}`));
           else pending.resolve(message);
         }
       };
@@ -179,7 +209,9 @@ export class PeerClient {
   /** Fails the requests past their deadline; stops itself when nothing is pending. */
   #sweep(): void {
     for (const pending of this.#pending.takeExpired(performance.now())) {
-      pending.reject(new DistCacheError(ErrorCode.TIMEOUT, `peer ${this.address} did not answer within ${pending.timeoutMs} ms`));
+      pending.reject(
+        new DistCacheError(ErrorCode.TIMEOUT, `peer ${this.address} did not answer within ${pending.timeoutMs} ms`),
+      );
     }
     if (this.#pending.size === 0) this.#stopSweeping();
   }

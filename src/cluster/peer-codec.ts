@@ -38,7 +38,15 @@ export type PeerMessage =
   | { type: typeof MessageType.HELLO_REPLY; requestId: number; version: number; nonce: Uint8Array; proof: Uint8Array }
   | { type: typeof MessageType.AUTH; requestId: number; proof: Uint8Array }
   | { type: typeof MessageType.GET; requestId: number; keyspace: string; key: string }
-  | { type: typeof MessageType.PUT; requestId: number; keyspace: string; key: string; expiresAt: number; ifAbsent: boolean; value: Uint8Array }
+  | {
+      type: typeof MessageType.PUT;
+      requestId: number;
+      keyspace: string;
+      key: string;
+      expiresAt: number;
+      ifAbsent: boolean;
+      value: Uint8Array;
+    }
   | { type: typeof MessageType.DELETE; requestId: number; keyspace: string; key: string }
   | { type: typeof MessageType.DELETE_KEYSPACE; requestId: number; keyspace: string }
   | { type: typeof MessageType.INVALIDATE; requestId: number; keyspace: string; key: string }
@@ -66,7 +74,10 @@ export function encodePeerMessage(message: OutgoingPeerMessage, requestId = mess
 export function peerFrameBytes(message: OutgoingPeerMessage): number {
   const bytes = HEADER_BYTES + payloadBytes(message);
   if (bytes - 4 > MAX_PEER_FRAME_BYTES) {
-    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: a message of ${bytes} bytes exceeds the ${MAX_PEER_FRAME_BYTES} bytes one node may send another; values in a cluster must stay under 16 MiB`);
+    throw new DistCacheError(
+      ErrorCode.INVALID_ARGUMENT,
+      `peer protocol: a message of ${bytes} bytes exceeds the ${MAX_PEER_FRAME_BYTES} bytes one node may send another; values in a cluster must stay under 16 MiB`,
+    );
   }
   return bytes;
 }
@@ -75,7 +86,13 @@ export function peerFrameBytes(message: OutgoingPeerMessage): number {
  * Encodes one message at `start` of `frame`, which must have `bytes` (its
  * {@link peerFrameBytes}) free there.
  */
-export function encodePeerMessageInto(frame: Buffer, start: number, bytes: number, message: OutgoingPeerMessage, requestId = message.requestId ?? 0): void {
+export function encodePeerMessageInto(
+  frame: Buffer,
+  start: number,
+  bytes: number,
+  message: OutgoingPeerMessage,
+  requestId = message.requestId ?? 0,
+): void {
   frame.writeUInt32BE(bytes - 4, start);
   frame.writeUInt8(message.type, start + 4);
   frame.writeUInt32BE(requestId >>> 0, start + 5);
@@ -167,7 +184,8 @@ const errorText = (message: { message: string }): string => message.message.slic
 /** A u16-prefixed UTF-8 string's size; throws for one that does not fit the prefix. */
 function stringBytes(value: string): number {
   const length = Buffer.byteLength(value, 'utf8');
-  if (length > 0xffff) throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: string of ${length} bytes is too long`);
+  if (length > 0xffff)
+    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: string of ${length} bytes is too long`);
   return 2 + length;
 }
 
@@ -194,7 +212,8 @@ export class PeerMessageDecoder {
       if (this.#frameLength < 0) {
         if (this.#buffered < 4) break;
         const length = this.#peek(4).readUInt32BE(0);
-        if (length < HEADER_BYTES - 4 || length > this.maxFrameBytes) throw protocolError(`frame length ${length} outside 5..${this.maxFrameBytes}`);
+        if (length < HEADER_BYTES - 4 || length > this.maxFrameBytes)
+          throw protocolError(`frame length ${length} outside 5..${this.maxFrameBytes}`);
         this.#frameLength = length;
         this.#take(4);
       }
@@ -243,7 +262,13 @@ function decodeFrame(frame: Buffer): PeerMessage {
       message = { type, requestId, version: reader.u16(), nonce: reader.bytes(NONCE_BYTES) };
       break;
     case MessageType.HELLO_REPLY:
-      message = { type, requestId, version: reader.u16(), nonce: reader.bytes(NONCE_BYTES), proof: reader.bytes(NONCE_BYTES) };
+      message = {
+        type,
+        requestId,
+        version: reader.u16(),
+        nonce: reader.bytes(NONCE_BYTES),
+        proof: reader.bytes(NONCE_BYTES),
+      };
       break;
     case MessageType.AUTH:
       message = { type, requestId, proof: reader.bytes(NONCE_BYTES) };
@@ -254,7 +279,15 @@ function decodeFrame(frame: Buffer): PeerMessage {
       message = { type, requestId, keyspace: reader.string(), key: reader.string() };
       break;
     case MessageType.PUT:
-      message = { type, requestId, keyspace: reader.string(), key: reader.string(), expiresAt: reader.f64(), ifAbsent: reader.flag(), value: reader.rest() };
+      message = {
+        type,
+        requestId,
+        keyspace: reader.string(),
+        key: reader.string(),
+        expiresAt: reader.f64(),
+        ifAbsent: reader.flag(),
+        value: reader.rest(),
+      };
       break;
     case MessageType.DELETE_KEYSPACE:
       message = { type, requestId, keyspace: reader.string() };
@@ -341,7 +374,8 @@ class FrameReader {
   }
 
   end(): void {
-    if (this.#offset !== this.#frame.byteLength) throw protocolError(`${this.#frame.byteLength - this.#offset} unexpected trailing bytes`);
+    if (this.#offset !== this.#frame.byteLength)
+      throw protocolError(`${this.#frame.byteLength - this.#offset} unexpected trailing bytes`);
   }
 
   #need(bytes: number): Buffer {

@@ -2,9 +2,16 @@ import net from 'node:net';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import type { Logger } from '../logger.js';
 import { createStreamServer, listenOrFail, type ServerTls } from '../net/stream-server.js';
-import type { ClusterKeyProof } from './peer-auth.js';
 import { BatchedWriter } from './batched-writer.js';
-import { MAX_PEER_FRAME_BYTES, MessageType, PEER_PROTOCOL_VERSION, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from './peer-codec.js';
+import type { ClusterKeyProof } from './peer-auth.js';
+import {
+  MAX_PEER_FRAME_BYTES,
+  MessageType,
+  PEER_PROTOCOL_VERSION,
+  PeerMessageDecoder,
+  encodePeerMessage,
+  type PeerMessage,
+} from './peer-codec.js';
 
 /** What a node does for its peers' requests: always locally, never forwarded again. */
 export interface PeerRequestHandler {
@@ -59,7 +66,9 @@ export class PeerServer {
     const onConnection = (socket: net.Socket): void => this.#accept(socket);
     this.#server = createStreamServer(tlsOptions, onConnection);
     this.#server.maxConnections = MAX_CONNECTIONS;
-    this.#server.on('tlsClientError', (error) => this.logger.warn({ err: error.message }, 'peer TLS handshake refused'));
+    this.#server.on('tlsClientError', (error) =>
+      this.logger.warn({ err: error.message }, 'peer TLS handshake refused'),
+    );
   }
 
   /** Starts listening; rejects with ERR_INVALID_CONFIG when the address cannot be used. */
@@ -117,11 +126,21 @@ export class PeerServer {
       }
       for (const message of messages) {
         if (state === 'hello') {
-          if (message.type !== MessageType.HELLO || message.version !== PEER_PROTOCOL_VERSION) return refuse('expected a HELLO of this protocol version');
-          socket.write(encodePeerMessage({ type: MessageType.HELLO_REPLY, requestId: 0, version: PEER_PROTOCOL_VERSION, nonce: challenge, proof: this.proof.prove(message.nonce) }));
+          if (message.type !== MessageType.HELLO || message.version !== PEER_PROTOCOL_VERSION)
+            return refuse('expected a HELLO of this protocol version');
+          socket.write(
+            encodePeerMessage({
+              type: MessageType.HELLO_REPLY,
+              requestId: 0,
+              version: PEER_PROTOCOL_VERSION,
+              nonce: challenge,
+              proof: this.proof.prove(message.nonce),
+            }),
+          );
           state = 'auth';
         } else if (state === 'auth') {
-          if (message.type !== MessageType.AUTH || !this.proof.verify(challenge, message.proof)) return refuse('wrong cluster key');
+          if (message.type !== MessageType.AUTH || !this.proof.verify(challenge, message.proof))
+            return refuse('wrong cluster key');
           clearTimeout(handshakeTimer);
           decoder.maxFrameBytes = MAX_PEER_FRAME_BYTES;
           state = 'ready';
@@ -156,18 +175,30 @@ export class PeerServer {
       switch (message.type) {
         case MessageType.GET: {
           const read = this.handler.get(message.keyspace, message.key);
-          const toValue = ({ bytes, expiresAt }: PeerReadReply): PeerMessage => ({ type: MessageType.VALUE, requestId, found: bytes !== null, expiresAt, value: bytes ?? EMPTY });
+          const toValue = ({ bytes, expiresAt }: PeerReadReply): PeerMessage => ({
+            type: MessageType.VALUE,
+            requestId,
+            found: bytes !== null,
+            expiresAt,
+            value: bytes ?? EMPTY,
+          });
           return read instanceof Promise ? read.then(toValue, failed) : toValue(read);
         }
         case MessageType.PUT:
-          return { type: MessageType.OK, requestId, flag: this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent) };
+          return {
+            type: MessageType.OK,
+            requestId,
+            flag: this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent),
+          };
         case MessageType.DELETE:
           return { type: MessageType.OK, requestId, flag: this.handler.delete(message.keyspace, message.key) };
         case MessageType.INVALIDATE:
           this.handler.invalidate(message.keyspace, message.key);
           return { type: MessageType.OK, requestId, flag: true };
         case MessageType.DELETE_KEYSPACE:
-          return this.handler.deleteKeyspace(message.keyspace).then(() => ({ type: MessageType.OK, requestId, flag: true }) as PeerMessage, failed);
+          return this.handler
+            .deleteKeyspace(message.keyspace)
+            .then(() => ({ type: MessageType.OK, requestId, flag: true }) as PeerMessage, failed);
         default:
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer protocol: message type ${message.type} is not a request`);
       }

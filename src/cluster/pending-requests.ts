@@ -26,7 +26,8 @@ export class PendingRequests<T> {
 
   /** @param capacity - requests that may wait at once; a power of two. */
   constructor(readonly capacity: number) {
-    if (!Number.isInteger(Math.log2(capacity))) throw new RangeError(`capacity must be a power of two, got ${capacity}`);
+    if (!Number.isInteger(Math.log2(capacity)))
+      throw new RangeError(`capacity must be a power of two, got ${capacity}`);
     this.#slots = new Array<Pending<T> | undefined>(capacity).fill(undefined);
     this.#mask = capacity - 1;
   }

@@ -9,10 +9,19 @@ const SAFE_KEY_LENGTH = Math.floor(MAX_KEY_BYTES / 3);
 
 /** Throws ERR_INVALID_ARGUMENT unless `key` is a non-empty string of at most {@link MAX_KEY_BYTES}. */
 export function validateKey(key: unknown): asserts key is string {
-  if (typeof key === 'string' && key.length > 0 && (key.length <= SAFE_KEY_LENGTH || Buffer.byteLength(key) <= MAX_KEY_BYTES)) {
+  if (
+    typeof key === 'string' &&
+    key.length > 0 &&
+    (key.length <= SAFE_KEY_LENGTH || Buffer.byteLength(key) <= MAX_KEY_BYTES)
+  ) {
     return;
   }
-  const why = typeof key !== 'string' ? `must be a string, got ${describeValue(key)}` : key.length === 0 ? 'must not be empty' : `must be at most ${MAX_KEY_BYTES} bytes in UTF-8, got ${Buffer.byteLength(key)}`;
+  const why =
+    typeof key !== 'string'
+      ? `must be a string, got ${describeValue(key)}`
+      : key.length === 0
+        ? 'must not be empty'
+        : `must be at most ${MAX_KEY_BYTES} bytes in UTF-8, got ${Buffer.byteLength(key)}`;
   throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `key ${why}`);
 }
 
@@ -36,10 +45,17 @@ export function toStoredBytes(value: unknown, codec: Codec<unknown> | undefined,
   try {
     bytes = codec.encode(value);
   } catch (error) {
-    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `keyspace "${keyspace}": codec ${codec.name} cannot encode ${describeValue(value)}`, { cause: error });
+    throw new DistCacheError(
+      ErrorCode.INVALID_ARGUMENT,
+      `keyspace "${keyspace}": codec ${codec.name} cannot encode ${describeValue(value)}`,
+      { cause: error },
+    );
   }
   if (!(bytes instanceof Uint8Array)) {
-    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `keyspace "${keyspace}": codec ${codec.name} returned ${describeValue(bytes)} instead of a Uint8Array`);
+    throw new DistCacheError(
+      ErrorCode.INVALID_ARGUMENT,
+      `keyspace "${keyspace}": codec ${codec.name} returned ${describeValue(bytes)} instead of a Uint8Array`,
+    );
   }
   // A codec may hand out views of a reused buffer: keep a copy of our own.
   return new Uint8Array(bytes);
@@ -54,7 +70,10 @@ export function toExpiresAt(expiresAt: Date | number | undefined, ttl: number, n
   if (expiresAt === undefined) return ttl > 0 ? now + ttl : 0;
   const ms = expiresAt instanceof Date ? expiresAt.getTime() : expiresAt;
   if (typeof ms !== 'number' || !Number.isFinite(ms) || ms <= 0) {
-    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `${what} must be a valid Date or positive epoch milliseconds, got ${describeValue(expiresAt)}`);
+    throw new DistCacheError(
+      ErrorCode.INVALID_ARGUMENT,
+      `${what} must be a valid Date or positive epoch milliseconds, got ${describeValue(expiresAt)}`,
+    );
   }
   return ms;
 }

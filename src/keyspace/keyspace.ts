@@ -2,8 +2,8 @@ import { waitFor } from '../abort.js';
 import type { KeyspaceConfig } from '../config.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import type { Logger } from '../logger.js';
-import type { BreakerState } from './circuit-breaker.js';
 import { Telemetry } from '../observability/telemetry.js';
+import type { BreakerState } from './circuit-breaker.js';
 import { toExpiresAt, toStoredBytes, validateKey } from './entry-input.js';
 import { Loader } from './loader.js';
 import { SingleFlight, type Flight } from './single-flight.js';
@@ -94,7 +94,8 @@ export class Keyspace {
     this.#logger = logger;
     this.#telemetry = telemetry;
     this.#store = new ByteBoundedLru(config.maxBytes, config.staleIfError);
-    this.#loader = config.dataSource && new Loader(config, config.dataSource, (state) => this.#onBreaker(state), telemetry);
+    this.#loader =
+      config.dataSource && new Loader(config, config.dataSource, (state) => this.#onBreaker(state), telemetry);
   }
 
   /**
@@ -102,7 +103,10 @@ export class Keyspace {
    * from the data source. Returns synchronously on a hit (no promise to
    * allocate), a promise otherwise. Without a data source a miss is `undefined`.
    */
-  get(key: string, signal: AbortSignal | undefined): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
+  get(
+    key: string,
+    signal: AbortSignal | undefined,
+  ): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
     const entry = this.#lookup(key);
     if (entry !== undefined) return this.toResult(key, entry);
     return this.#load(key, signal)?.then((loaded) => this.toResult(key, loaded));
@@ -165,7 +169,10 @@ export class Keyspace {
   /** Validates and encodes an entry without writing it; throws ERR_INVALID_ARGUMENT for a bad one. */
   preparePut(entry: PutEntry<unknown>): PreparedPut {
     if (typeof entry !== 'object' || entry === null) {
-      throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, 'put expects an entry object { key, value, ttl?, expiresAt? }');
+      throw new DistCacheError(
+        ErrorCode.INVALID_ARGUMENT,
+        'put expects an entry object { key, value, ttl?, expiresAt? }',
+      );
     }
     const { key, value, ttl, expiresAt } = entry;
     validateKey(key);
@@ -173,7 +180,10 @@ export class Keyspace {
       throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `put "${key}": give ttl or expiresAt, not both`);
     }
     if (ttl !== undefined && !(Number.isSafeInteger(ttl) && ttl >= 0)) {
-      throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `put "${key}": ttl must be a non-negative integer of ms, got ${String(ttl)}`);
+      throw new DistCacheError(
+        ErrorCode.INVALID_ARGUMENT,
+        `put "${key}": ttl must be a non-negative integer of ms, got ${String(ttl)}`,
+      );
     }
     const bytes = toStoredBytes(value, this.config.codec, this.config.name);
     const now = Date.now();
@@ -195,7 +205,10 @@ export class Keyspace {
       return true;
     }
     if (!this.#store.set(key, bytes, expiry)) {
-      this.#logger.debug({ keyspace: this.config.name, key, bytes: bytes.byteLength }, 'value larger than the keyspace; not stored');
+      this.#logger.debug(
+        { keyspace: this.config.name, key, bytes: bytes.byteLength },
+        'value larger than the keyspace; not stored',
+      );
     }
     return true;
   }
@@ -249,7 +262,12 @@ export class Keyspace {
       throw error;
     }
     const now = Date.now();
-    const expiresAt = value === null ? (this.config.negativeTtl > 0 ? now + this.config.negativeTtl : now) : this.#expiryFor(key, undefined, now);
+    const expiresAt =
+      value === null
+        ? this.config.negativeTtl > 0
+          ? now + this.config.negativeTtl
+          : now
+        : this.#expiryFor(key, undefined, now);
     if (!flight.superseded && !this.#closed) this.#storeLoaded(key, value, expiresAt, now);
     return { value, expiresAt };
   }
@@ -260,7 +278,10 @@ export class Keyspace {
       return;
     }
     if (!this.#store.set(key, value, expiresAt)) {
-      this.#logger.debug({ keyspace: this.config.name, key, bytes: value?.byteLength }, 'loaded value larger than the keyspace; returned, not stored');
+      this.#logger.debug(
+        { keyspace: this.config.name, key, bytes: value?.byteLength },
+        'loaded value larger than the keyspace; returned, not stored',
+      );
     }
   }
 
@@ -268,7 +289,12 @@ export class Keyspace {
   #expiryFor(key: string, given: Date | number | undefined, now: number): number {
     if (given !== undefined) return toExpiresAt(given, 0, now, `put "${key}": expiresAt`);
     const fromKeyspace = this.config.expiresAt?.(key);
-    return toExpiresAt(fromKeyspace, this.config.defaultTtl, now, `keyspace "${this.config.name}": expiresAt("${key}")`);
+    return toExpiresAt(
+      fromKeyspace,
+      this.config.defaultTtl,
+      now,
+      `keyspace "${this.config.name}": expiresAt("${key}")`,
+    );
   }
 
   /** An expired value still within `staleIfError` of its expiry, to serve when a reload failed. */
@@ -278,7 +304,10 @@ export class Keyspace {
     if (entry === undefined || entry.value === null || entry.expiresAt === 0) return undefined;
     if (Date.now() - entry.expiresAt >= this.config.staleIfError) return undefined;
     this.#staleServed++;
-    this.#logger.debug({ keyspace: this.config.name, key, code: error.code }, 'reload failed; serving the expired value (staleIfError)');
+    this.#logger.debug(
+      { keyspace: this.config.name, key, code: error.code },
+      'reload failed; serving the expired value (staleIfError)',
+    );
     return { value: entry.value, expiresAt: entry.expiresAt, stale: true };
   }
 

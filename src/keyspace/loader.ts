@@ -1,9 +1,9 @@
 import type { DataSource, KeyspaceConfig } from '../config.js';
 import { DistCacheError, ErrorCode, describeValue, isDistCacheError } from '../errors.js';
+import type { Telemetry } from '../observability/telemetry.js';
 import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
 import { toStoredBytes } from './entry-input.js';
 import { RateLimiter } from './rate-limiter.js';
-import type { Telemetry } from '../observability/telemetry.js';
 
 /** Counters a loader keeps for the keyspace's stats. */
 export interface LoaderCounters {
@@ -29,7 +29,12 @@ export class Loader {
   readonly #breaker: CircuitBreaker | undefined;
   readonly #telemetry: Telemetry;
 
-  constructor(config: KeyspaceConfig, dataSource: DataSource<unknown>, onBreakerState: (state: BreakerState) => void, telemetry: Telemetry) {
+  constructor(
+    config: KeyspaceConfig,
+    dataSource: DataSource<unknown>,
+    onBreakerState: (state: BreakerState) => void,
+    telemetry: Telemetry,
+  ) {
     this.#config = config;
     this.#telemetry = telemetry;
     this.#dataSource = dataSource;
@@ -48,7 +53,10 @@ export class Loader {
       const guarded = this.#breaker ? () => this.#breaker!.run(() => this.#fetch(key)) : () => this.#fetch(key);
       return await (this.#limiter ? this.#limiter.schedule(guarded) : guarded());
     } catch (error) {
-      if (isDistCacheError(error, ErrorCode.DATASOURCE_RATE_LIMITED) || isDistCacheError(error, ErrorCode.DATASOURCE_CIRCUIT_OPEN)) {
+      if (
+        isDistCacheError(error, ErrorCode.DATASOURCE_RATE_LIMITED) ||
+        isDistCacheError(error, ErrorCode.DATASOURCE_CIRCUIT_OPEN)
+      ) {
         this.counters.rejectedLoads++;
       }
       throw error;
@@ -79,7 +87,10 @@ export class Loader {
     let timer: NodeJS.Timeout | undefined;
     const timedOut = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
-        const error = new DistCacheError(ErrorCode.TIMEOUT, `keyspace "${name}": data source did not answer within readTimeout ${readTimeout} ms`);
+        const error = new DistCacheError(
+          ErrorCode.TIMEOUT,
+          `keyspace "${name}": data source did not answer within readTimeout ${readTimeout} ms`,
+        );
         controller.abort(error);
         reject(error);
       }, readTimeout);
@@ -91,8 +102,13 @@ export class Loader {
       return value === undefined || value === null ? null : this.#encode(value);
     } catch (error) {
       this.counters.loadErrors++;
-      if (isDistCacheError(error, ErrorCode.TIMEOUT) || isDistCacheError(error, ErrorCode.DATASOURCE_FAILED)) throw error;
-      throw new DistCacheError(ErrorCode.DATASOURCE_FAILED, `keyspace "${name}": data source failed for key ${describeValue(key)}: ${messageOf(error)}`, { cause: error });
+      if (isDistCacheError(error, ErrorCode.TIMEOUT) || isDistCacheError(error, ErrorCode.DATASOURCE_FAILED))
+        throw error;
+      throw new DistCacheError(
+        ErrorCode.DATASOURCE_FAILED,
+        `keyspace "${name}": data source failed for key ${describeValue(key)}: ${messageOf(error)}`,
+        { cause: error },
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -102,7 +118,11 @@ export class Loader {
     try {
       return toStoredBytes(value, this.#config.codec, this.#config.name);
     } catch (error) {
-      throw new DistCacheError(ErrorCode.DATASOURCE_FAILED, `keyspace "${this.#config.name}": data source returned an unusable value: ${messageOf(error)}`, { cause: error });
+      throw new DistCacheError(
+        ErrorCode.DATASOURCE_FAILED,
+        `keyspace "${this.#config.name}": data source returned an unusable value: ${messageOf(error)}`,
+        { cause: error },
+      );
     }
   }
 }

@@ -14,5 +14,9 @@ export function splitHostPort(address: string): HostPort {
   const rawHost = split < 0 ? address : address.slice(0, split);
   const portText = split < 0 ? '' : address.slice(split + 1);
   const bracketed = rawHost.startsWith('[') && rawHost.endsWith(']');
-  return { host: bracketed ? rawHost.slice(1, -1) : rawHost, port: /^[0-9]{1,5}$/.test(portText) ? Number(portText) : NaN, bracketed };
+  return {
+    host: bracketed ? rawHost.slice(1, -1) : rawHost,
+    port: /^[0-9]{1,5}$/.test(portText) ? Number(portText) : NaN,
+    bracketed,
+  };
 }

@@ -10,7 +10,10 @@ export interface ServerTls {
 }
 
 /** A plain TCP server, or a TLS one that requires client certificates signed by `tls.ca` when given. */
-export function createStreamServer(tlsOptions: ServerTls | undefined, onConnection: (socket: net.Socket) => void): net.Server {
+export function createStreamServer(
+  tlsOptions: ServerTls | undefined,
+  onConnection: (socket: net.Socket) => void,
+): net.Server {
   if (tlsOptions === undefined) return net.createServer(onConnection);
   const mutual = tlsOptions.ca !== undefined;
   return tls.createServer({ ...tlsOptions, requestCert: mutual, rejectUnauthorized: mutual }, onConnection);
@@ -34,7 +37,13 @@ export function listenOrFail(server: net.Server, target: net.ListenOptions, labe
   const { what, where = target.path ?? `${target.host}:${target.port}`, hint = '' } = label;
   return new Promise((resolve, reject) => {
     const fail = (error: NodeJS.ErrnoException): void =>
-      reject(new DistCacheError(ErrorCode.INVALID_CONFIG, `${what}: cannot listen on ${where} (${error.code ?? error.message})${hint}`, { cause: error }));
+      reject(
+        new DistCacheError(
+          ErrorCode.INVALID_CONFIG,
+          `${what}: cannot listen on ${where} (${error.code ?? error.message})${hint}`,
+          { cause: error },
+        ),
+      );
     server.once('error', fail);
     server.listen(target, () => {
       server.off('error', fail);

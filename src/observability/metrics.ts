@@ -19,7 +19,9 @@ export interface ImmediateGets {
 export type Operation = 'get' | 'put' | 'delete';
 
 /** Seconds: from a hit in memory (microseconds) to a slow data source. */
-const LATENCY_BUCKETS = [0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+const LATENCY_BUCKETS = [
+  0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
+];
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 
 /**
@@ -67,12 +69,45 @@ export class EngineMetrics {
         }
       },
     });
-    this.#requestSeconds = new Histogram({ name: 'distcache_request_duration_seconds', help: 'Latency of engine calls; gets answered at once (hits) are sampled, 1 in 1024.', labelNames: ['keyspace', 'operation', 'outcome'], buckets: LATENCY_BUCKETS, registers });
-    this.#loadSeconds = new Histogram({ name: 'distcache_datasource_duration_seconds', help: 'Latency of data-source loads by outcome (found, not_found, or an error code).', labelNames: ['keyspace', 'outcome'], buckets: LATENCY_BUCKETS, registers });
-    this.#breakerTransitions = new Counter({ name: 'distcache_breaker_transitions_total', help: 'Circuit breaker transitions by the state entered.', labelNames: ['keyspace', 'state'], registers });
-    this.#membershipChanges = new Counter({ name: 'distcache_membership_changes_total', help: 'Cluster membership changes seen by this node.', labelNames: ['kind'], registers });
-    this.#peerSeconds = new Histogram({ name: 'distcache_peer_request_duration_seconds', help: 'Latency of requests to other nodes, by message type and outcome.', labelNames: ['type', 'outcome'], buckets: LATENCY_BUCKETS, registers });
-    this.#sessionOperations = new Counter({ name: 'distcache_session_operations_total', help: 'distcache protocol requests answered, by operation and status.', labelNames: ['operation', 'status'], registers });
+    this.#requestSeconds = new Histogram({
+      name: 'distcache_request_duration_seconds',
+      help: 'Latency of engine calls; gets answered at once (hits) are sampled, 1 in 1024.',
+      labelNames: ['keyspace', 'operation', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#loadSeconds = new Histogram({
+      name: 'distcache_datasource_duration_seconds',
+      help: 'Latency of data-source loads by outcome (found, not_found, or an error code).',
+      labelNames: ['keyspace', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#breakerTransitions = new Counter({
+      name: 'distcache_breaker_transitions_total',
+      help: 'Circuit breaker transitions by the state entered.',
+      labelNames: ['keyspace', 'state'],
+      registers,
+    });
+    this.#membershipChanges = new Counter({
+      name: 'distcache_membership_changes_total',
+      help: 'Cluster membership changes seen by this node.',
+      labelNames: ['kind'],
+      registers,
+    });
+    this.#peerSeconds = new Histogram({
+      name: 'distcache_peer_request_duration_seconds',
+      help: 'Latency of requests to other nodes, by message type and outcome.',
+      labelNames: ['type', 'outcome'],
+      buckets: LATENCY_BUCKETS,
+      registers,
+    });
+    this.#sessionOperations = new Counter({
+      name: 'distcache_session_operations_total',
+      help: 'distcache protocol requests answered, by operation and status.',
+      labelNames: ['operation', 'status'],
+      registers,
+    });
     const perKeyspace = (name: string, help: string, read: (stats: KeyspaceStats) => number) =>
       new Gauge({
         name,
@@ -84,7 +119,11 @@ export class EngineMetrics {
           for (const { name: keyspace, stats } of sources.keyspaces()) this.set({ keyspace }, read(stats));
         },
       });
-    perKeyspace('distcache_store_bytes', 'Bytes held by the store (keys, values and per-entry overhead).', (stats) => stats.bytes);
+    perKeyspace(
+      'distcache_store_bytes',
+      'Bytes held by the store (keys, values and per-entry overhead).',
+      (stats) => stats.bytes,
+    );
     perKeyspace('distcache_store_max_bytes', 'Capacity of the store in bytes.', (stats) => stats.maxBytes);
     perKeyspace('distcache_store_entries', 'Entries held by the store.', (stats) => stats.entries);
     new Counter({

@@ -41,19 +41,38 @@ export class Telemetry {
    * (span `distcache.get` with the keyspace, outcome and owner). Outcomes:
    * `hit`, `miss`, `not_found` or the error code.
    */
-  observedGet<R>(read: Reader<R>, runtime: Keyspace, key: string, signal: AbortSignal | undefined, ownerOf: (keyspace: string, key: string) => string | undefined): Promise<R> {
+  observedGet<R>(
+    read: Reader<R>,
+    runtime: Keyspace,
+    key: string,
+    signal: AbortSignal | undefined,
+    ownerOf: (keyspace: string, key: string) => string | undefined,
+  ): Promise<R> {
     const tracer = activeTracer();
-    if (tracer !== undefined) return this.#tracedGet(tracer, read, runtime, key, signal, ownerOf(runtime.config.name, key));
+    if (tracer !== undefined)
+      return this.#tracedGet(tracer, read, runtime, key, signal, ownerOf(runtime.config.name, key));
     const started = performance.now();
     const result = read(runtime, key, signal);
     if (result instanceof Promise) return this.#record(runtime.config.name, 'get', started, result, waitedOutcome);
     if (result !== undefined) runtime.immediateHits++;
     else runtime.immediateNotFound++;
-    this.metrics?.observe(runtime.config.name, 'get', result === undefined ? 'not_found' : 'hit', (performance.now() - started) / 1000);
+    this.metrics?.observe(
+      runtime.config.name,
+      'get',
+      result === undefined ? 'not_found' : 'hit',
+      (performance.now() - started) / 1000,
+    );
     return Promise.resolve(result);
   }
 
-  #tracedGet<R>(tracer: Tracer, read: Reader<R>, runtime: Keyspace, key: string, signal: AbortSignal | undefined, owner: string | undefined): Promise<R> {
+  #tracedGet<R>(
+    tracer: Tracer,
+    read: Reader<R>,
+    runtime: Keyspace,
+    key: string,
+    signal: AbortSignal | undefined,
+    owner: string | undefined,
+  ): Promise<R> {
     const started = performance.now();
     let waited = false;
     const run = (): Promise<R> => {
@@ -62,24 +81,47 @@ export class Telemetry {
       return Promise.resolve(result);
     };
     const outcomeOf = (value: R) => (value === undefined ? 'not_found' : waited ? 'miss' : 'hit');
-    const attributes: Attributes = { 'distcache.keyspace': runtime.config.name, ...(owner === undefined ? {} : { 'distcache.owner': owner }) };
-    return this.#record(runtime.config.name, 'get', started, inSpan(tracer, 'distcache.get', attributes, run, outcomeOf), outcomeOf);
+    const attributes: Attributes = {
+      'distcache.keyspace': runtime.config.name,
+      ...(owner === undefined ? {} : { 'distcache.owner': owner }),
+    };
+    return this.#record(
+      runtime.config.name,
+      'get',
+      started,
+      inSpan(tracer, 'distcache.get', attributes, run, outcomeOf),
+      outcomeOf,
+    );
   }
 
   /** An engine put or delete: outcome `ok` (or `not_written`, `not_found`) or the error code; span `distcache.put`/`distcache.delete`. */
   write(keyspace: string, operation: 'put' | 'delete', work: () => Promise<boolean>): Promise<boolean> {
     const outcomeOf = (done: boolean) => (done ? 'ok' : operation === 'put' ? 'not_written' : 'not_found');
-    return this.#observe(`distcache.${operation}`, { 'distcache.keyspace': keyspace }, work, outcomeOf, (outcome, seconds) => this.metrics?.request(keyspace, operation, outcome, seconds));
+    return this.#observe(
+      `distcache.${operation}`,
+      { 'distcache.keyspace': keyspace },
+      work,
+      outcomeOf,
+      (outcome, seconds) => this.metrics?.request(keyspace, operation, outcome, seconds),
+    );
   }
 
   /** A data-source load (behind the limiter and breaker): span `distcache.load`, histogram by outcome. */
   load<T>(keyspace: string, work: () => Promise<T>, outcomeOf: (value: T) => string): Promise<T> {
-    return this.#observe('distcache.load', { 'distcache.keyspace': keyspace }, work, outcomeOf, (outcome, seconds) => this.metrics?.load(keyspace, outcome, seconds));
+    return this.#observe('distcache.load', { 'distcache.keyspace': keyspace }, work, outcomeOf, (outcome, seconds) =>
+      this.metrics?.load(keyspace, outcome, seconds),
+    );
   }
 
   /** A request to another node: span `distcache.peer`, histogram by message type and outcome. */
   peerRequest<T>(peer: string, type: string, work: () => Promise<T>): Promise<T> {
-    return this.#observe('distcache.peer', { 'distcache.peer': peer, 'distcache.message': type }, work, () => 'ok', (outcome, seconds) => this.metrics?.peerRequest(type, outcome, seconds));
+    return this.#observe(
+      'distcache.peer',
+      { 'distcache.peer': peer, 'distcache.message': type },
+      work,
+      () => 'ok',
+      (outcome, seconds) => this.metrics?.peerRequest(type, outcome, seconds),
+    );
   }
 
   breakerTransition(keyspace: string, state: string): void {
@@ -94,12 +136,28 @@ export class Telemetry {
     this.metrics?.sessionOperation(operation, status);
   }
 
-  #record<T>(keyspace: string, operation: Operation, started: number, running: Promise<T>, outcomeOf: (value: T) => string): Promise<T> {
+  #record<T>(
+    keyspace: string,
+    operation: Operation,
+    started: number,
+    running: Promise<T>,
+    outcomeOf: (value: T) => string,
+  ): Promise<T> {
     const metrics = this.metrics;
-    return metrics === undefined ? running : measured(running, started, outcomeOf, (outcome, seconds) => metrics.request(keyspace, operation, outcome, seconds));
+    return metrics === undefined
+      ? running
+      : measured(running, started, outcomeOf, (outcome, seconds) =>
+          metrics.request(keyspace, operation, outcome, seconds),
+        );
   }
 
-  #observe<T>(name: string, attributes: Attributes, work: () => Promise<T>, outcomeOf: (value: T) => string, record: (outcome: string, seconds: number) => void): Promise<T> {
+  #observe<T>(
+    name: string,
+    attributes: Attributes,
+    work: () => Promise<T>,
+    outcomeOf: (value: T) => string,
+    record: (outcome: string, seconds: number) => void,
+  ): Promise<T> {
     const tracer = activeTracer();
     if (this.metrics === undefined && tracer === undefined) return work();
     const started = performance.now();
@@ -114,7 +172,12 @@ function waitedOutcome(value: unknown): string {
 }
 
 /** `running`, recording its outcome (or its error's code) and its seconds since `started` once it settles. */
-function measured<T>(running: Promise<T>, started: number, outcomeOf: (value: T) => string, record: (outcome: string, seconds: number) => void): Promise<T> {
+function measured<T>(
+  running: Promise<T>,
+  started: number,
+  outcomeOf: (value: T) => string,
+  record: (outcome: string, seconds: number) => void,
+): Promise<T> {
   return running.then(
     (value) => {
       record(outcomeOf(value), (performance.now() - started) / 1000);

@@ -1,4 +1,12 @@
-import { ProxyTracerProvider, SpanStatusCode, trace, type Attributes, type Span, type Tracer, type TracerProvider } from '@opentelemetry/api';
+import {
+  ProxyTracerProvider,
+  SpanStatusCode,
+  trace,
+  type Attributes,
+  type Span,
+  type Tracer,
+  type TracerProvider,
+} from '@opentelemetry/api';
 
 /** The provider the OpenTelemetry API answers with while no application registered one. */
 const NOOP_PROVIDER = new ProxyTracerProvider().getDelegate();
@@ -29,7 +37,13 @@ export function activeTracer(): Tracer | undefined {
  * and ends the span with `distcache.outcome` set from the result or the
  * error's code.
  */
-export function inSpan<T>(tracer: Tracer, name: string, attributes: Attributes, work: () => Promise<T>, outcomeOf: (value: T) => string): Promise<T> {
+export function inSpan<T>(
+  tracer: Tracer,
+  name: string,
+  attributes: Attributes,
+  work: () => Promise<T>,
+  outcomeOf: (value: T) => string,
+): Promise<T> {
   return tracer.startActiveSpan(name, { attributes }, async (span: Span) => {
     try {
       const value = await work();

@@ -25,7 +25,10 @@ export class DcClient {
     const target = connectOptions(address);
     this.#socket = options.tls ? tls.connect({ ...target, ...options.tls }) : net.connect(target);
     this.#socket.setNoDelay?.(true);
-    if (options.timeoutMs) this.#socket.setTimeout(options.timeoutMs, () => this.#socket.destroy(new Error(`no answer within ${options.timeoutMs} ms`)));
+    if (options.timeoutMs)
+      this.#socket.setTimeout(options.timeoutMs, () =>
+        this.#socket.destroy(new Error(`no answer within ${options.timeoutMs} ms`)),
+      );
     this.connected = new Promise((resolve, reject) => {
       this.#socket.once(options.tls ? 'secureConnect' : 'connect', () => resolve());
       this.#socket.once('error', reject);
@@ -44,7 +47,8 @@ export class DcClient {
 
   /** Sends one request; resolves the response message. */
   request(operation: Operation, data: Uint8Array): Promise<DcMessage> {
-    if (this.#socket.destroyed) return Promise.reject(this.#unavailable(this.#failure ?? new Error('connection closed')));
+    if (this.#socket.destroyed)
+      return Promise.reject(this.#unavailable(this.#failure ?? new Error('connection closed')));
     const uid = this.#nextUid;
     this.#nextUid = (this.#nextUid % 0xffffffff) + 1;
     return new Promise((resolve, reject) => {
@@ -63,7 +67,12 @@ export class DcClient {
     const pending = this.#pending.shift();
     if (pending === undefined || !message.isResponse || message.requestUid !== pending.uid) {
       this.#socket.destroy(new Error(`unexpected response uid ${message.requestUid}`));
-      pending?.reject(new DistCacheError(ErrorCode.PROTOCOL, `distcache protocol: response uid ${message.requestUid} does not answer request ${pending.uid}`));
+      pending?.reject(
+        new DistCacheError(
+          ErrorCode.PROTOCOL,
+          `distcache protocol: response uid ${message.requestUid} does not answer request ${pending.uid}`,
+        ),
+      );
       return;
     }
     pending.resolve(message);
@@ -74,6 +83,8 @@ export class DcClient {
   }
 
   #unavailable(error: Error): DistCacheError {
-    return new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `distcache server unavailable: ${error.message}`, { cause: error });
+    return new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `distcache server unavailable: ${error.message}`, {
+      cause: error,
+    });
   }
 }

@@ -65,7 +65,10 @@ export class DcProtocolError extends DistCacheError {
 export function encodeMessage(message: DcMessage): Buffer {
   const { data } = message;
   if (data.byteLength > MAX_MESSAGE_BYTES) {
-    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `distcache protocol: a message carries at most ${MAX_MESSAGE_BYTES} bytes, got ${data.byteLength}`);
+    throw new DistCacheError(
+      ErrorCode.INVALID_ARGUMENT,
+      `distcache protocol: a message carries at most ${MAX_MESSAGE_BYTES} bytes, got ${data.byteLength}`,
+    );
   }
   const frames = Math.max(1, Math.ceil(data.byteLength / FRAME_DATA_BYTES));
   const out = Buffer.allocUnsafe(frames * HEADER_BYTES + data.byteLength);
@@ -135,34 +138,47 @@ export class DcMessageDecoder {
     switch (filled) {
       case 2: {
         const version = header.readUInt16BE(0);
-        if (version !== PROTOCOL_VERSION) throw new DcProtocolError('incompatible', `protocol version 0x${version.toString(16).padStart(4, '0')}, expected 0x0011`);
+        if (version !== PROTOCOL_VERSION)
+          throw new DcProtocolError(
+            'incompatible',
+            `protocol version 0x${version.toString(16).padStart(4, '0')}, expected 0x0011`,
+          );
         break;
       }
       case 5:
         if (header[4]! > 1) throw new DcProtocolError('corrupt', `is_response byte ${header[4]}`);
-        if (this.#message && (header[4] === 1) !== this.#message.isResponse) throw new DcProtocolError('corrupt', 'a continuation frame changed is_response');
+        if (this.#message && (header[4] === 1) !== this.#message.isResponse)
+          throw new DcProtocolError('corrupt', 'a continuation frame changed is_response');
         break;
       case 9:
-        if (this.#message && header.readUInt32BE(5) !== this.#message.requestUid) throw new DcProtocolError('corrupt', 'a continuation frame changed request_uid');
+        if (this.#message && header.readUInt32BE(5) !== this.#message.requestUid)
+          throw new DcProtocolError('corrupt', 'a continuation frame changed request_uid');
         break;
       case 10:
         if (header[9] !== 0) throw new DcProtocolError('corrupt', `op_class ${header[9]}`);
         break;
       case 11:
         if (header[10]! > 3) throw new DcProtocolError('corrupt', `operation ${header[10]}`);
-        if (this.#message && header[10] !== this.#message.operation) throw new DcProtocolError('corrupt', 'a continuation frame changed the operation');
+        if (this.#message && header[10] !== this.#message.operation)
+          throw new DcProtocolError('corrupt', 'a continuation frame changed the operation');
         break;
       case 12:
         if (header[11]! > 1) throw new DcProtocolError('corrupt', `complete byte ${header[11]}`);
-        if (header[11] === 0 && this.#frames + 1 >= MAX_FRAMES) throw new DcProtocolError('corrupt', `a message spans more than ${MAX_FRAMES} frames`);
+        if (header[11] === 0 && this.#frames + 1 >= MAX_FRAMES)
+          throw new DcProtocolError('corrupt', `a message spans more than ${MAX_FRAMES} frames`);
         break;
       case 14: {
         const length = header.readUInt16BE(12);
         if (length > FRAME_DATA_BYTES) throw new DcProtocolError('corrupt', `data_len ${length} > ${FRAME_DATA_BYTES}`);
-        if (header[11] === 0 && length !== FRAME_DATA_BYTES) throw new DcProtocolError('corrupt', `a non-final frame carries ${length} bytes, not ${FRAME_DATA_BYTES}`);
+        if (header[11] === 0 && length !== FRAME_DATA_BYTES)
+          throw new DcProtocolError('corrupt', `a non-final frame carries ${length} bytes, not ${FRAME_DATA_BYTES}`);
         this.#dataLeft = length;
         this.#frameComplete = header[11] === 1;
-        this.#message ??= { isResponse: header[4] === 1, requestUid: header.readUInt32BE(5), operation: header[10] as Operation };
+        this.#message ??= {
+          isResponse: header[4] === 1,
+          requestUid: header.readUInt32BE(5),
+          operation: header[10] as Operation,
+        };
         break;
       }
     }
@@ -181,7 +197,8 @@ export class DcMessageDecoder {
 }
 
 /** A parsed ADD request, or the status code that refuses it. */
-export type AddRequest = { ok: true; timeoutMs: number; id: Uint8Array; session: Uint8Array } | { ok: false; status: number };
+export type AddRequest =
+  { ok: true; timeoutMs: number; id: Uint8Array; session: Uint8Array } | { ok: false; status: number };
 
 /** Parses ADD data with dc_server's checks: 100 corrupt, 102 timeout range, 103 id range, 104 data range. */
 export function parseAddRequest(data: Uint8Array): AddRequest {
@@ -194,7 +211,8 @@ export function parseAddRequest(data: Uint8Array): AddRequest {
   const remaining = data.byteLength - 8;
   if (idLength >= remaining) return { ok: false, status: Status.CORRUPT };
   const session = data.subarray(8 + idLength);
-  if (session.byteLength === 0 || session.byteLength > MAX_MESSAGE_BYTES) return { ok: false, status: Status.DATA_RANGE };
+  if (session.byteLength === 0 || session.byteLength > MAX_MESSAGE_BYTES)
+    return { ok: false, status: Status.DATA_RANGE };
   return { ok: true, timeoutMs, id: data.subarray(8, 8 + idLength), session };
 }
 

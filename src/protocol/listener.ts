@@ -63,14 +63,20 @@ export class SessionListener {
   }
 
   async #listen(address: SessionAddress): Promise<void> {
-    const server = await listenOn(address, (socket) => this.#serve(socket), { tls: this.settings.tls, maxConnections: this.settings.maxConnections });
+    const server = await listenOn(address, (socket) => this.#serve(socket), {
+      tls: this.settings.tls,
+      maxConnections: this.settings.maxConnections,
+    });
     server.on('error', (error) => this.logger.error({ err: error.message }, 'session listener error'));
     this.#servers.push(server);
     if (address.kind === 'unix') {
       this.#unixPaths.push(address.path);
       await this.#applySocketPermissions(address.path);
     }
-    this.logger.info({ address: formatSessionAddress(address), tls: this.settings.tls !== undefined }, 'distcache session listener started');
+    this.logger.info(
+      { address: formatSessionAddress(address), tls: this.settings.tls !== undefined },
+      'distcache session listener started',
+    );
   }
 
   async #applySocketPermissions(path: string): Promise<void> {
@@ -104,7 +110,10 @@ export class SessionListener {
           this.logger[level]({ err: (error as Error).message }, 'session request failed; answered DISCONNECTED');
           data = DISCONNECTED;
         }
-        if (!socket.destroyed) socket.write(encodeMessage({ isResponse: true, requestUid: request.requestUid, operation: request.operation, data }));
+        if (!socket.destroyed)
+          socket.write(
+            encodeMessage({ isResponse: true, requestUid: request.requestUid, operation: request.operation, data }),
+          );
       }
       busy = false;
       if (queue.length === 0) socket.resume();
@@ -118,7 +127,10 @@ export class SessionListener {
         }
       } catch (error) {
         const fault = error instanceof DcProtocolError ? error.fault : 'corrupt';
-        this.logger.warn({ remote: socket.remoteAddress, fault, err: (error as Error).message }, 'closing a session connection');
+        this.logger.warn(
+          { remote: socket.remoteAddress, fault, err: (error as Error).message },
+          'closing a session connection',
+        );
         socket.destroy();
         return;
       }

@@ -10,7 +10,11 @@ export type { ServerTls } from '../net/stream-server.js';
  * listener, the proxy and the snooper. A stale UNIX socket file is replaced;
  * a failure is ERR_INVALID_CONFIG naming the address.
  */
-export async function listenOn(address: SessionAddress, onConnection: (socket: net.Socket) => void, options: { tls?: ServerTls; maxConnections?: number } = {}): Promise<net.Server> {
+export async function listenOn(
+  address: SessionAddress,
+  onConnection: (socket: net.Socket) => void,
+  options: { tls?: ServerTls; maxConnections?: number } = {},
+): Promise<net.Server> {
   const server = createStreamServer(options.tls, onConnection);
   if (options.maxConnections !== undefined) server.maxConnections = options.maxConnections;
   if (address.kind === 'unix') await rm(address.path, { force: true });

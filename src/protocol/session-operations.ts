@@ -8,8 +8,12 @@ export interface SessionStore {
   delete(key: string): Promise<boolean>;
 }
 
-const OPERATION_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Operation).map(([name, code]) => [code, name]));
-const STATUS_NAMES: Record<number, string> = Object.fromEntries(Object.entries(Status).map(([name, code]) => [code, name]));
+const OPERATION_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Operation).map(([name, code]) => [code, name]),
+);
+const STATUS_NAMES: Record<number, string> = Object.fromEntries(
+  Object.entries(Status).map(([name, code]) => [code, name]),
+);
 
 /**
  * dc_server's semantics over an engine keyspace: ADD stores with the given

@@ -37,7 +37,10 @@ interface ModelSession {
  * The server must start without these sessions (ids are random) and hold
  * them all (size its cache for `sessions × dataMax`).
  */
-export async function runSessionTest(options: SessionTestOptions, onProgress: (done: number) => void = () => undefined): Promise<SessionTestReport> {
+export async function runSessionTest(
+  options: SessionTestOptions,
+  onProgress: (done: number) => void = () => undefined,
+): Promise<SessionTestReport> {
   const model: ModelSession[] = Array.from({ length: options.sessions }, () => ({
     id: randomBytes(randomInt(16, 33)),
     data: randomBytes(randomInt(options.dataMin, options.dataMax + 1)),
@@ -64,7 +67,9 @@ export async function runSessionTest(options: SessionTestOptions, onProgress: (d
       const operation = randomInt(4) as Operation;
       const check = (what: string, got: Uint8Array, expected: Uint8Array): void => {
         if (Buffer.compare(Buffer.from(got), Buffer.from(expected)) !== 0) {
-          mismatches.push(`op ${op}: ${what} ${Buffer.from(session.id).toString('hex')}: expected ${describe(expected)}, got ${describe(got)}`);
+          mismatches.push(
+            `op ${op}: ${what} ${Buffer.from(session.id).toString('hex')}: expected ${describe(expected)}, got ${describe(got)}`,
+          );
         }
       };
       switch (operation) {
@@ -75,14 +80,26 @@ export async function runSessionTest(options: SessionTestOptions, onProgress: (d
           break;
         }
         case Operation.GET:
-          check('GET', (await send(operation, session.id)).data, session.stored ? session.data : Uint8Array.of(Status.NOTOK));
+          check(
+            'GET',
+            (await send(operation, session.id)).data,
+            session.stored ? session.data : Uint8Array.of(Status.NOTOK),
+          );
           break;
         case Operation.REMOVE:
-          check('REMOVE', (await send(operation, session.id)).data, Uint8Array.of(session.stored ? Status.OK : Status.NOTOK));
+          check(
+            'REMOVE',
+            (await send(operation, session.id)).data,
+            Uint8Array.of(session.stored ? Status.OK : Status.NOTOK),
+          );
           session.stored = false;
           break;
         case Operation.HAVE:
-          check('HAVE', (await send(operation, session.id)).data, Uint8Array.of(session.stored ? Status.OK : Status.NOTOK));
+          check(
+            'HAVE',
+            (await send(operation, session.id)).data,
+            Uint8Array.of(session.stored ? Status.OK : Status.NOTOK),
+          );
           break;
       }
       onProgress(op + 1);

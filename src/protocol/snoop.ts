@@ -3,19 +3,35 @@ import { connectOptions, type SessionAddress } from './address.js';
 import { DcMessageDecoder, Operation, parseAddRequest, type DcMessage } from './codec.js';
 import { boundAddress, closeServer, listenOn } from './server-socket.js';
 
-const OPERATION_NAMES = Object.fromEntries(Object.entries(Operation).map(([name, code]) => [code, name])) as Record<number, string>;
-const STATUS_NAMES: Record<number, string> = { 0: 'OK', 1: 'NOTOK', 2: 'DISCONNECTED', 100: 'CORRUPT', 101: 'MATCHING_SESSION', 102: 'TIMEOUT_RANGE', 103: 'ID_RANGE', 104: 'DATA_RANGE' };
+const OPERATION_NAMES = Object.fromEntries(Object.entries(Operation).map(([name, code]) => [code, name])) as Record<
+  number,
+  string
+>;
+const STATUS_NAMES: Record<number, string> = {
+  0: 'OK',
+  1: 'NOTOK',
+  2: 'DISCONNECTED',
+  100: 'CORRUPT',
+  101: 'MATCHING_SESSION',
+  102: 'TIMEOUT_RANGE',
+  103: 'ID_RANGE',
+  104: 'DATA_RANGE',
+};
 
 /** One line describing a decoded message, as dc_snoop prints it. */
 export function describeMessage(message: DcMessage): string {
   const operation = OPERATION_NAMES[message.operation] ?? String(message.operation);
   const head = `${message.isResponse ? 'response' : 'request '} uid=${message.requestUid} ${operation}`;
   if (message.isResponse) {
-    return message.data.byteLength === 1 ? `${head} status=${STATUS_NAMES[message.data[0]!] ?? message.data[0]}` : `${head} session=${message.data.byteLength} bytes`;
+    return message.data.byteLength === 1
+      ? `${head} status=${STATUS_NAMES[message.data[0]!] ?? message.data[0]}`
+      : `${head} session=${message.data.byteLength} bytes`;
   }
   if (message.operation !== Operation.ADD) return `${head} id=${Buffer.from(message.data).toString('hex')}`;
   const add = parseAddRequest(message.data);
-  return add.ok ? `${head} id=${Buffer.from(add.id).toString('hex')} timeout=${add.timeoutMs}ms session=${add.session.byteLength} bytes` : `${head} invalid (status ${add.status})`;
+  return add.ok
+    ? `${head} id=${Buffer.from(add.id).toString('hex')} timeout=${add.timeoutMs}ms session=${add.session.byteLength} bytes`
+    : `${head} invalid (status ${add.status})`;
 }
 
 /**

@@ -23,7 +23,8 @@ async function waitForState(node: ClusterNode, target: string, states: string[],
   for (;;) {
     const peers = await node.send<{ id: string; state: string }[]>({ cmd: 'peers' });
     if (states.includes(peers.find((peer) => peer.id === target)?.state ?? 'unknown')) return Date.now() - started;
-    if (Date.now() - started > timeoutMs) throw new Error(`${target} not ${states.join('/')} within ${timeoutMs} ms: ${JSON.stringify(peers)}`);
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`${target} not ${states.join('/')} within ${timeoutMs} ms: ${JSON.stringify(peers)}`);
     await sleep(50);
   }
 }
@@ -39,14 +40,25 @@ describe('cluster faults, real processes', () => {
       await sleep(1_000);
       const killedAt = Date.now();
       c.signal('SIGKILL');
-      const noticed = await Promise.all([waitForState(a, c.id, ['dead', 'left'], 3_000), waitForState(b, c.id, ['dead', 'left'], 3_000)]);
+      const noticed = await Promise.all([
+        waitForState(a, c.id, ['dead', 'left'], 3_000),
+        waitForState(b, c.id, ['dead', 'left'], 3_000),
+      ]);
       const reports = await Promise.all([loadA, loadB]);
       for (const report of reports) {
         assert.ok(report.ok > 1_000, `load ran: ${report.ok} gets`);
-        assert.deepEqual(report.errors.filter((error) => error.at > killedAt + 3_000), [], 'no failed get after detection');
+        assert.deepEqual(
+          report.errors.filter((error) => error.at > killedAt + 3_000),
+          [],
+          'no failed get after detection',
+        );
       }
       assert.ok(Math.max(...noticed) <= 3_000);
-      for (const node of [a, b]) assert.deepEqual(await node.send({ cmd: 'getMany', keys }), keys.map((key) => `put:${key}`));
+      for (const node of [a, b])
+        assert.deepEqual(
+          await node.send({ cmd: 'getMany', keys }),
+          keys.map((key) => `put:${key}`),
+        );
     } finally {
       await stopCluster(nodes);
     }
@@ -70,7 +82,10 @@ describe('cluster faults, real processes', () => {
       const report = await load;
       assert.ok(report.ok > 1_000, `load ran: ${report.ok} gets`);
       assert.deepEqual(report.errors, [], 'slower gets while c was frozen, but no errors');
-      assert.deepEqual(await c.send({ cmd: 'getMany', keys: keys.slice(0, 20) }), keys.slice(0, 20).map((key) => `v:${key}`));
+      assert.deepEqual(
+        await c.send({ cmd: 'getMany', keys: keys.slice(0, 20) }),
+        keys.slice(0, 20).map((key) => `v:${key}`),
+      );
     } finally {
       await stopCluster(nodes);
     }
@@ -80,7 +95,9 @@ describe('cluster faults, real processes', () => {
     const nodes = await startCluster('127.0.23', 3);
     try {
       const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
-      const loads = [a, b].map((node) => settleLater(node.send<LoadReport>({ cmd: 'load', keys, durationMs: 4_000, concurrency: 16 })));
+      const loads = [a, b].map((node) =>
+        settleLater(node.send<LoadReport>({ cmd: 'load', keys, durationMs: 4_000, concurrency: 16 })),
+      );
       await sleep(1_000);
       await c.send({ cmd: 'stop' });
       await c.exited();

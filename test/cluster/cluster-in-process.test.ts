@@ -27,7 +27,8 @@ async function peerRequestsSent(ip: string, type: string): Promise<number> {
 /** Waits until both engines admit each other. */
 async function converge(a: Engine, b: Engine): Promise<void> {
   for (let i = 0; i < 100; i++) {
-    if ([a, b].every((engine) => engine.peers().filter((peer) => peer.admitted && peer.state === 'alive').length === 2)) return;
+    if ([a, b].every((engine) => engine.peers().filter((peer) => peer.admitted && peer.state === 'alive').length === 2))
+      return;
     await sleep(50);
   }
   throw new Error('the two nodes did not converge');
@@ -55,7 +56,9 @@ describe('two nodes in one process', () => {
       await Promise.all([a.start(), b.start()]);
       try {
         await converge(a, b);
-        const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((candidate) => a.owners('ks', candidate)[0] === '127.0.29.3:3320')!;
+        const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find(
+          (candidate) => a.owners('ks', candidate)[0] === '127.0.29.3:3320',
+        )!;
         for (let i = 0; i < 5; i++) assert.ok(await a.get('ks', key));
         const ownerReads = b.stats('ks').hits + b.stats('ks').misses;
         assert.equal(ownerReads, hotCache ? 1 : 5);
@@ -67,13 +70,20 @@ describe('two nodes in one process', () => {
 
   it('a value too large to send between nodes fails the remote get with ERR_INVALID_ARGUMENT; the owner keeps serving', async () => {
     const huge = 17 * 1024 * 1024;
-    const keyspace = { maxBytes: 64 << 20, hotCache: false, dataSource: countingSource(0, (key) => (key.startsWith('huge') ? new Uint8Array(huge) : bytes(`value:${key}`))) };
+    const keyspace = {
+      maxBytes: 64 << 20,
+      hotCache: false,
+      dataSource: countingSource(0, (key) => (key.startsWith('huge') ? new Uint8Array(huge) : bytes(`value:${key}`))),
+    };
     const a = node('127.0.29.2', keyspace);
     const b = node('127.0.29.3', keyspace);
     await Promise.all([a.start(), b.start()]);
     try {
       await converge(a, b);
-      const ownedByB = (prefix: string) => Array.from({ length: 100 }, (_, i) => `${prefix}${i}`).find((key) => a.owners('ks', key)[0] === '127.0.29.3:3320')!;
+      const ownedByB = (prefix: string) =>
+        Array.from({ length: 100 }, (_, i) => `${prefix}${i}`).find(
+          (key) => a.owners('ks', key)[0] === '127.0.29.3:3320',
+        )!;
       const error = await rejectsWithCode(a.get('ks', ownedByB('huge')), ErrorCode.INVALID_ARGUMENT);
       assert.match(error.message, /must stay under 16 MiB/);
       assert.equal((await b.get('ks', ownedByB('huge')))?.value.byteLength, huge);
@@ -91,7 +101,9 @@ describe('two nodes in one process', () => {
       await Promise.all([a.start(), b.start()]);
       try {
         await converge(a, b);
-        const key = Array.from({ length: 100 }, (_, i) => `s${i}`).find((candidate) => a.owners('ks', candidate)[0] === '127.0.29.2:3320')!;
+        const key = Array.from({ length: 100 }, (_, i) => `s${i}`).find(
+          (candidate) => a.owners('ks', candidate)[0] === '127.0.29.2:3320',
+        )!;
         assert.deepEqual(b.owners('ks', key), ['127.0.29.2:3320', '127.0.29.3:3320']);
         await b.put('ks', { key, value: bytes('session') });
         const ownerHits = a.stats('ks').hits;

@@ -26,7 +26,11 @@ function peerGet(address: string, clusterKey: string | undefined, tls?: PeerTlsO
   return client.request({ type: MessageType.GET, keyspace: 'ks', key: 'secret' }, 2_000).finally(() => client.close());
 }
 
-const tlsOf = (files: CertFiles, ca?: string): { key: string; cert: string; ca?: string } => ({ key: files.key, cert: files.cert, ...(ca ? { ca } : {}) });
+const tlsOf = (files: CertFiles, ca?: string): { key: string; cert: string; ca?: string } => ({
+  key: files.key,
+  cert: files.cert,
+  ...(ca ? { ca } : {}),
+});
 const loadTls = (files: { key: string; cert: string; ca?: string }): PeerTlsOptions => ({
   key: readFileSync(files.key),
   cert: readFileSync(files.cert),
@@ -54,7 +58,11 @@ describe('cluster admission', () => {
 
   it('a node with another cluster key can neither join nor read', async () => {
     const nodes = await startCluster('127.0.25', 2, { clusterKey: GOOD_KEY });
-    const stranger = new ClusterNode({ ip: '127.0.25.9', peers: ['127.0.25.2:3322', '127.0.25.3:3322'], clusterKey: WRONG_KEY });
+    const stranger = new ClusterNode({
+      ip: '127.0.25.9',
+      peers: ['127.0.25.2:3322', '127.0.25.3:3322'],
+      clusterKey: WRONG_KEY,
+    });
     try {
       await stranger.started;
       await sleep(3_000);
@@ -72,8 +80,14 @@ describe('cluster admission', () => {
     const ca = new TestCa('cluster');
     const rogueCa = new TestCa('rogue');
     const ips = ['127.0.26.2', '127.0.26.3'];
-    const nodes = await startCluster('127.0.26', 2, { tls: tlsOf(ca.issue('node', [...ips, '127.0.26.9']), ca.ca.cert) });
-    const stranger = new ClusterNode({ ip: '127.0.26.9', peers: ips.map((ip) => `${ip}:3322`), tls: tlsOf(rogueCa.issue('rogue', ['127.0.26.9']), rogueCa.ca.cert) });
+    const nodes = await startCluster('127.0.26', 2, {
+      tls: tlsOf(ca.issue('node', [...ips, '127.0.26.9']), ca.ca.cert),
+    });
+    const stranger = new ClusterNode({
+      ip: '127.0.26.9',
+      peers: ips.map((ip) => `${ip}:3322`),
+      tls: tlsOf(rogueCa.issue('rogue', ['127.0.26.9']), rogueCa.ca.cert),
+    });
     try {
       await stranger.started;
       await sleep(3_000);
@@ -83,7 +97,11 @@ describe('cluster admission', () => {
       const noClientCert = { ca: readFileSync(ca.ca.cert) } as PeerTlsOptions; // trusts the server, has no certificate of its own
       await rejectsWithCode(peerGet(nodes[0]!.id, undefined, noClientCert), ErrorCode.PEER_UNAVAILABLE);
       const member = loadTls(tlsOf(ca.issue('member', ['127.0.0.1']), ca.ca.cert));
-      assert.equal((await peerGet(nodes[0]!.id, undefined, member)).type, MessageType.VALUE, 'a certificate from the cluster CA is served');
+      assert.equal(
+        (await peerGet(nodes[0]!.id, undefined, member)).type,
+        MessageType.VALUE,
+        'a certificate from the cluster CA is served',
+      );
       await waitForAdmitted(nodes, 2);
     } finally {
       await stopCluster([...nodes, stranger]);

@@ -13,18 +13,39 @@ async function addContested(clients: DcClient[]): Promise<void> {
   for (let round = 0; round < 30; round++) {
     const id = randomBytes(24);
     const offers = clients.map(() => randomBytes(100));
-    const answers = await Promise.all(clients.map((client, i) => client.request(Operation.ADD, encodeAddRequest(600_000, id, offers[i]!))));
+    const answers = await Promise.all(
+      clients.map((client, i) => client.request(Operation.ADD, encodeAddRequest(600_000, id, offers[i]!))),
+    );
     const statuses = answers.map((answer) => answer.data[0]);
-    assert.deepEqual([...statuses].sort(), [Status.OK, ...clients.slice(1).map(() => Status.MATCHING_SESSION)], 'the same id added on every node at once is stored once');
+    assert.deepEqual(
+      [...statuses].sort(),
+      [Status.OK, ...clients.slice(1).map(() => Status.MATCHING_SESSION)],
+      'the same id added on every node at once is stored once',
+    );
     const winner = offers[statuses.indexOf(Status.OK)]!;
-    for (const client of clients) assert.deepEqual(Buffer.from((await client.request(Operation.GET, id)).data), winner, 'every node serves the session that was stored');
-    const again = await Promise.all(clients.map((client) => client.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(100)))));
-    assert.deepEqual(again.map((answer) => answer.data[0]), clients.map(() => Status.MATCHING_SESSION), 'a stored id is refused on every node');
+    for (const client of clients)
+      assert.deepEqual(
+        Buffer.from((await client.request(Operation.GET, id)).data),
+        winner,
+        'every node serves the session that was stored',
+      );
+    const again = await Promise.all(
+      clients.map((client) => client.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(100)))),
+    );
+    assert.deepEqual(
+      again.map((answer) => answer.data[0]),
+      clients.map(() => Status.MATCHING_SESSION),
+      'a stored id is refused on every node',
+    );
   }
 }
 
 /** Runs `body` against 3 nodes on `ipPrefix`.2-4, each with a session listener and a client connected to it; stops them all after. */
-async function withSessionCluster(ipPrefix: string, replicaCount: number, body: (nodes: ClusterNode[], clients: DcClient[]) => Promise<void>): Promise<void> {
+async function withSessionCluster(
+  ipPrefix: string,
+  replicaCount: number,
+  body: (nodes: ClusterNode[], clients: DcClient[]) => Promise<void>,
+): Promise<void> {
   let nodes: ClusterNode[] = [];
   const clients: DcClient[] = [];
   try {
@@ -42,7 +63,10 @@ describe('a 3-node cluster serving the distcache protocol on every node', () => 
     await withSessionCluster('127.0.33', 2, async (nodes, clients) => {
       const sessions = Array.from({ length: 40 }, () => ({ id: randomBytes(32), data: randomBytes(700) }));
       for (const session of sessions) {
-        assert.deepEqual([...(await clients[0]!.request(Operation.ADD, encodeAddRequest(600_000, session.id, session.data))).data], [Status.OK]);
+        assert.deepEqual(
+          [...(await clients[0]!.request(Operation.ADD, encodeAddRequest(600_000, session.id, session.data))).data],
+          [Status.OK],
+        );
       }
       for (const client of clients.slice(1)) {
         for (const session of sessions) {
@@ -56,7 +80,8 @@ describe('a 3-node cluster serving the distcache protocol on every node', () => 
       await nodes[0]!.exited();
       await waitForAdmitted(nodes.slice(1), 2);
       for (const client of clients.slice(1)) {
-        for (const session of sessions) assert.deepEqual(Buffer.from((await client.request(Operation.GET, session.id)).data), session.data);
+        for (const session of sessions)
+          assert.deepEqual(Buffer.from((await client.request(Operation.GET, session.id)).data), session.data);
       }
     });
   });
@@ -65,10 +90,22 @@ describe('a 3-node cluster serving the distcache protocol on every node', () => 
     await withSessionCluster('127.0.31', 3, async (_nodes, clients) => {
       await addContested(clients);
       const id = randomBytes(32);
-      assert.deepEqual([...(await clients[1]!.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(50)))).data], [Status.OK]);
+      assert.deepEqual(
+        [...(await clients[1]!.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(50)))).data],
+        [Status.OK],
+      );
       assert.deepEqual([...(await clients[2]!.request(Operation.REMOVE, id)).data], [Status.OK]);
-      for (const client of clients) assert.deepEqual([...(await client.request(Operation.HAVE, id)).data], [Status.NOTOK], 'a removed session is gone from every copy');
-      assert.deepEqual([...(await clients[0]!.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(50)))).data], [Status.OK], 'a removed id can be added again');
+      for (const client of clients)
+        assert.deepEqual(
+          [...(await client.request(Operation.HAVE, id)).data],
+          [Status.NOTOK],
+          'a removed session is gone from every copy',
+        );
+      assert.deepEqual(
+        [...(await clients[0]!.request(Operation.ADD, encodeAddRequest(600_000, id, randomBytes(50)))).data],
+        [Status.OK],
+        'a removed id can be added again',
+      );
     });
   });
 });

@@ -20,7 +20,10 @@ describe('topology changes, real processes', () => {
         calls = await b.send<number>({ cmd: 'calls' });
       }
       assert.equal(calls, owned.length, 'b loaded exactly the warm keys it owns, before any get');
-      assert.deepEqual(await b.send({ cmd: 'getMany', keys: owned }), owned.map((key) => `v:${key}`));
+      assert.deepEqual(
+        await b.send({ cmd: 'getMany', keys: owned }),
+        owned.map((key) => `v:${key}`),
+      );
       assert.equal(await b.send<number>({ cmd: 'calls' }), owned.length, 'the gets were hits');
 
       await b.send({ cmd: 'stop' });

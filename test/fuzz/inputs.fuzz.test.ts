@@ -14,7 +14,14 @@ function onlyTypedErrors(fn: () => unknown, codes: ErrorCode[]): void {
   }
 }
 
-const anyValue = fc.oneof(fc.anything(), fc.uint8Array(), fc.date(), fc.func(fc.anything()), fc.constant(Number.NaN), fc.bigInt());
+const anyValue = fc.oneof(
+  fc.anything(),
+  fc.uint8Array(),
+  fc.date(),
+  fc.func(fc.anything()),
+  fc.constant(Number.NaN),
+  fc.bigInt(),
+);
 
 describe('fuzz: inputs from the application', () => {
   it('any engine options either build an engine or throw ERR_INVALID_CONFIG', () => {
@@ -24,8 +31,14 @@ describe('fuzz: inputs from the application', () => {
         maxBytes: fc.oneof(fc.integer(), anyValue),
         defaultTtl: anyValue,
         readTimeout: fc.oneof(fc.integer(), anyValue),
-        rateLimit: fc.oneof(fc.record({ requestsPerSecond: fc.double(), burst: anyValue, waitTimeout: anyValue }, { requiredKeys: [] }), anyValue),
-        circuitBreaker: fc.oneof(fc.record({ failureThreshold: fc.integer(), resetTimeout: anyValue }, { requiredKeys: [] }), anyValue),
+        rateLimit: fc.oneof(
+          fc.record({ requestsPerSecond: fc.double(), burst: anyValue, waitTimeout: anyValue }, { requiredKeys: [] }),
+          anyValue,
+        ),
+        circuitBreaker: fc.oneof(
+          fc.record({ failureThreshold: fc.integer(), resetTimeout: anyValue }, { requiredKeys: [] }),
+          anyValue,
+        ),
         staleIfError: anyValue,
         negativeTtl: anyValue,
         codec: anyValue,
@@ -33,9 +46,22 @@ describe('fuzz: inputs from the application', () => {
       },
       { requiredKeys: [] },
     );
-    const options = fc.oneof(anyValue, fc.record({ keyspaces: fc.oneof(fc.array(keyspaceLike, { maxLength: 3 }), anyValue), logger: fc.constant(silentLogger), readTimeout: anyValue, defaultTtl: anyValue }, { requiredKeys: [] }));
+    const options = fc.oneof(
+      anyValue,
+      fc.record(
+        {
+          keyspaces: fc.oneof(fc.array(keyspaceLike, { maxLength: 3 }), anyValue),
+          logger: fc.constant(silentLogger),
+          readTimeout: anyValue,
+          defaultTtl: anyValue,
+        },
+        { requiredKeys: [] },
+      ),
+    );
     fc.assert(
-      fc.property(options, (candidate) => onlyTypedErrors(() => new Engine(candidate as EngineOptions), [ErrorCode.INVALID_CONFIG])),
+      fc.property(options, (candidate) =>
+        onlyTypedErrors(() => new Engine(candidate as EngineOptions), [ErrorCode.INVALID_CONFIG]),
+      ),
       { numRuns: 20_000 },
     );
   });
@@ -43,10 +69,25 @@ describe('fuzz: inputs from the application', () => {
   it('any put entry or key is stored, or refused with ERR_INVALID_ARGUMENT; the store stays within bounds and readable', async () => {
     const engine = await startEngine({ maxBytes: 64 * 1024 });
     await engine.put('ks', { key: 'anchor', value: bytes('safe'), ttl: 0 });
-    const entry = fc.oneof(anyValue, fc.record({ key: fc.oneof(fc.string(), anyValue), value: fc.oneof(fc.uint8Array({ maxLength: 4096 }), anyValue), ttl: anyValue, expiresAt: anyValue }, { requiredKeys: [] }));
+    const entry = fc.oneof(
+      anyValue,
+      fc.record(
+        {
+          key: fc.oneof(fc.string(), anyValue),
+          value: fc.oneof(fc.uint8Array({ maxLength: 4096 }), anyValue),
+          ttl: anyValue,
+          expiresAt: anyValue,
+        },
+        { requiredKeys: [] },
+      ),
+    );
     await fc.assert(
       fc.asyncProperty(entry, fc.oneof(fc.string(), anyValue), async (candidate, key) => {
-        for (const call of [() => engine.put('ks', candidate as never), () => engine.get('ks', key as string), () => engine.delete('ks', key as string)]) {
+        for (const call of [
+          () => engine.put('ks', candidate as never),
+          () => engine.get('ks', key as string),
+          () => engine.delete('ks', key as string),
+        ]) {
           await call().catch((error: unknown) => {
             assert.ok(error instanceof DistCacheError, `untyped error: ${String(error)}`);
             assert.equal(error.code, ErrorCode.INVALID_ARGUMENT, error.message);

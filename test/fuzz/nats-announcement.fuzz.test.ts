@@ -8,10 +8,18 @@ import { isDiscoveryAddress } from '../../src/discovery.js';
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100_000);
 
 const address = fc.oneof(
-  fc.tuple(fc.ipV4().filter((ip) => ip !== '0.0.0.0'), fc.integer({ min: 1, max: 65_535 })).map(([ip, port]) => `${ip}:${port}`),
+  fc
+    .tuple(
+      fc.ipV4().filter((ip) => ip !== '0.0.0.0'),
+      fc.integer({ min: 1, max: 65_535 }),
+    )
+    .map(([ip, port]) => `${ip}:${port}`),
   fc.tuple(fc.domain(), fc.integer({ min: 1, max: 65_535 })).map(([host, port]) => `${host}:${port}`),
 );
-const announcement: fc.Arbitrary<Announcement> = fc.record({ type: fc.constantFrom('join', 'alive', 'leave'), address });
+const announcement: fc.Arbitrary<Announcement> = fc.record({
+  type: fc.constantFrom('join', 'alive', 'leave'),
+  address,
+});
 const encoder = new TextEncoder();
 
 describe('fuzz: NATS announcement decoder', () => {
@@ -28,7 +36,13 @@ describe('fuzz: NATS announcement decoder', () => {
     const input = fc.oneof(
       fc.uint8Array({ maxLength: 700 }),
       fc.json({ maxDepth: 3 }).map((json) => encoder.encode(json)),
-      fc.record({ distcache: fc.oneof(fc.constant(1), fc.anything()), type: fc.oneof(fc.constantFrom('join', 'alive', 'leave'), fc.string()), address: fc.oneof(address, fc.string(), fc.anything()) }).map((object) => encoder.encode(JSON.stringify(object) ?? '')),
+      fc
+        .record({
+          distcache: fc.oneof(fc.constant(1), fc.anything()),
+          type: fc.oneof(fc.constantFrom('join', 'alive', 'leave'), fc.string()),
+          address: fc.oneof(address, fc.string(), fc.anything()),
+        })
+        .map((object) => encoder.encode(JSON.stringify(object) ?? '')),
       fc.tuple(announcement, fc.nat(), fc.integer({ min: 0, max: 255 })).map(([original, at, byte]) => {
         const bytes = encodeAnnouncement(original);
         bytes[at % bytes.length] = byte;

@@ -2,13 +2,19 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { split } from '../helpers/split.js';
 import { ClusterKeyProof } from '../../src/cluster/peer-auth.js';
 import { PeerClient } from '../../src/cluster/peer-client.js';
-import { MAX_PEER_FRAME_BYTES, MessageType, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from '../../src/cluster/peer-codec.js';
+import {
+  MAX_PEER_FRAME_BYTES,
+  MessageType,
+  PeerMessageDecoder,
+  encodePeerMessage,
+  type PeerMessage,
+} from '../../src/cluster/peer-codec.js';
 import { PeerServer } from '../../src/cluster/peer-server.js';
 import { DistCacheError, ErrorCode } from '../../src/index.js';
 import { silentLogger } from '../helpers/engine.js';
+import { split } from '../helpers/split.js';
 
 /** Cases per property: 100k in the test suite, more through FUZZ_RUNS (npm run soak uses 1M). */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100_000);
@@ -19,15 +25,40 @@ const bytes = fc.uint8Array({ maxLength: 300 });
 const nonce = fc.uint8Array({ minLength: 32, maxLength: 32 });
 const time = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 50 }));
 const message: fc.Arbitrary<PeerMessage> = fc.oneof(
-  fc.record({ type: fc.constant(MessageType.HELLO), requestId: u32, version: fc.integer({ min: 0, max: 0xffff }), nonce }),
-  fc.record({ type: fc.constant(MessageType.HELLO_REPLY), requestId: u32, version: fc.integer({ min: 0, max: 0xffff }), nonce, proof: nonce }),
+  fc.record({
+    type: fc.constant(MessageType.HELLO),
+    requestId: u32,
+    version: fc.integer({ min: 0, max: 0xffff }),
+    nonce,
+  }),
+  fc.record({
+    type: fc.constant(MessageType.HELLO_REPLY),
+    requestId: u32,
+    version: fc.integer({ min: 0, max: 0xffff }),
+    nonce,
+    proof: nonce,
+  }),
   fc.record({ type: fc.constant(MessageType.AUTH), requestId: u32, proof: nonce }),
   fc.record({ type: fc.constant(MessageType.GET), requestId: u32, keyspace: text, key: text }),
-  fc.record({ type: fc.constant(MessageType.PUT), requestId: u32, keyspace: text, key: text, expiresAt: time, ifAbsent: fc.boolean(), value: bytes }),
+  fc.record({
+    type: fc.constant(MessageType.PUT),
+    requestId: u32,
+    keyspace: text,
+    key: text,
+    expiresAt: time,
+    ifAbsent: fc.boolean(),
+    value: bytes,
+  }),
   fc.record({ type: fc.constant(MessageType.DELETE), requestId: u32, keyspace: text, key: text }),
   fc.record({ type: fc.constant(MessageType.DELETE_KEYSPACE), requestId: u32, keyspace: text }),
   fc.record({ type: fc.constant(MessageType.INVALIDATE), requestId: u32, keyspace: text, key: text }),
-  fc.record({ type: fc.constant(MessageType.VALUE), requestId: u32, found: fc.boolean(), expiresAt: time, value: bytes }),
+  fc.record({
+    type: fc.constant(MessageType.VALUE),
+    requestId: u32,
+    found: fc.boolean(),
+    expiresAt: time,
+    value: bytes,
+  }),
   fc.record({ type: fc.constant(MessageType.OK), requestId: u32, flag: fc.boolean() }),
   fc.record({ type: fc.constant(MessageType.ERROR), requestId: u32, code: text, message: text }),
 );
@@ -35,37 +66,50 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
 describe('fuzz: peer message decoder', () => {
   it('decodes every message it encodes, however the bytes are split, even when the reader reuses its buffer', () => {
     fc.assert(
-      fc.property(fc.array(message, { minLength: 1, maxLength: 4 }), fc.array(fc.nat(), { maxLength: 8 }), (messages, cuts) => {
-        const stream = Buffer.concat(messages.map((original) => encodePeerMessage(original)));
-        const decoder = new PeerMessageDecoder();
-        const scratch = Buffer.alloc(stream.byteLength);
-        const decoded = split(stream, cuts).flatMap((part) => {
-          scratch.set(part);
-          const messages = decoder.push(scratch.subarray(0, part.byteLength));
-          scratch.fill(0xee); // as a socket reading into one buffer does next
-          return messages;
-        });
-        assert.deepEqual(decoded, messages.map((original) => ({ ...original })));
-      }),
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 4 }),
+        fc.array(fc.nat(), { maxLength: 8 }),
+        (messages, cuts) => {
+          const stream = Buffer.concat(messages.map((original) => encodePeerMessage(original)));
+          const decoder = new PeerMessageDecoder();
+          const scratch = Buffer.alloc(stream.byteLength);
+          const decoded = split(stream, cuts).flatMap((part) => {
+            scratch.set(part);
+            const messages = decoder.push(scratch.subarray(0, part.byteLength));
+            scratch.fill(0xee); // as a socket reading into one buffer does next
+            return messages;
+          });
+          assert.deepEqual(
+            decoded,
+            messages.map((original) => ({ ...original })),
+          );
+        },
+      ),
       { numRuns: Math.min(RUNS, 20_000) },
     );
   });
 
   it('answers random and mutated bytes with messages or ERR_PROTOCOL, never another error', () => {
-    const mutated = fc.tuple(message, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 })).map(([original, flips]) => {
-      const frame = Buffer.from(encodePeerMessage(original));
-      for (const [at, value] of flips) frame[at % frame.byteLength] = value;
-      return new Uint8Array(frame);
-    });
+    const mutated = fc
+      .tuple(message, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
+      .map(([original, flips]) => {
+        const frame = Buffer.from(encodePeerMessage(original));
+        for (const [at, value] of flips) frame[at % frame.byteLength] = value;
+        return new Uint8Array(frame);
+      });
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), mutated), fc.array(fc.nat(), { maxLength: 4 }), (input, cuts) => {
-        const decoder = new PeerMessageDecoder();
-        try {
-          for (const part of split(input, cuts)) decoder.push(part);
-        } catch (error) {
-          assert.ok(error instanceof DistCacheError && error.code === ErrorCode.PROTOCOL, String(error));
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.uint8Array({ maxLength: 64 }), mutated),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        (input, cuts) => {
+          const decoder = new PeerMessageDecoder();
+          try {
+            for (const part of split(input, cuts)) decoder.push(part);
+          } catch (error) {
+            assert.ok(error instanceof DistCacheError && error.code === ErrorCode.PROTOCOL, String(error));
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });
@@ -74,7 +118,10 @@ describe('fuzz: peer message decoder', () => {
     const decoder = new PeerMessageDecoder();
     const header = Buffer.alloc(4);
     header.writeUInt32BE(MAX_PEER_FRAME_BYTES + 1);
-    assert.throws(() => decoder.push(header), (error: unknown) => error instanceof DistCacheError && error.code === ErrorCode.PROTOCOL);
+    assert.throws(
+      () => decoder.push(header),
+      (error: unknown) => error instanceof DistCacheError && error.code === ErrorCode.PROTOCOL,
+    );
   });
 });
 
@@ -91,7 +138,13 @@ describe('fuzz: a live peer server', () => {
     await server.listen('127.0.27.2', 0 + 3320);
     const client = new PeerClient('127.0.27.2:3320', new ClusterKeyProof(undefined), undefined);
     try {
-      const garbage = fc.sample(fc.oneof(fc.uint8Array({ minLength: 1, maxLength: 200 }), message.map((m) => new Uint8Array(encodePeerMessage(m)))), 300);
+      const garbage = fc.sample(
+        fc.oneof(
+          fc.uint8Array({ minLength: 1, maxLength: 200 }),
+          message.map((m) => new Uint8Array(encodePeerMessage(m))),
+        ),
+        300,
+      );
       for (const payload of garbage) {
         await new Promise<void>((resolve) => {
           const socket = net.connect({ host: '127.0.27.2', port: 3320 }, () => socket.end(payload));

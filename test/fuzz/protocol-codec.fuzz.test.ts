@@ -1,8 +1,14 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
+import {
+  DcMessageDecoder,
+  DcProtocolError,
+  encodeMessage,
+  MAX_MESSAGE_BYTES,
+  type DcMessage,
+} from '../../src/protocol/codec.js';
 import { split } from '../helpers/split.js';
-import { DcMessageDecoder, DcProtocolError, encodeMessage, MAX_MESSAGE_BYTES, type DcMessage } from '../../src/protocol/codec.js';
 
 /** Cases per property: 100k in the test suite, more through FUZZ_RUNS (npm run soak uses 1M). */
 const RUNS = Number(process.env.FUZZ_RUNS ?? 100_000);
@@ -11,41 +17,60 @@ const message: fc.Arbitrary<DcMessage> = fc.record({
   isResponse: fc.boolean(),
   requestUid: fc.integer({ min: 0, max: 0xffffffff }),
   operation: fc.constantFrom(0, 1, 2, 3) as fc.Arbitrary<0 | 1 | 2 | 3>,
-  data: fc.oneof(fc.uint8Array({ maxLength: 64 }), fc.integer({ min: 0, max: MAX_MESSAGE_BYTES }).map((size) => new Uint8Array(size).fill(size & 0xff))),
+  data: fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.integer({ min: 0, max: MAX_MESSAGE_BYTES }).map((size) => new Uint8Array(size).fill(size & 0xff)),
+  ),
 });
 
 describe('fuzz: distcache protocol decoder', () => {
   it('reassembles every message it encodes, however the bytes are split', () => {
     fc.assert(
-      fc.property(fc.array(message, { minLength: 1, maxLength: 3 }), fc.array(fc.nat(), { maxLength: 10 }), (messages, cuts) => {
-        const stream = Buffer.concat(messages.map((each) => encodeMessage(each)));
-        const decoder = new DcMessageDecoder();
-        const decoded = split(stream, cuts).flatMap((part) => decoder.push(part));
-        assert.deepEqual(
-          decoded.map((each) => ({ ...each, data: Buffer.from(each.data) })),
-          messages.map((each) => ({ ...each, data: Buffer.from(each.data) })),
-        );
-      }),
+      fc.property(
+        fc.array(message, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.nat(), { maxLength: 10 }),
+        (messages, cuts) => {
+          const stream = Buffer.concat(messages.map((each) => encodeMessage(each)));
+          const decoder = new DcMessageDecoder();
+          const decoded = split(stream, cuts).flatMap((part) => decoder.push(part));
+          assert.deepEqual(
+            decoded.map((each) => ({ ...each, data: Buffer.from(each.data) })),
+            messages.map((each) => ({ ...each, data: Buffer.from(each.data) })),
+          );
+        },
+      ),
       { numRuns: Math.min(RUNS, 5_000) },
     );
   });
 
   it('answers random and mutated bytes with messages or a DcProtocolError, never another error', () => {
-    const small = fc.record({ isResponse: fc.boolean(), requestUid: fc.nat(), operation: fc.constantFrom(0, 1, 2, 3) as fc.Arbitrary<0 | 1 | 2 | 3>, data: fc.uint8Array({ maxLength: 3_000 }) });
-    const mutated = fc.tuple(small, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 })).map(([original, flips]) => {
-      const bytes = Buffer.from(encodeMessage(original));
-      for (const [at, value] of flips) bytes[at % bytes.byteLength] = value;
-      return new Uint8Array(bytes);
+    const small = fc.record({
+      isResponse: fc.boolean(),
+      requestUid: fc.nat(),
+      operation: fc.constantFrom(0, 1, 2, 3) as fc.Arbitrary<0 | 1 | 2 | 3>,
+      data: fc.uint8Array({ maxLength: 3_000 }),
     });
+    const mutated = fc
+      .tuple(small, fc.array(fc.tuple(fc.nat(), fc.integer({ min: 0, max: 255 })), { minLength: 1, maxLength: 4 }))
+      .map(([original, flips]) => {
+        const bytes = Buffer.from(encodeMessage(original));
+        for (const [at, value] of flips) bytes[at % bytes.byteLength] = value;
+        return new Uint8Array(bytes);
+      });
     fc.assert(
-      fc.property(fc.oneof(fc.uint8Array({ maxLength: 64 }), mutated), fc.array(fc.nat(), { maxLength: 4 }), (input, cuts) => {
-        const decoder = new DcMessageDecoder();
-        try {
-          for (const part of split(input, cuts)) for (const decoded of decoder.push(part)) assert.ok(decoded.data.byteLength <= MAX_MESSAGE_BYTES);
-        } catch (error) {
-          assert.ok(error instanceof DcProtocolError, String(error));
-        }
-      }),
+      fc.property(
+        fc.oneof(fc.uint8Array({ maxLength: 64 }), mutated),
+        fc.array(fc.nat(), { maxLength: 4 }),
+        (input, cuts) => {
+          const decoder = new DcMessageDecoder();
+          try {
+            for (const part of split(input, cuts))
+              for (const decoded of decoder.push(part)) assert.ok(decoded.data.byteLength <= MAX_MESSAGE_BYTES);
+          } catch (error) {
+            assert.ok(error instanceof DcProtocolError, String(error));
+          }
+        },
+      ),
       { numRuns: RUNS },
     );
   });

@@ -19,7 +19,23 @@ export class TestCa {
 
   constructor(readonly name: string) {
     this.ca = { key: this.#file(`${name}-ca.key`), cert: this.#file(`${name}-ca.pem`) };
-    openssl('req', '-x509', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-days', '2', '-subj', `/CN=${name} test CA`, '-keyout', this.ca.key, '-out', this.ca.cert);
+    openssl(
+      'req',
+      '-x509',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-days',
+      '2',
+      '-subj',
+      `/CN=${name} test CA`,
+      '-keyout',
+      this.ca.key,
+      '-out',
+      this.ca.cert,
+    );
   }
 
   /** A certificate for `ips`, signed by this CA. */
@@ -27,9 +43,41 @@ export class TestCa {
     const files = { key: this.#file(`${label}.key`), cert: this.#file(`${label}.pem`) };
     const csr = this.#file(`${label}.csr`);
     const ext = this.#file(`${label}.ext`);
-    writeFileSync(ext, `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`);
-    openssl('req', '-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes', '-subj', `/CN=${label}`, '-keyout', files.key, '-out', csr);
-    openssl('x509', '-req', '-in', csr, '-CA', this.ca.cert, '-CAkey', this.ca.key, '-CAcreateserial', '-days', '2', '-extfile', ext, '-out', files.cert);
+    writeFileSync(
+      ext,
+      `subjectAltName=${ips.map((ip) => `IP:${ip}`).join(',')}\nextendedKeyUsage=serverAuth,clientAuth\n`,
+    );
+    openssl(
+      'req',
+      '-newkey',
+      'ec',
+      '-pkeyopt',
+      'ec_paramgen_curve:prime256v1',
+      '-nodes',
+      '-subj',
+      `/CN=${label}`,
+      '-keyout',
+      files.key,
+      '-out',
+      csr,
+    );
+    openssl(
+      'x509',
+      '-req',
+      '-in',
+      csr,
+      '-CA',
+      this.ca.cert,
+      '-CAkey',
+      this.ca.key,
+      '-CAcreateserial',
+      '-days',
+      '2',
+      '-extfile',
+      ext,
+      '-out',
+      files.cert,
+    );
     return files;
   }
 

@@ -4,12 +4,12 @@
  * parent through IPC (test/helpers/cluster.ts). Config: DISTCACHE_TEST_NODE.
  */
 import { readFileSync } from 'node:fs';
-import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
-import { StaticDiscovery } from '../../discovery/static.js';
+import { measureInFlight } from '../../bench/harness.js';
 import { DnsDiscovery, type DnsDiscoveryOptions } from '../../discovery/dns.js';
 import { NatsDiscovery, type NatsDiscoveryOptions } from '../../discovery/nats.js';
+import { StaticDiscovery } from '../../discovery/static.js';
 import type { DiscoveryProvider } from '../../src/discovery.js';
-import { measureInFlight } from '../../bench/harness.js';
+import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
 
 export interface NodeConfig {
   ip: string;
@@ -138,7 +138,13 @@ async function run(command: Command): Promise<unknown> {
   switch (command.cmd) {
     case 'getMany': {
       const results = await Promise.allSettled(command.keys.map((key) => engine.get('ks', key)));
-      return results.map((result) => (result.status === 'fulfilled' ? (result.value ? text.decode(result.value.value) : null) : `error:${result.reason?.code}`));
+      return results.map((result) =>
+        result.status === 'fulfilled'
+          ? result.value
+            ? text.decode(result.value.value)
+            : null
+          : `error:${result.reason?.code}`,
+      );
     }
     case 'put':
       await engine.put('ks', { key: command.key, value: new TextEncoder().encode(command.value) });
@@ -167,14 +173,20 @@ async function run(command: Command): Promise<unknown> {
 process.on('message', (message: Command & { id: number }) => {
   run(message).then(
     (result) => process.send!({ id: message.id, result }),
-    (error: unknown) => process.send!({ id: message.id, error: { code: (error as { code?: string }).code, message: String((error as Error).message) } }),
+    (error: unknown) =>
+      process.send!({
+        id: message.id,
+        error: { code: (error as { code?: string }).code, message: String((error as Error).message) },
+      }),
   );
 });
 
 engine.start().then(
   () => process.send!({ ready: true }),
   (error: unknown) => {
-    process.send!({ startError: { code: (error as { code?: string }).code, message: String((error as Error).message) } });
+    process.send!({
+      startError: { code: (error as { code?: string }).code, message: String((error as Error).message) },
+    });
     setImmediate(() => process.exit(1));
   },
 );

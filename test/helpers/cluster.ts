@@ -7,7 +7,9 @@ import type { Command, NodeConfig } from './cluster-node.js';
  */
 function nodeScript(): { script: string; execArgv: string[] } {
   const compiled = process.env.DISTCACHE_NODE_SCRIPT;
-  return compiled ? { script: compiled, execArgv: [] } : { script: new URL('./cluster-node.ts', import.meta.url).pathname, execArgv: ['--import', 'tsx'] };
+  return compiled
+    ? { script: compiled, execArgv: [] }
+    : { script: new URL('./cluster-node.ts', import.meta.url).pathname, execArgv: ['--import', 'tsx'] };
 }
 
 /** A cluster node running in a child process. */
@@ -19,17 +21,35 @@ export class ClusterNode {
 
   constructor(readonly config: NodeConfig) {
     const { script, execArgv } = nodeScript();
-    this.#child = fork(script, [], { execArgv: [...execArgv, ...(process.env.DISTCACHE_TEST_NODE_ARGS ? process.env.DISTCACHE_TEST_NODE_ARGS.split(' ') : [])], env: { ...process.env, DISTCACHE_TEST_NODE: JSON.stringify(config) }, stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
+    this.#child = fork(script, [], {
+      execArgv: [
+        ...execArgv,
+        ...(process.env.DISTCACHE_TEST_NODE_ARGS ? process.env.DISTCACHE_TEST_NODE_ARGS.split(' ') : []),
+      ],
+      env: { ...process.env, DISTCACHE_TEST_NODE: JSON.stringify(config) },
+      stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
+    });
     this.started = new Promise((resolve, reject) => {
-      this.#child.on('message', (message: { id?: number; result?: unknown; error?: { code: string; message: string }; ready?: true; startError?: { code: string; message: string } }) => {
-        if (message.ready) resolve();
-        if (message.startError) reject(Object.assign(new Error(message.startError.message), { code: message.startError.code }));
-        if (message.id === undefined) return;
-        const pending = this.#pending.get(message.id);
-        this.#pending.delete(message.id);
-        if (message.error) pending?.reject(Object.assign(new Error(message.error.message), { code: message.error.code }));
-        else pending?.resolve(message.result);
-      });
+      this.#child.on(
+        'message',
+        (message: {
+          id?: number;
+          result?: unknown;
+          error?: { code: string; message: string };
+          ready?: true;
+          startError?: { code: string; message: string };
+        }) => {
+          if (message.ready) resolve();
+          if (message.startError)
+            reject(Object.assign(new Error(message.startError.message), { code: message.startError.code }));
+          if (message.id === undefined) return;
+          const pending = this.#pending.get(message.id);
+          this.#pending.delete(message.id);
+          if (message.error)
+            pending?.reject(Object.assign(new Error(message.error.message), { code: message.error.code }));
+          else pending?.resolve(message.result);
+        },
+      );
       this.#child.on('exit', (code) => {
         reject(new Error(`node ${config.ip} exited with ${code}`));
         for (const pending of this.#pending.values()) pending.reject(new Error(`node ${config.ip} exited`));
@@ -73,7 +93,11 @@ export class ClusterNode {
 }
 
 /** Starts `count` nodes on `${ipPrefix}.2`, `.3`, ... that list each other as static peers. */
-export async function startCluster(ipPrefix: string, count: number, extra: Partial<NodeConfig> | ((ip: string) => Partial<NodeConfig>) = {}): Promise<ClusterNode[]> {
+export async function startCluster(
+  ipPrefix: string,
+  count: number,
+  extra: Partial<NodeConfig> | ((ip: string) => Partial<NodeConfig>) = {},
+): Promise<ClusterNode[]> {
   const ips = Array.from({ length: count }, (_, i) => `${ipPrefix}.${i + 2}`);
   const peers = ips.map((ip) => `${ip}:3322`);
   const nodes = ips.map((ip) => new ClusterNode({ ip, peers, ...(typeof extra === 'function' ? extra(ip) : extra) }));
@@ -86,9 +110,12 @@ export async function startCluster(ipPrefix: string, count: number, extra: Parti
 export async function waitForAdmitted(nodes: ClusterNode[], count: number, timeoutMs = 15_000): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
-    const views = await Promise.all(nodes.map((node) => node.send<{ admitted: boolean; state: string }[]>({ cmd: 'peers' })));
+    const views = await Promise.all(
+      nodes.map((node) => node.send<{ admitted: boolean; state: string }[]>({ cmd: 'peers' })),
+    );
     if (views.every((view) => view.filter((peer) => peer.admitted && peer.state === 'alive').length === count)) return;
-    if (Date.now() > deadline) throw new Error(`cluster did not converge on ${count} members: ${JSON.stringify(views)}`);
+    if (Date.now() > deadline)
+      throw new Error(`cluster did not converge on ${count} members: ${JSON.stringify(views)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
   }
 }

@@ -27,18 +27,31 @@ export async function startDnsmasq(hosts: string[], srvHosts: string[] = []): Pr
   const hostsFile = path.join(dir, 'hosts');
   await writeFile(hostsFile, hosts.join('\n') + '\n');
   // dnsmasq serves UDP and TCP on its port: one free for UDP a moment ago may be taken for TCP.
-  const { server: running, port } = await startOnFreePort(freeUdpPort, (port) =>
-    new ServerProcess(
-      'dnsmasq',
-      [
-        '--keep-in-foreground', '--log-facility=-', '--conf-file=/dev/null', '--pid-file=', '--user=root',
-        `--port=${port}`, '--listen-address=127.0.0.1', '--bind-interfaces',
-        '--no-resolv', '--no-hosts', `--addn-hosts=${hostsFile}`, '--local-ttl=1', '--local=/test/', '--local=/local/',
-        ...srvHosts.map((srv) => `--srv-host=${srv}`),
-      ],
-      `read ${hostsFile}`,
-      'dnsmasq-base',
-    ),
+  const { server: running, port } = await startOnFreePort(
+    freeUdpPort,
+    (port) =>
+      new ServerProcess(
+        'dnsmasq',
+        [
+          '--keep-in-foreground',
+          '--log-facility=-',
+          '--conf-file=/dev/null',
+          '--pid-file=',
+          '--user=root',
+          `--port=${port}`,
+          '--listen-address=127.0.0.1',
+          '--bind-interfaces',
+          '--no-resolv',
+          '--no-hosts',
+          `--addn-hosts=${hostsFile}`,
+          '--local-ttl=1',
+          '--local=/test/',
+          '--local=/local/',
+          ...srvHosts.map((srv) => `--srv-host=${srv}`),
+        ],
+        `read ${hostsFile}`,
+        'dnsmasq-base',
+      ),
   );
   return {
     server: `127.0.0.1:${port}`,

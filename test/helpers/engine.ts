@@ -7,10 +7,14 @@ export const silentLogger: Logger = { debug() {}, info() {}, warn() {}, error() 
 export const bytes = (text: string): Uint8Array => new TextEncoder().encode(text);
 
 /** Text of UTF-8 bytes. */
-export const text = (value: Uint8Array | undefined): string | undefined => (value === undefined ? undefined : new TextDecoder().decode(value));
+export const text = (value: Uint8Array | undefined): string | undefined =>
+  value === undefined ? undefined : new TextDecoder().decode(value);
 
 /** A data source that counts its calls and answers `value:<key>` after `delayMs`. */
-export function countingSource(delayMs = 0, answer: (key: string) => Uint8Array | null | undefined = (key) => bytes(`value:${key}`)) {
+export function countingSource(
+  delayMs = 0,
+  answer: (key: string) => Uint8Array | null | undefined = (key) => bytes(`value:${key}`),
+) {
   const source = {
     calls: 0,
     keys: [] as string[],
@@ -25,7 +29,10 @@ export function countingSource(delayMs = 0, answer: (key: string) => Uint8Array 
 }
 
 /** Starts an engine with one keyspace `ks` (plus engine options), silent logs. */
-export async function startEngine<V = Uint8Array>(keyspace: Partial<KeyspaceOptions<V>>, engineOptions: Partial<EngineOptions> = {}): Promise<Engine> {
+export async function startEngine<V = Uint8Array>(
+  keyspace: Partial<KeyspaceOptions<V>>,
+  engineOptions: Partial<EngineOptions> = {},
+): Promise<Engine> {
   const engine = new Engine({
     logger: silentLogger,
     ...engineOptions,

@@ -13,13 +13,25 @@ interface WatchEvent {
 }
 
 /** Describes a pod as the API serves it. */
-export function podJson(name: string, ip: string, state: { phase?: string; ready?: boolean; portName?: string; port?: number } = {}): Pod {
+export function podJson(
+  name: string,
+  ip: string,
+  state: { phase?: string; ready?: boolean; portName?: string; port?: number } = {},
+): Pod {
   const { phase = 'Running', ready = true, portName = 'discovery', port = 3322 } = state;
   return {
     apiVersion: 'v1',
     kind: 'Pod',
     metadata: { name, namespace: 'cache', labels: { app: 'distcache' }, uid: `uid-${name}` },
-    spec: { containers: [{ name: 'distcache', image: 'distcache:test', ports: [{ name: portName, containerPort: port, protocol: 'TCP' }] }] },
+    spec: {
+      containers: [
+        {
+          name: 'distcache',
+          image: 'distcache:test',
+          ports: [{ name: portName, containerPort: port, protocol: 'TCP' }],
+        },
+      ],
+    },
     status: {
       phase,
       podIP: ip,
@@ -46,7 +58,9 @@ export class KubeApiServer {
   readonly #watchers = new Set<ServerResponse>();
   readonly #server = (() => {
     const files = this.#ca.issue('kube-apiserver', ['127.0.0.1']);
-    return createServer({ key: readFileSync(files.key), cert: readFileSync(files.cert) }, (request, response) => this.#handle(request, response));
+    return createServer({ key: readFileSync(files.key), cert: readFileSync(files.cert) }, (request, response) =>
+      this.#handle(request, response),
+    );
   })();
   #version = 100;
   #compactedBefore = 0;
@@ -126,27 +140,46 @@ export class KubeApiServer {
     const url = new URL(request.url ?? '/', 'http://localhost');
     this.requests.push({ path: url.pathname, query: url.searchParams, authorization: request.headers.authorization });
     if (url.pathname !== '/api/v1/namespaces/cache/pods') {
-      response.writeHead(404, { 'content-type': 'application/json' }).end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
+      response
+        .writeHead(404, { 'content-type': 'application/json' })
+        .end(JSON.stringify({ kind: 'Status', apiVersion: 'v1', status: 'Failure', reason: 'NotFound', code: 404 }));
       return;
     }
-    if (url.searchParams.get('watch') === 'true') this.#watch(Number(url.searchParams.get('resourceVersion') ?? 0), response);
+    if (url.searchParams.get('watch') === 'true')
+      this.#watch(Number(url.searchParams.get('resourceVersion') ?? 0), response);
     else this.#list(response);
   }
 
   #list(response: ServerResponse): void {
     response.writeHead(200, { 'content-type': 'application/json' });
-    response.end(JSON.stringify({ kind: 'PodList', apiVersion: 'v1', metadata: { resourceVersion: String(this.#version) }, items: [...this.#pods.values()] }));
+    response.end(
+      JSON.stringify({
+        kind: 'PodList',
+        apiVersion: 'v1',
+        metadata: { resourceVersion: String(this.#version) },
+        items: [...this.#pods.values()],
+      }),
+    );
   }
 
   #watch(from: number, response: ServerResponse): void {
     response.writeHead(200, { 'content-type': 'application/json', 'transfer-encoding': 'chunked' });
     if (from < this.#compactedBefore) {
-      const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: `too old resource version: ${from}`, reason: 'Expired', code: 410 };
+      const status = {
+        kind: 'Status',
+        apiVersion: 'v1',
+        metadata: {},
+        status: 'Failure',
+        message: `too old resource version: ${from}`,
+        reason: 'Expired',
+        code: 410,
+      };
       response.end(JSON.stringify({ type: 'ERROR', object: status }) + '\n');
       return;
     }
     response.flushHeaders();
-    for (const event of this.#events) if (event.rv > from) response.write(JSON.stringify({ type: event.type, object: event.object }) + '\n');
+    for (const event of this.#events)
+      if (event.rv > from) response.write(JSON.stringify({ type: event.type, object: event.object }) + '\n');
     this.#watchers.add(response);
     response.on('close', () => this.#watchers.delete(response));
   }

@@ -67,7 +67,10 @@ export class ServerProcess {
  * again with another port when it was taken in the meantime (another test's
  * listener, or TCP taken where UDP was free).
  */
-export async function startOnFreePort(pickPort: () => Promise<number>, make: (port: number) => ServerProcess): Promise<{ server: ServerProcess; port: number }> {
+export async function startOnFreePort(
+  pickPort: () => Promise<number>,
+  make: (port: number) => ServerProcess,
+): Promise<{ server: ServerProcess; port: number }> {
   for (let attempt = 1; ; attempt++) {
     const port = await pickPort();
     const server = make(port);

@@ -3,9 +3,9 @@ import { readFileSync } from 'node:fs';
 import { Agent, request as httpsRequest } from 'node:https';
 import { after, describe, it } from 'node:test';
 import { Engine, ErrorCode, type Logger } from '../../src/index.js';
+import { parseSessionAddress } from '../../src/protocol/address.js';
 import { DcClient } from '../../src/protocol/client.js';
 import { encodeAddRequest, Operation } from '../../src/protocol/codec.js';
-import { parseSessionAddress } from '../../src/protocol/address.js';
 import { rejectsWithCode, throwsWithCode } from '../helpers/assert-code.js';
 import { TestCa } from '../helpers/certs.js';
 import { bytes, countingSource, silentLogger, sleep, startEngine } from '../helpers/engine.js';
@@ -13,11 +13,22 @@ import { sample } from '../helpers/metrics.js';
 
 const TOKEN = 'admin-token-0123456789';
 
-async function call(engine: Engine, path: string, init: RequestInit = {}): Promise<{ status: number; body: any; type: string | null }> {
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- the endpoints answer JSON of many shapes
+type JsonBody = any;
+
+async function call(
+  engine: Engine,
+  path: string,
+  init: RequestInit = {},
+): Promise<{ status: number; body: JsonBody; type: string | null }> {
   const response = await fetch(engine.adminUrl() + path, init);
   const type = response.headers.get('content-type');
   const textBody = await response.text();
-  return { status: response.status, type, body: type?.startsWith('application/json') ? JSON.parse(textBody) : textBody };
+  return {
+    status: response.status,
+    type,
+    body: type?.startsWith('application/json') ? JSON.parse(textBody) : textBody,
+  };
 }
 
 describe('the admin HTTP server', () => {
@@ -25,8 +36,14 @@ describe('the admin HTTP server', () => {
   after(async () => {
     await Promise.all(engines.map((engine) => engine.stop()));
   });
-  const start = async (options: Parameters<typeof startEngine>[1] = {}, keyspace: Parameters<typeof startEngine>[0] = {}) => {
-    const engine = await startEngine({ dataSource: countingSource(), ...keyspace }, { admin: { listen: '127.0.0.1:0', token: TOKEN }, ...options });
+  const start = async (
+    options: Parameters<typeof startEngine>[1] = {},
+    keyspace: Parameters<typeof startEngine>[0] = {},
+  ) => {
+    const engine = await startEngine(
+      { dataSource: countingSource(), ...keyspace },
+      { admin: { listen: '127.0.0.1:0', token: TOKEN }, ...options },
+    );
     engines.push(engine);
     return engine;
   };
@@ -41,7 +58,13 @@ describe('the admin HTTP server', () => {
 
   it('answers /health and /ready with 200 while running, and /ready 503 once stopping', async () => {
     const engine = await start({ shutdownTimeout: 2_000 }, { dataSource: countingSource(600) });
-    assert.deepEqual((await call(engine, '/health')).body, { status: 'ok', state: 'running', ready: true, members: 1, quorum: 1 });
+    assert.deepEqual((await call(engine, '/health')).body, {
+      status: 'ok',
+      state: 'running',
+      ready: true,
+      members: 1,
+      quorum: 1,
+    });
     assert.equal((await call(engine, '/ready')).status, 200);
     const slow = engine.get('ks', 'slow');
     await sleep(20);
@@ -77,12 +100,21 @@ describe('the admin HTTP server', () => {
     const refused = await call(engine, '/keyspaces/ks/keys/a%2Fb', { method: 'DELETE' });
     assert.equal(refused.status, 401);
     assert.equal(refused.body.error.code, ErrorCode.UNAUTHORIZED);
-    const wrong = await call(engine, '/keyspaces/ks/keys/a%2Fb', { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}x` } });
+    const wrong = await call(engine, '/keyspaces/ks/keys/a%2Fb', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${TOKEN}x` },
+    });
     assert.equal(wrong.status, 401);
-    const deleted = await call(engine, '/keyspaces/ks/keys/a%2Fb', { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+    const deleted = await call(engine, '/keyspaces/ks/keys/a%2Fb', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     assert.deepEqual(deleted.body, { keyspace: 'ks', key: 'a/b', deleted: true });
     assert.equal(engine.stats('ks').entries, 0);
-    const dropped = await call(engine, '/keyspaces/ks', { method: 'DELETE', headers: { authorization: `Bearer ${TOKEN}` } });
+    const dropped = await call(engine, '/keyspaces/ks', {
+      method: 'DELETE',
+      headers: { authorization: `Bearer ${TOKEN}` },
+    });
     assert.equal(dropped.status, 200);
     await rejectsWithCode(engine.get('ks', 'a'), ErrorCode.KEYSPACE_NOT_FOUND);
   });
@@ -110,7 +142,13 @@ describe('the admin HTTP server', () => {
     let failing = false;
     const engine = await start(
       { sessionCache: { listen: ['IP:127.0.64.2:4120'] } },
-      { dataSource: { fetch: async (key: string) => (failing ? Promise.reject(new Error('down')) : key === 'none' ? undefined : bytes(`v:${key}`)) }, circuitBreaker: { failureThreshold: 2, resetTimeout: 60_000 } },
+      {
+        dataSource: {
+          fetch: async (key: string) =>
+            failing ? Promise.reject(new Error('down')) : key === 'none' ? undefined : bytes(`v:${key}`),
+        },
+        circuitBreaker: { failureThreshold: 2, resetTimeout: 60_000 },
+      },
     );
     await engine.get('ks', 'a');
     await engine.get('ks', 'a');
@@ -130,11 +168,24 @@ describe('the admin HTTP server', () => {
     assert.equal(sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="hit"}'), 1);
     assert.equal(sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="miss"}'), 1);
     assert.equal(sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="not_found"}'), 1);
-    assert.equal(sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="ERR_DATASOURCE_FAILED"}'), 2);
-    assert.equal(sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="ERR_DATASOURCE_CIRCUIT_OPEN"}'), 1);
-    assert.equal(sample(text, 'distcache_request_duration_seconds_count{keyspace="ks",operation="get",outcome="miss"}'), 1, 'every waiting get is timed');
+    assert.equal(
+      sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="ERR_DATASOURCE_FAILED"}'),
+      2,
+    );
+    assert.equal(
+      sample(text, 'distcache_requests_total{keyspace="ks",operation="get",outcome="ERR_DATASOURCE_CIRCUIT_OPEN"}'),
+      1,
+    );
+    assert.equal(
+      sample(text, 'distcache_request_duration_seconds_count{keyspace="ks",operation="get",outcome="miss"}'),
+      1,
+      'every waiting get is timed',
+    );
     assert.equal(sample(text, 'distcache_datasource_duration_seconds_count{keyspace="ks",outcome="found"}'), 1);
-    assert.equal(sample(text, 'distcache_datasource_duration_seconds_count{keyspace="ks",outcome="ERR_DATASOURCE_FAILED"}'), 2);
+    assert.equal(
+      sample(text, 'distcache_datasource_duration_seconds_count{keyspace="ks",outcome="ERR_DATASOURCE_FAILED"}'),
+      2,
+    );
     assert.equal(sample(text, 'distcache_breaker_transitions_total{keyspace="ks",state="open"}'), 1);
     assert.equal(sample(text, 'distcache_breaker_state{keyspace="ks",state="open"}'), 1);
     assert.equal(sample(text, 'distcache_store_bytes{keyspace="ks"}'), engine.stats('ks').bytes);
@@ -187,16 +238,31 @@ describe('the admin HTTP server', () => {
   it('serves HTTPS with admin.tls', async () => {
     const ca = new TestCa('admin');
     const files = ca.issue('admin', ['127.0.0.1']);
-    const engine = await start({ admin: { listen: '127.0.0.1:0', tls: { key: readFileSync(files.key), cert: readFileSync(files.cert) } } });
+    const engine = await start({
+      admin: { listen: '127.0.0.1:0', tls: { key: readFileSync(files.key), cert: readFileSync(files.cert) } },
+    });
     assert.match(engine.adminUrl()!, /^https:/);
     const agent = new Agent({ ca: readFileSync(ca.ca.cert) });
-    const status = await new Promise<number>((resolve, reject) => httpsRequest(engine.adminUrl() + '/health', { agent }, (response) => (response.resume(), resolve(response.statusCode!))).on('error', reject).end());
+    const status = await new Promise<number>((resolve, reject) =>
+      httpsRequest(
+        engine.adminUrl() + '/health',
+        { agent },
+        (response) => (response.resume(), resolve(response.statusCode!)),
+      )
+        .on('error', reject)
+        .end(),
+    );
     assert.equal(status, 200);
     agent.destroy();
   });
 
   it('refuses a bad admin option with ERR_INVALID_CONFIG, and a port in use at start', async () => {
-    for (const admin of [{ listen: 'nowhere' }, { listen: '127.0.0.1:70000' }, { token: 'short' }, { listen: '127.0.0.1:0', extra: true }]) {
+    for (const admin of [
+      { listen: 'nowhere' },
+      { listen: '127.0.0.1:70000' },
+      { token: 'short' },
+      { listen: '127.0.0.1:0', extra: true },
+    ]) {
       throwsWithCode(() => new Engine({ keyspaces: [], admin: admin as never }), ErrorCode.INVALID_CONFIG);
     }
     const first = await start();
@@ -208,7 +274,12 @@ describe('the admin HTTP server', () => {
   it('logs nothing per cache hit', async () => {
     const lines: string[] = [];
     const record = (level: string) => (_fields: object, message: string) => void lines.push(`${level}: ${message}`);
-    const logger: Logger = { debug: record('debug'), info: record('info'), warn: record('warn'), error: record('error') };
+    const logger: Logger = {
+      debug: record('debug'),
+      info: record('info'),
+      warn: record('warn'),
+      error: record('error'),
+    };
     const engine = await start({ logger });
     await engine.get('ks', 'a');
     const before = lines.length;

@@ -1,13 +1,13 @@
 import assert from 'node:assert/strict';
 import { createSocket } from 'node:dgram';
 import { after, before, describe, it } from 'node:test';
-import fc from 'fast-check';
 import dnsPacket from 'dns-packet';
+import fc from 'fast-check';
 import { DnsDiscovery, type DnsDiscoveryOptions } from '../../discovery/dns.js';
+import { ErrorCode } from '../../src/index.js';
+import { throwsWithCode } from '../helpers/assert-code.js';
 import { eventually, recordingContext } from '../helpers/discovery.js';
 import { startDnsmasq, type Dnsmasq } from '../helpers/dnsmasq.js';
-import { throwsWithCode } from '../helpers/assert-code.js';
-import { ErrorCode } from '../../src/index.js';
 
 describe('DnsDiscovery against a real dnsmasq on loopback', () => {
   let dns: Dnsmasq;
@@ -20,10 +20,17 @@ describe('DnsDiscovery against a real dnsmasq on loopback', () => {
   };
 
   before(async () => {
-    dns = await startDnsmasq(['127.0.47.2 nodes.test', '127.0.47.3 nodes.test', '127.0.48.2 a.nodes.test', '127.0.48.3 b.nodes.test', 'fd00::2 six.test', 'fd00::3 six.test'], [
-      '_distcache._tcp.nodes.test,a.nodes.test,4001',
-      '_distcache._tcp.nodes.test,b.nodes.test,4002',
-    ]);
+    dns = await startDnsmasq(
+      [
+        '127.0.47.2 nodes.test',
+        '127.0.47.3 nodes.test',
+        '127.0.48.2 a.nodes.test',
+        '127.0.48.3 b.nodes.test',
+        'fd00::2 six.test',
+        'fd00::3 six.test',
+      ],
+      ['_distcache._tcp.nodes.test,a.nodes.test,4001', '_distcache._tcp.nodes.test,b.nodes.test,4002'],
+    );
   });
   after(async () => {
     await Promise.all(started.map((discovery) => discovery.stop()));
@@ -88,7 +95,8 @@ describe('DnsDiscovery against a real dnsmasq on loopback', () => {
       { name: 'ok.test', refreshInterval: -1 },
       { name: 'ok.test', minRefreshInterval: 5_000, refreshInterval: 1_000 },
     ];
-    for (const options of bad) throwsWithCode(() => new DnsDiscovery(options as DnsDiscoveryOptions), ErrorCode.INVALID_CONFIG);
+    for (const options of bad)
+      throwsWithCode(() => new DnsDiscovery(options as DnsDiscoveryOptions), ErrorCode.INVALID_CONFIG);
   });
 });
 
@@ -98,7 +106,13 @@ describe('DnsDiscovery against a DNS server that answers garbage', () => {
     let reply: (query: Buffer) => Buffer = (query) => goodAnswer(query);
     server.on('message', (query, from) => server.send(reply(query), from.port, from.address));
     await new Promise<void>((resolve) => server.bind(0, '127.0.0.1', resolve));
-    const discovery = new DnsDiscovery({ name: 'hostile.test', servers: [`127.0.0.1:${server.address().port}`], minRefreshInterval: 1, refreshInterval: 1, timeout: 200 });
+    const discovery = new DnsDiscovery({
+      name: 'hostile.test',
+      servers: [`127.0.0.1:${server.address().port}`],
+      minRefreshInterval: 1,
+      refreshInterval: 1,
+      timeout: 200,
+    });
     const context = recordingContext();
     await discovery.start(context);
     assert.deepEqual(await discovery.addresses(), ['127.0.51.2:3322']);
@@ -107,7 +121,10 @@ describe('DnsDiscovery against a DNS server that answers garbage', () => {
         reply = (query) => hostileAnswer(query, garbage, shape);
         await new Promise((resolve) => setTimeout(resolve, 3));
         const addresses = await discovery.addresses();
-        assert.ok(addresses.every((address) => address === '127.0.51.2:3322' || /^\d+\.\d+\.\d+\.\d+:3322$/.test(address)), JSON.stringify(addresses));
+        assert.ok(
+          addresses.every((address) => address === '127.0.51.2:3322' || /^\d+\.\d+\.\d+\.\d+:3322$/.test(address)),
+          JSON.stringify(addresses),
+        );
       }),
       { numRuns: 300 },
     );
@@ -140,6 +157,9 @@ function hostileAnswer(query: Buffer, garbage: Uint8Array, shape: number): Buffe
     case 2:
       return Buffer.concat([valid.subarray(0, 12), Buffer.from(garbage)]);
     default:
-      return Buffer.concat([valid.subarray(0, Math.min(valid.length, 12 + garbage.length % (valid.length - 11))), Buffer.from(garbage)]);
+      return Buffer.concat([
+        valid.subarray(0, Math.min(valid.length, 12 + (garbage.length % (valid.length - 11)))),
+        Buffer.from(garbage),
+      ]);
   }
 }

@@ -16,7 +16,13 @@ describe('KubernetesDiscovery: the real client against an API server on loopback
   let discovery: KubernetesDiscovery | undefined;
   const start = async (options: Partial<KubernetesDiscoveryOptions> = {}) => {
     const context = recordingContext();
-    discovery = new KubernetesDiscovery({ kubeConfig, namespace: 'cache', labelSelector: 'app=distcache', retryInterval: 100, ...options });
+    discovery = new KubernetesDiscovery({
+      kubeConfig,
+      namespace: 'cache',
+      labelSelector: 'app=distcache',
+      retryInterval: 100,
+      ...options,
+    });
     await discovery.start(context);
     return { discovery, context };
   };
@@ -74,7 +80,10 @@ describe('KubernetesDiscovery: the real client against an API server on loopback
     await eventually(async () => (await discovery.addresses()).length === 3);
     const resumed = api.requests.filter((request) => request.query.get('watch') === 'true').slice(lastSeen);
     assert.ok(resumed.length >= 1);
-    assert.ok(Number(resumed[0]!.query.get('resourceVersion')) >= 102, `resumed from ${resumed[0]!.query.get('resourceVersion')}`);
+    assert.ok(
+      Number(resumed[0]!.query.get('resourceVersion')) >= 102,
+      `resumed from ${resumed[0]!.query.get('resourceVersion')}`,
+    );
     assert.equal(api.requests.filter((request) => request.query.get('watch') === null).length, 1, 'no relist');
   });
 
@@ -93,7 +102,14 @@ describe('KubernetesDiscovery: the real client against an API server on loopback
 
   it('ignores malformed events and pods with missing fields: no crash, no bogus peer', async () => {
     const { discovery } = await start();
-    for (const line of ['garbage', '{}', '{"type":"ADDED"}', '{"type":"ADDED","object":null}', '{"type":"ADDED","object":{"metadata":{"name":"x"}}}', '{"type":"MODIFIED","object":{"metadata":{"name":"y"},"status":{"phase":"Running","conditions":"nope","podIP":7}}}']) {
+    for (const line of [
+      'garbage',
+      '{}',
+      '{"type":"ADDED"}',
+      '{"type":"ADDED","object":null}',
+      '{"type":"ADDED","object":{"metadata":{"name":"x"}}}',
+      '{"type":"MODIFIED","object":{"metadata":{"name":"y"},"status":{"phase":"Running","conditions":"nope","podIP":7}}}',
+    ]) {
       api.sendRaw(line);
     }
     const broken = podJson('cache-9', 'not-an-ip');
@@ -112,7 +128,15 @@ describe('KubernetesDiscovery: the real client against an API server on loopback
   });
 
   it('refuses bad options with ERR_INVALID_CONFIG', () => {
-    const bad: unknown[] = [{ kubeConfig }, { kubeConfig, labelSelector: '' }, { kubeConfig, labelSelector: 'a=b', port: 70_000 }, { kubeConfig, labelSelector: 'a=b', namespace: 'Bad_NS' }, { kubeConfig: path.join(dir, 'missing'), labelSelector: 'a=b' }, { labelSelector: 'a=b' }];
-    for (const options of bad) throwsWithCode(() => new KubernetesDiscovery(options as KubernetesDiscoveryOptions), ErrorCode.INVALID_CONFIG);
+    const bad: unknown[] = [
+      { kubeConfig },
+      { kubeConfig, labelSelector: '' },
+      { kubeConfig, labelSelector: 'a=b', port: 70_000 },
+      { kubeConfig, labelSelector: 'a=b', namespace: 'Bad_NS' },
+      { kubeConfig: path.join(dir, 'missing'), labelSelector: 'a=b' },
+      { labelSelector: 'a=b' },
+    ];
+    for (const options of bad)
+      throwsWithCode(() => new KubernetesDiscovery(options as KubernetesDiscoveryOptions), ErrorCode.INVALID_CONFIG);
   });
 });

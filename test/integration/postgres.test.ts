@@ -2,11 +2,18 @@ import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import { after, before, describe, it } from 'node:test';
 import { promisify } from 'node:util';
+import { startPostgres, type PostgresServer } from '../../example/postgres-server.js';
+import {
+  openDatabase,
+  seedUsers,
+  USERS_TABLE,
+  usersDataSource,
+  type SqlDatabase,
+  type User,
+} from '../../example/users-database.js';
 import { Engine, ErrorCode, jsonCodec } from '../../src/index.js';
-import { openDatabase, seedUsers, USERS_TABLE, usersDataSource, type SqlDatabase, type User } from '../../example/users-database.js';
 import { rejectsWithCode } from '../helpers/assert-code.js';
 import { silentLogger } from '../helpers/engine.js';
-import { startPostgres, type PostgresServer } from '../../example/postgres-server.js';
 
 const run = promisify(execFile);
 
@@ -29,7 +36,10 @@ for (const [name, open] of databases) {
       const db = await open();
       await seedUsers(db);
       const source = usersDataSource(db);
-      const engine = new Engine({ logger: silentLogger, keyspaces: [{ name: 'users', maxBytes: 1 << 20, codec: jsonCodec, dataSource: source }] });
+      const engine = new Engine({
+        logger: silentLogger,
+        keyspaces: [{ name: 'users', maxBytes: 1 << 20, codec: jsonCodec, dataSource: source }],
+      });
       await engine.start();
       const results = await Promise.all(Array.from({ length: 1_000 }, () => engine.get<User>('users', '3')));
       assert.ok(results.every((result) => result?.value.name === 'Grace Hopper'));
@@ -46,7 +56,15 @@ for (const [name, open] of databases) {
       const source = usersDataSource(db);
       const engine = new Engine({
         logger: silentLogger,
-        keyspaces: [{ name: 'users', maxBytes: 1 << 20, codec: jsonCodec, dataSource: source, circuitBreaker: { failureThreshold: 2, resetTimeout: 60_000 } }],
+        keyspaces: [
+          {
+            name: 'users',
+            maxBytes: 1 << 20,
+            codec: jsonCodec,
+            dataSource: source,
+            circuitBreaker: { failureThreshold: 2, resetTimeout: 60_000 },
+          },
+        ],
       });
       await engine.start();
       await db.query(`DROP TABLE ${USERS_TABLE}`);
@@ -79,7 +97,10 @@ describe('example/standalone.ts', () => {
     ['on a Postgres server (DATABASE_URL)', () => ({ DATABASE_URL: server.url })],
   ] as const) {
     it(`runs ${mode}: miss, hit, TTL expiry, breaker open and close`, async () => {
-      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'example/standalone.ts'], { env: { ...process.env, ...env() }, timeout: 60_000 });
+      const { stdout } = await run(process.execPath, ['--import', 'tsx', 'example/standalone.ts'], {
+        env: { ...process.env, ...env() },
+        timeout: 60_000,
+      });
       for (const expected of expectations) assert.match(stdout, expected);
       assert.match(stdout, mode.includes('PGlite') ? /database: PGlite/ : /database: Postgres at 127\.0\.0\.1/);
     });
@@ -88,8 +109,14 @@ describe('example/standalone.ts', () => {
 
 describe('example/dns-cluster.ts', () => {
   it('forms a 3-node cluster through DNS, agrees on owners, and loads a cold key once cluster-wide', async () => {
-    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'example/dns-cluster.ts'], { env: { ...process.env, DATABASE_URL: '' }, timeout: 90_000 });
-    assert.match(stdout, /cluster formed: 127\.0\.0\.2:3320 \(alive\), 127\.0\.0\.3:3320 \(alive\), 127\.0\.0\.4:3320 \(alive\)/);
+    const { stdout } = await run(process.execPath, ['--import', 'tsx', 'example/dns-cluster.ts'], {
+      env: { ...process.env, DATABASE_URL: '' },
+      timeout: 90_000,
+    });
+    assert.match(
+      stdout,
+      /cluster formed: 127\.0\.0\.2:3320 \(alive\), 127\.0\.0\.3:3320 \(alive\), 127\.0\.0\.4:3320 \(alive\)/,
+    );
     assert.equal(stdout.match(/every node agrees: true/g)?.length, 3);
     assert.match(stdout, /300 concurrent cold gets of users\/2 from all 3 nodes -> .*Alan Turing/);
     assert.match(stdout, /database queries for them, cluster-wide: 1 /);

@@ -5,11 +5,18 @@ import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { after, before, describe, it } from 'node:test';
-import { DcMessageDecoder, encodeMessage, Operation, parseAddRequest, Status, type DcMessage } from '../../src/protocol/codec.js';
 import { Engine, ErrorCode } from '../../src/index.js';
+import {
+  DcMessageDecoder,
+  encodeMessage,
+  Operation,
+  parseAddRequest,
+  Status,
+  type DcMessage,
+} from '../../src/protocol/codec.js';
 import { throwsWithCode } from '../helpers/assert-code.js';
-import { loadVectors } from '../helpers/vectors.js';
 import { silentLogger, sleep } from '../helpers/engine.js';
+import { loadVectors } from '../helpers/vectors.js';
 
 const vectors = { exchanges: loadVectors() };
 const HOST = '127.0.30.2';
@@ -59,7 +66,15 @@ const idOf = (request: DcMessage): string => {
 describe('distcache session listener', () => {
   let engine: Engine;
   before(async () => {
-    engine = new Engine({ logger: silentLogger, keyspaces: [], sessionCache: { listen: [`IP:${HOST}:${PORT}`, `UNIX:${UNIX_PATH}`], socket: { mode: 0o600 }, idleTimeout: 5_000 } });
+    engine = new Engine({
+      logger: silentLogger,
+      keyspaces: [],
+      sessionCache: {
+        listen: [`IP:${HOST}:${PORT}`, `UNIX:${UNIX_PATH}`],
+        socket: { mode: 0o600 },
+        idleTimeout: 5_000,
+      },
+    });
     await engine.start();
   });
   after(async () => {
@@ -74,9 +89,17 @@ describe('distcache session listener', () => {
       const [request] = new DcMessageDecoder().push(requestBytes);
       const [response] = new DcMessageDecoder().push(expected);
       const key = idOf(request!);
-      const present = exchange.kind.endsWith(':0:1x1') && exchange.operation !== 'ADD' ? true : exchange.kind.startsWith('ADD:101') || exchange.kind.startsWith('GET:data');
+      const present =
+        exchange.kind.endsWith(':0:1x1') && exchange.operation !== 'ADD'
+          ? true
+          : exchange.kind.startsWith('ADD:101') || exchange.kind.startsWith('GET:data');
       await engine.delete('ssl-sessions', key);
-      if (present) await engine.put('ssl-sessions', { key, value: exchange.kind.startsWith('GET:data') ? response!.data : Uint8Array.of(1, 2, 3, 4), ttl: 60_000 });
+      if (present)
+        await engine.put('ssl-sessions', {
+          key,
+          value: exchange.kind.startsWith('GET:data') ? response!.data : Uint8Array.of(1, 2, 3, 4),
+          ttl: 60_000,
+        });
       assert.deepEqual(await client.exchange(requestBytes), expected, `${exchange.kind} uid ${exchange.request_uid}`);
     }
     client.socket.destroy();
@@ -91,7 +114,8 @@ describe('distcache session listener', () => {
       data.write(id + session, 8);
       return encodeMessage({ isResponse: false, requestUid: 9, operation: Operation.ADD, data });
     };
-    const have = (id: string) => encodeMessage({ isResponse: false, requestUid: 10, operation: Operation.HAVE, data: Buffer.from(id) });
+    const have = (id: string) =>
+      encodeMessage({ isResponse: false, requestUid: 10, operation: Operation.HAVE, data: Buffer.from(id) });
     const status = (bytes: Buffer) => bytes[bytes.byteLength - 1];
     assert.equal(status(await client.exchange(add('short-lived', 150, 'session-a'))), Status.OK);
     assert.equal(status(await client.exchange(add('short-lived', 150, 'session-b'))), Status.MATCHING_SESSION);
@@ -105,14 +129,21 @@ describe('distcache session listener', () => {
   it('serves a UNIX socket with the requested mode', async () => {
     assert.equal(statSync(UNIX_PATH).mode & 0o777, 0o600);
     const client = new RawClient({ path: UNIX_PATH });
-    const reply = await client.exchange(encodeMessage({ isResponse: false, requestUid: 3, operation: Operation.HAVE, data: Buffer.from('nobody') }));
+    const reply = await client.exchange(
+      encodeMessage({ isResponse: false, requestUid: 3, operation: Operation.HAVE, data: Buffer.from('nobody') }),
+    );
     assert.equal(reply[reply.byteLength - 1], Status.NOTOK);
     client.socket.destroy();
   });
 
   it('answers a request trickled one byte at a time', async () => {
     const client = new RawClient({ host: HOST, port: PORT });
-    const request = encodeMessage({ isResponse: false, requestUid: 77, operation: Operation.GET, data: Buffer.from('trickled') });
+    const request = encodeMessage({
+      isResponse: false,
+      requestUid: 77,
+      operation: Operation.GET,
+      data: Buffer.from('trickled'),
+    });
     for (let i = 0; i < request.byteLength - 1; i++) {
       client.socket.write(request.subarray(i, i + 1));
       await sleep(1);
@@ -133,7 +164,9 @@ describe('distcache session listener', () => {
       const bad = new RawClient({ host: HOST, port: PORT });
       bad.socket.write(bytes);
       await bad.closed;
-      const reply = await good.exchange(encodeMessage({ isResponse: false, requestUid: 1, operation: Operation.HAVE, data: Buffer.from('still-here') }));
+      const reply = await good.exchange(
+        encodeMessage({ isResponse: false, requestUid: 1, operation: Operation.HAVE, data: Buffer.from('still-here') }),
+      );
       assert.equal(reply[reply.byteLength - 1], Status.NOTOK);
       good.socket.destroy();
     });
@@ -142,7 +175,10 @@ describe('distcache session listener', () => {
   it('keeps serving while 10,000 idle connections are open', async () => {
     const holder = spawn(
       process.execPath,
-      ['-e', `const net=require('net');let n=0;for(let i=0;i<10000;i++){const s=net.connect({host:'${HOST}',port:${PORT}},()=>{if(++n===10000)console.log('ready')});s.on('error',()=>{})}`],
+      [
+        '-e',
+        `const net=require('net');let n=0;for(let i=0;i<10000;i++){const s=net.connect({host:'${HOST}',port:${PORT}},()=>{if(++n===10000)console.log('ready')});s.on('error',()=>{})}`,
+      ],
       { stdio: ['ignore', 'pipe', 'inherit'] },
     );
     try {
@@ -151,7 +187,9 @@ describe('distcache session listener', () => {
         holder.on('exit', (code) => reject(new Error(`holder exited with ${code}`)));
       });
       const client = new RawClient({ host: HOST, port: PORT });
-      const reply = await client.exchange(encodeMessage({ isResponse: false, requestUid: 5, operation: Operation.HAVE, data: Buffer.from('busy') }));
+      const reply = await client.exchange(
+        encodeMessage({ isResponse: false, requestUid: 5, operation: Operation.HAVE, data: Buffer.from('busy') }),
+      );
       assert.equal(reply[reply.byteLength - 1], Status.NOTOK);
       client.socket.destroy();
     } finally {
@@ -160,7 +198,10 @@ describe('distcache session listener', () => {
   });
 
   it('refuses a listen address it cannot parse, naming it', () => {
-    const error = throwsWithCode(() => new Engine({ logger: silentLogger, keyspaces: [], sessionCache: { listen: ['TCP:1234'] } }), ErrorCode.INVALID_CONFIG);
+    const error = throwsWithCode(
+      () => new Engine({ logger: silentLogger, keyspaces: [], sessionCache: { listen: ['TCP:1234'] } }),
+      ErrorCode.INVALID_CONFIG,
+    );
     assert.match(error.message, /address "TCP:1234": unknown scheme; use UNIX:\/path, IP:port or IP:host:port/);
   });
 });
@@ -173,18 +214,31 @@ describe('distcache session listener over TLS, with an idle timeout', () => {
     const engine = new Engine({
       logger: silentLogger,
       keyspaces: [],
-      sessionCache: { listen: ['IP:127.0.30.3:5758'], tls: { key: readFileSync(server.key), cert: readFileSync(server.cert), ca: readFileSync(ca.ca.cert) }, idleTimeout: 300 },
+      sessionCache: {
+        listen: ['IP:127.0.30.3:5758'],
+        tls: { key: readFileSync(server.key), cert: readFileSync(server.cert), ca: readFileSync(ca.ca.cert) },
+        idleTimeout: 300,
+      },
     });
     await engine.start();
     try {
       const { DcClient } = await import('../../src/protocol/client.js');
       const { parseSessionAddress } = await import('../../src/protocol/address.js');
       const client = ca.issue('client', ['127.0.0.1']);
-      const member = new DcClient(parseSessionAddress('IP:127.0.30.3:5758'), { tls: { key: readFileSync(client.key), cert: readFileSync(client.cert), ca: readFileSync(ca.ca.cert), checkServerIdentity: () => undefined } });
+      const member = new DcClient(parseSessionAddress('IP:127.0.30.3:5758'), {
+        tls: {
+          key: readFileSync(client.key),
+          cert: readFileSync(client.cert),
+          ca: readFileSync(ca.ca.cert),
+          checkServerIdentity: () => undefined,
+        },
+      });
       assert.deepEqual([...(await member.request(Operation.HAVE, Buffer.from('x'))).data], [Status.NOTOK]);
       await sleep(500);
       await assert.rejects(member.request(Operation.HAVE, Buffer.from('x')), /unavailable/, 'closed after idleTimeout');
-      const stranger = new DcClient(parseSessionAddress('IP:127.0.30.3:5758'), { tls: { ca: readFileSync(ca.ca.cert), checkServerIdentity: () => undefined } });
+      const stranger = new DcClient(parseSessionAddress('IP:127.0.30.3:5758'), {
+        tls: { ca: readFileSync(ca.ca.cert), checkServerIdentity: () => undefined },
+      });
       await assert.rejects(stranger.connected.then(() => stranger.request(Operation.HAVE, Buffer.from('x'))));
       stranger.close();
     } finally {

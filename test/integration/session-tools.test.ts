@@ -17,8 +17,15 @@ const UNIX = `UNIX:${path.join(tmpdir(), `distcache-tools-${process.pid}.sock`)}
 const children = new Set<ChildProcess>();
 
 /** Starts a long-running `distcache` command and resolves once it printed `ready`. */
-async function start(args: string[], ready = /listening on/, env: NodeJS.ProcessEnv = {}): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, [...CLI, ...args], { env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+async function start(
+  args: string[],
+  ready = /listening on/,
+  env: NodeJS.ProcessEnv = {},
+): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, [...CLI, ...args], {
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   children.add(child);
   let output = '';
   child.stdout!.on('data', (chunk) => (output += chunk));
@@ -58,7 +65,12 @@ describe('the distcache command', () => {
   it('serve answers `distcache test`, persistent and not, over TCP and a UNIX socket', async () => {
     const serve = await start(['serve', '--listen', SERVE, '--listen', UNIX]);
     try {
-      for (const args of [['--connect', SERVE, '--persistent'], ['--connect', SERVE], ['--connect', UNIX, '--persistent'], ['--connect', UNIX]]) {
+      for (const args of [
+        ['--connect', SERVE, '--persistent'],
+        ['--connect', SERVE],
+        ['--connect', UNIX, '--persistent'],
+        ['--connect', UNIX],
+      ]) {
         const result = await sessionTest([...args, '--ops', '600', '--sessions', '12']);
         assert.equal(result.code, 0, result.output);
         assert.match(result.output, /600 ops in [\d.]+ s: \d+ ops\/s, 0 mismatches/);
@@ -71,21 +83,31 @@ describe('the distcache command', () => {
   it('serve takes its options from a YAML --config file and DISTCACHE_* variables, flags winning', async () => {
     const config = path.join(tmpdir(), `distcache-serve-${process.pid}.yaml`);
     writeFileSync(config, 'sessionCache:\n  listen: ["IP:127.0.32.9:4109"]\n  maxBytes: 1048576\n');
-    const serve = await start(['serve', '--config', config], /listening on IP:127\.0\.32\.3:4103/, { DISTCACHE_LISTEN: 'IP:127.0.32.3:4103' });
+    const serve = await start(['serve', '--config', config], /listening on IP:127\.0\.32\.3:4103/, {
+      DISTCACHE_LISTEN: 'IP:127.0.32.3:4103',
+    });
     await stop(serve.child);
   });
 
   it('proxy multiplexes clients to serve, answers DISCONNECTED while it is down, and reconnects', async () => {
     const serve = await start(['serve', '--listen', 'IP:127.0.32.4:4104']);
-    const proxy = await start(['proxy', '--listen', 'IP:127.0.32.5:4105', '--server', 'IP:127.0.32.4:4104', '--retry', '200'], /listening on/);
+    const proxy = await start(
+      ['proxy', '--listen', 'IP:127.0.32.5:4105', '--server', 'IP:127.0.32.4:4104', '--retry', '200'],
+      /listening on/,
+    );
     try {
-      const results = await Promise.all([1, 2, 3].map(() => sessionTest(['--connect', 'IP:127.0.32.5:4105', '--persistent', '--ops', '300'])));
+      const results = await Promise.all(
+        [1, 2, 3].map(() => sessionTest(['--connect', 'IP:127.0.32.5:4105', '--persistent', '--ops', '300'])),
+      );
       for (const result of results) assert.equal(result.code, 0, result.output);
 
       await stop(serve.child);
       await new Promise((resolve) => setTimeout(resolve, 300));
       const client = new DcClient(parseSessionAddress('IP:127.0.32.5:4105'));
-      assert.deepEqual([...(await client.request(Operation.HAVE, Buffer.from('anything'))).data], [Status.DISCONNECTED]);
+      assert.deepEqual(
+        [...(await client.request(Operation.HAVE, Buffer.from('anything'))).data],
+        [Status.DISCONNECTED],
+      );
       const down = await sessionTest(['--connect', 'IP:127.0.32.5:4105', '--ops', '20']);
       assert.equal(down.code, 1, 'distcache test reports the mismatches');
       assert.match(down.output, /mismatch: op \d+/);
@@ -118,7 +140,19 @@ describe('the distcache command', () => {
   it('serve nodes find each other through --dns and share sessions', async () => {
     const dns = await startDnsmasq(['127.0.63.2 sessions.test', '127.0.63.3 sessions.test']);
     const nodes = await Promise.all(
-      ['127.0.63.2', '127.0.63.3'].map((ip) => start(['serve', '--listen', `IP:${ip}:4110`, '--bind-addr', ip, '--dns', 'sessions.test', '--dns-server', dns.server])),
+      ['127.0.63.2', '127.0.63.3'].map((ip) =>
+        start([
+          'serve',
+          '--listen',
+          `IP:${ip}:4110`,
+          '--bind-addr',
+          ip,
+          '--dns',
+          'sessions.test',
+          '--dns-server',
+          dns.server,
+        ]),
+      ),
     );
     try {
       // Until the two nodes have met, a request routed to a node that is not yet reachable closes the connection: retry on fresh ones.
@@ -130,11 +164,14 @@ describe('the distcache command', () => {
         const found = await first
           .request(Operation.ADD, encodeAddRequest(60_000, id, Buffer.from('ticket')))
           .then(() => second.request(Operation.GET, id))
-          .then((reply) => Buffer.from(reply.data).toString() === 'ticket', () => false);
+          .then(
+            (reply) => Buffer.from(reply.data).toString() === 'ticket',
+            () => false,
+          );
         first.close();
         second.close();
         if (found) break;
-        assert.ok(Date.now() < deadline, 'the second node never served the first node\'s session');
+        assert.ok(Date.now() < deadline, "the second node never served the first node's session");
         await new Promise((resolve) => setTimeout(resolve, 200));
       }
     } finally {
@@ -151,7 +188,16 @@ describe('the distcache command', () => {
     const badFlag = await run(process.execPath, [...CLI, 'proxy', '--bogus']).catch((error) => error);
     assert.equal(badFlag.code, 2);
     assert.match(badFlag.stderr, /Unknown option '--bogus'/);
-    const twoDiscoveries = await run(process.execPath, [...CLI, 'serve', '--listen', 'IP:127.0.0.1:1', '--peers', '127.0.0.1:3322', '--dns', 'x.test']).catch((error) => error);
+    const twoDiscoveries = await run(process.execPath, [
+      ...CLI,
+      'serve',
+      '--listen',
+      'IP:127.0.0.1:1',
+      '--peers',
+      '127.0.0.1:3322',
+      '--dns',
+      'x.test',
+    ]).catch((error) => error);
     assert.equal(twoDiscoveries.code, 2);
     assert.match(twoDiscoveries.stderr, /give one discovery flag, not --peers and --dns/);
     const badAddress = await sessionTest(['--connect', 'TCP:1']);

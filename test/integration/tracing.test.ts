@@ -2,7 +2,12 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { context, trace } from '@opentelemetry/api';
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks';
-import { BasicTracerProvider, InMemorySpanExporter, SimpleSpanProcessor, type ReadableSpan } from '@opentelemetry/sdk-trace-base';
+import {
+  BasicTracerProvider,
+  InMemorySpanExporter,
+  SimpleSpanProcessor,
+  type ReadableSpan,
+} from '@opentelemetry/sdk-trace-base';
 import { StaticDiscovery } from '../../discovery/static.js';
 import { Engine } from '../../src/index.js';
 import { activeTracer } from '../../src/observability/tracing.js';
@@ -29,7 +34,13 @@ describe('OpenTelemetry spans, with the SDK and its in-memory exporter', () => {
     await engine.get('ks', 'a');
     await engine.stop();
     const gets = named('distcache.get');
-    assert.deepEqual(gets.map((span) => [span.attributes['distcache.keyspace'], span.attributes['distcache.outcome']]), [['ks', 'miss'], ['ks', 'hit']]);
+    assert.deepEqual(
+      gets.map((span) => [span.attributes['distcache.keyspace'], span.attributes['distcache.outcome']]),
+      [
+        ['ks', 'miss'],
+        ['ks', 'hit'],
+      ],
+    );
     const [load] = named('distcache.load');
     assert.equal(load?.attributes['distcache.outcome'], 'found');
     assert.equal(load?.parentSpanContext?.spanId, gets[0]!.spanContext().spanId, 'the load is a child of the get');
@@ -48,13 +59,21 @@ describe('OpenTelemetry spans, with the SDK and its in-memory exporter', () => {
   it('a get on a non-owner carries the owner, with a peer request span to it', async () => {
     const peers = ['127.0.65.2:3322', '127.0.65.3:3322'];
     const nodes = ['127.0.65.2', '127.0.65.3'].map(
-      (ip) => new Engine({ logger: silentLogger, bindAddr: ip, discovery: new StaticDiscovery({ peers }), keyspaces: [{ name: 'ks', maxBytes: 1 << 20, hotCache: false, dataSource: countingSource() }] }),
+      (ip) =>
+        new Engine({
+          logger: silentLogger,
+          bindAddr: ip,
+          discovery: new StaticDiscovery({ peers }),
+          keyspaces: [{ name: 'ks', maxBytes: 1 << 20, hotCache: false, dataSource: countingSource() }],
+        }),
     );
     await Promise.all(nodes.map((node) => node.start()));
     try {
       while (!nodes.every((node) => node.peers().filter((peer) => peer.admitted).length === 2)) await sleep(50);
       const [a] = nodes;
-      const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find((candidate) => a!.owners('ks', candidate)[0] !== '127.0.65.2:3320')!;
+      const key = Array.from({ length: 100 }, (_, i) => `k${i}`).find(
+        (candidate) => a!.owners('ks', candidate)[0] !== '127.0.65.2:3320',
+      )!;
       exporter.reset();
       await a!.get('ks', key);
       const get = named('distcache.get').find((span) => span.attributes['distcache.owner'] === '127.0.65.3:3320');

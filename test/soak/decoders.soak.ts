@@ -5,8 +5,19 @@
  */
 import { spawnSync } from 'node:child_process';
 
-const result = spawnSync(process.execPath, ['--import', 'tsx', '--test', 'test/fuzz/peer-codec.fuzz.test.ts', 'test/fuzz/protocol-codec.fuzz.test.ts', 'test/fuzz/nats-announcement.fuzz.test.ts'], {
-  stdio: 'inherit',
-  env: { ...process.env, FUZZ_RUNS: process.env.FUZZ_RUNS ?? '1000000' },
-});
+const result = spawnSync(
+  process.execPath,
+  [
+    '--import',
+    'tsx',
+    '--test',
+    'test/fuzz/peer-codec.fuzz.test.ts',
+    'test/fuzz/protocol-codec.fuzz.test.ts',
+    'test/fuzz/nats-announcement.fuzz.test.ts',
+  ],
+  {
+    stdio: 'inherit',
+    env: { ...process.env, FUZZ_RUNS: process.env.FUZZ_RUNS ?? '1000000' },
+  },
+);
 process.exitCode = result.status ?? 1;

@@ -5,7 +5,10 @@ import { throwsWithCode } from '../helpers/assert-code.js';
 import { silentLogger } from '../helpers/engine.js';
 
 const build = (options: unknown) => () => new Engine(options as EngineOptions);
-const keyspace = (extra: Record<string, unknown>) => ({ logger: silentLogger, keyspaces: [{ name: 'users', maxBytes: 1024, ...extra }] });
+const keyspace = (extra: Record<string, unknown>) => ({
+  logger: silentLogger,
+  keyspaces: [{ name: 'users', maxBytes: 1024, ...extra }],
+});
 
 describe('config validation', () => {
   const cases: [string, unknown, RegExp][] = [
@@ -13,11 +16,27 @@ describe('config validation', () => {
     ['a fractional maxBytes', keyspace({ maxBytes: 1.5 }), /maxBytes: .*got 1\.5/],
     ['a misspelt option', keyspace({ maxbytes: 10 }), /Unrecognized key: "maxbytes"/],
     ['a data source without fetch', keyspace({ dataSource: {} }), /dataSource: must be an object with a fetch/],
-    ['a rate limit of zero', keyspace({ rateLimit: { requestsPerSecond: 0 } }), /rateLimit\.requestsPerSecond: .*got 0/],
-    ['a breaker threshold of zero', keyspace({ circuitBreaker: { failureThreshold: 0 } }), /circuitBreaker\.failureThreshold: .*got 0/],
+    [
+      'a rate limit of zero',
+      keyspace({ rateLimit: { requestsPerSecond: 0 } }),
+      /rateLimit\.requestsPerSecond: .*got 0/,
+    ],
+    [
+      'a breaker threshold of zero',
+      keyspace({ circuitBreaker: { failureThreshold: 0 } }),
+      /circuitBreaker\.failureThreshold: .*got 0/,
+    ],
     ['a timeout beyond setTimeout', keyspace({ readTimeout: 2 ** 31 }), /readTimeout: .*got 2147483648/],
-    ['a codec without decode', keyspace({ codec: { encode: () => new Uint8Array() } }), /codec: must be an object with encode/],
-    ['a keyspace replicaCount of zero', keyspace({ replicaCount: 0 }), /keyspaces\[0\] \("users"\)\.replicaCount: .*got 0/],
+    [
+      'a codec without decode',
+      keyspace({ codec: { encode: () => new Uint8Array() } }),
+      /codec: must be an object with encode/,
+    ],
+    [
+      'a keyspace replicaCount of zero',
+      keyspace({ replicaCount: 0 }),
+      /keyspaces\[0\] \("users"\)\.replicaCount: .*got 0/,
+    ],
     ['a replicaReads that is not a boolean', keyspace({ replicaReads: 'yes' }), /replicaReads: .*got "yes"/],
     ['a bad keyspace name', keyspace({ name: 'has space' }), /name: must be 1-128 letters/],
     ['keyspaces that are not an array', { keyspaces: 'users' }, /keyspaces: .*got "users"/],
@@ -33,13 +52,27 @@ describe('config validation', () => {
   }
 
   it('rejects two keyspaces of the same name', () => {
-    const error = throwsWithCode(build({ keyspaces: [{ name: 'a', maxBytes: 1 }, { name: 'a', maxBytes: 2 }] }), ErrorCode.INVALID_CONFIG);
+    const error = throwsWithCode(
+      build({
+        keyspaces: [
+          { name: 'a', maxBytes: 1 },
+          { name: 'a', maxBytes: 2 },
+        ],
+      }),
+      ErrorCode.INVALID_CONFIG,
+    );
     assert.match(error.message, /"a" is defined twice/);
   });
 
   it('rejects a discovery that is not a provider, and a short cluster key', () => {
-    assert.match(throwsWithCode(build({ keyspaces: [], discovery: { name: 'dns' } }), ErrorCode.INVALID_CONFIG).message, /discovery: must implement the DiscoveryProvider interface/);
-    assert.match(throwsWithCode(build({ keyspaces: [], clusterKey: 'short' }), ErrorCode.INVALID_CONFIG).message, /clusterKey: must be at least 16 characters/);
+    assert.match(
+      throwsWithCode(build({ keyspaces: [], discovery: { name: 'dns' } }), ErrorCode.INVALID_CONFIG).message,
+      /discovery: must implement the DiscoveryProvider interface/,
+    );
+    assert.match(
+      throwsWithCode(build({ keyspaces: [], clusterKey: 'short' }), ErrorCode.INVALID_CONFIG).message,
+      /clusterKey: must be at least 16 characters/,
+    );
   });
 
   it('accepts a minimal keyspace and applies the documented defaults', async () => {

@@ -5,16 +5,20 @@ import { parseAllDocuments } from 'yaml';
 import { KubernetesDiscovery } from '../../discovery/kubernetes.js';
 import { serveOptions } from '../../src/cli/serve.js';
 
+// eslint-disable-next-line @typescript-eslint/no-explicit-any -- YAML documents of many shapes
 type Doc = Record<string, any>;
 const manifests = ['rbac.yaml', 'service.yaml', 'statefulset.yaml'].flatMap((file) =>
-  parseAllDocuments(readFileSync(new URL(`../../deploy/kubernetes/${file}`, import.meta.url), 'utf8')).map((doc) => doc.toJSON() as Doc),
+  parseAllDocuments(readFileSync(new URL(`../../deploy/kubernetes/${file}`, import.meta.url), 'utf8')).map(
+    (doc) => doc.toJSON() as Doc,
+  ),
 );
 const find = (kind: string): Doc => manifests.find((doc) => doc.kind === kind)!;
 
 describe('deploy/kubernetes manifests', () => {
   const statefulSet = find('StatefulSet');
   const container = statefulSet.spec.template.spec.containers[0];
-  const flag = (name: string): string => container.args.find((arg: string) => arg.startsWith(`--${name}=`))!.slice(name.length + 3);
+  const flag = (name: string): string =>
+    container.args.find((arg: string) => arg.startsWith(`--${name}=`))!.slice(name.length + 3);
 
   it('give the pods a Role that can only list and watch pods', () => {
     assert.deepEqual(find('Role').rules, [{ apiGroups: [''], resources: ['pods'], verbs: ['list', 'watch'] }]);
@@ -45,7 +49,9 @@ describe('deploy/kubernetes manifests', () => {
     process.env.KUBERNETES_SERVICE_HOST = '10.96.0.1';
     process.env.KUBERNETES_SERVICE_PORT = '443';
     try {
-      const options = await serveOptions(container.args.slice(1), { DISTCACHE_CLUSTER_KEY: 'a-cluster-key-of-32-characters!!' });
+      const options = await serveOptions(container.args.slice(1), {
+        DISTCACHE_CLUSTER_KEY: 'a-cluster-key-of-32-characters!!',
+      });
       assert.equal(container.args[0], 'serve');
       assert.ok(options.discovery instanceof KubernetesDiscovery);
       assert.equal(options.replicaCount, 2);

@@ -62,9 +62,14 @@ describe('Engine reads and writes', () => {
   });
 
   it('getMany resolves in the order of the keys asked', async () => {
-    const engine = await startEngine({ dataSource: countingSource(0, (key) => (key === 'missing' ? null : bytes(key))) });
+    const engine = await startEngine({
+      dataSource: countingSource(0, (key) => (key === 'missing' ? null : bytes(key))),
+    });
     const results = await engine.getMany('ks', ['c', 'missing', 'a', 'b']);
-    assert.deepEqual(results.map((result) => text(result?.value)), ['c', undefined, 'a', 'b']);
+    assert.deepEqual(
+      results.map((result) => text(result?.value)),
+      ['c', undefined, 'a', 'b'],
+    );
     await engine.stop();
   });
 
@@ -97,18 +102,27 @@ describe('Engine reads and writes', () => {
   it('putMany writes nothing when one entry is invalid', async () => {
     const engine = await startEngine({});
     await rejectsWithCode(
-      engine.putMany('ks', [{ key: 'a', value: bytes('1') }, { key: 'b', value: 'not bytes' as unknown as Uint8Array }]),
+      engine.putMany('ks', [
+        { key: 'a', value: bytes('1') },
+        { key: 'b', value: 'not bytes' as unknown as Uint8Array },
+      ]),
       ErrorCode.INVALID_ARGUMENT,
     );
     assert.equal(engine.stats('ks').entries, 0);
-    await engine.putMany('ks', [{ key: 'a', value: bytes('1') }, { key: 'b', value: bytes('2') }]);
+    await engine.putMany('ks', [
+      { key: 'a', value: bytes('1') },
+      { key: 'b', value: bytes('2') },
+    ]);
     assert.equal(engine.stats('ks').entries, 2);
     await engine.stop();
   });
 
   it('delete and deleteMany remove entries and report what was cached', async () => {
     const engine = await startEngine({});
-    await engine.putMany('ks', ['a', 'b', 'c'].map((key) => ({ key, value: bytes(key) })));
+    await engine.putMany(
+      'ks',
+      ['a', 'b', 'c'].map((key) => ({ key, value: bytes(key) })),
+    );
     assert.equal(await engine.delete('ks', 'a'), true);
     assert.equal(await engine.delete('ks', 'a'), false);
     assert.equal(await engine.deleteMany('ks', ['b', 'c', 'zz']), 2);
@@ -131,7 +145,10 @@ describe('Engine reads and writes', () => {
     const engine = await startEngine({});
     await engine.put('ks', { key: 'a', value: bytes('kept') });
     for (const value of ['text', 42, { a: 1 }, null, undefined, [1, 2]]) {
-      await rejectsWithCode(engine.put('ks', { key: 'a', value: value as unknown as Uint8Array }), ErrorCode.INVALID_ARGUMENT);
+      await rejectsWithCode(
+        engine.put('ks', { key: 'a', value: value as unknown as Uint8Array }),
+        ErrorCode.INVALID_ARGUMENT,
+      );
     }
     assert.equal(text((await engine.get('ks', 'a'))?.value), 'kept');
     await engine.stop();
@@ -157,7 +174,8 @@ describe('Engine reads and writes', () => {
   it('stats.bytes is the sum of entry costs and stays within maxBytes', async () => {
     const cost = 3 + 100 + ENTRY_OVERHEAD_BYTES;
     const engine = await startEngine({ maxBytes: 10 * cost + Math.floor(cost / 2) });
-    for (let i = 0; i < 100; i++) await engine.put('ks', { key: `k${String(i).padStart(2, '0')}`, value: new Uint8Array(100) });
+    for (let i = 0; i < 100; i++)
+      await engine.put('ks', { key: `k${String(i).padStart(2, '0')}`, value: new Uint8Array(100) });
     const stats = engine.stats('ks');
     assert.deepEqual([stats.entries, stats.bytes, stats.evictions], [10, 10 * cost, 90]);
     await engine.stop();
@@ -178,7 +196,11 @@ describe('Engine expiry', () => {
 
   it('the keyspace expiresAt(key) wins over defaultTtl', async () => {
     const source = countingSource();
-    const engine = await startEngine({ dataSource: source, defaultTtl: 60_000, expiresAt: (key) => (key === 'short' ? new Date(Date.now() + 20) : undefined) });
+    const engine = await startEngine({
+      dataSource: source,
+      defaultTtl: 60_000,
+      expiresAt: (key) => (key === 'short' ? new Date(Date.now() + 20) : undefined),
+    });
     await engine.getMany('ks', ['short', 'long']);
     await sleep(35);
     await engine.getMany('ks', ['short', 'long']);
@@ -191,10 +213,16 @@ describe('Engine expiry', () => {
     await engine.put('ks', { key: 'ttl', value: bytes('1'), ttl: 20 });
     await engine.put('ks', { key: 'at', value: bytes('2'), expiresAt: Date.now() + 20 });
     await engine.put('ks', { key: 'forever', value: bytes('3'), ttl: 0 });
-    await rejectsWithCode(engine.put('ks', { key: 'both', value: bytes('4'), ttl: 5, expiresAt: Date.now() }), ErrorCode.INVALID_ARGUMENT);
+    await rejectsWithCode(
+      engine.put('ks', { key: 'both', value: bytes('4'), ttl: 5, expiresAt: Date.now() }),
+      ErrorCode.INVALID_ARGUMENT,
+    );
     await rejectsWithCode(engine.put('ks', { key: 'neg', value: bytes('4'), ttl: -1 }), ErrorCode.INVALID_ARGUMENT);
     await sleep(35);
-    assert.deepEqual((await engine.getMany('ks', ['ttl', 'at', 'forever'])).map((result) => text(result?.value)), [undefined, undefined, '3']);
+    assert.deepEqual(
+      (await engine.getMany('ks', ['ttl', 'at', 'forever'])).map((result) => text(result?.value)),
+      [undefined, undefined, '3'],
+    );
     await engine.stop();
   });
 });
@@ -211,7 +239,13 @@ describe('Engine keyspace management', () => {
   });
 
   it('deleteKeySpaces removes none when one name is unknown', async () => {
-    const engine = new Engine({ logger: silentLogger, keyspaces: [{ name: 'a', maxBytes: 1024 }, { name: 'b', maxBytes: 1024 }] });
+    const engine = new Engine({
+      logger: silentLogger,
+      keyspaces: [
+        { name: 'a', maxBytes: 1024 },
+        { name: 'b', maxBytes: 1024 },
+      ],
+    });
     await engine.start();
     await rejectsWithCode(engine.deleteKeySpaces(['a', 'nope']), ErrorCode.KEYSPACE_NOT_FOUND);
     assert.deepEqual(engine.keySpaces(), ['a', 'b']);
@@ -241,7 +275,10 @@ describe('Engine keyspace management', () => {
 describe('Engine codecs', () => {
   for (const codec of [jsonCodec, msgpackCodec]) {
     it(`${codec.name}: get/put and the data source use typed values`, async () => {
-      const engine = await startEngine<unknown>({ codec, dataSource: { fetch: async (key) => ({ id: key, tags: ['a', 'b'] }) } });
+      const engine = await startEngine<unknown>({
+        codec,
+        dataSource: { fetch: async (key) => ({ id: key, tags: ['a', 'b'] }) },
+      });
       assert.deepEqual((await engine.get('ks', '7'))?.value, { id: '7', tags: ['a', 'b'] });
       await engine.put('ks', { key: '8', value: { n: 8 } });
       assert.deepEqual((await engine.get('ks', '8'))?.value, { n: 8 });
@@ -268,7 +305,11 @@ describe('Engine put ifAbsent', () => {
     assert.equal(text((await engine.get('ks', 'a'))?.value), 'first');
     await engine.put('ks', { key: 'short', value: bytes('x'), ttl: 10 });
     await sleep(20);
-    assert.equal(await engine.put('ks', { key: 'short', value: bytes('y') }, { ifAbsent: true }), true, 'an expired value does not count');
+    assert.equal(
+      await engine.put('ks', { key: 'short', value: bytes('y') }, { ifAbsent: true }),
+      true,
+      'an expired value does not count',
+    );
     await engine.stop();
   });
 });

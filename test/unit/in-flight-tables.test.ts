@@ -50,7 +50,13 @@ describe('SingleFlight', () => {
 });
 
 describe('PendingRequests', () => {
-  const pending = (requestId: number, deadline = Infinity): Pending<string> => ({ requestId, resolve() {}, reject() {}, deadline, timeoutMs: 1 });
+  const pending = (requestId: number, deadline = Infinity): Pending<string> => ({
+    requestId,
+    resolve() {},
+    reject() {},
+    deadline,
+    timeoutMs: 1,
+  });
 
   it('hands out ids whose slots are free, and takes a request only under its own id', () => {
     const table = new PendingRequests<string>(4);
@@ -75,7 +81,13 @@ describe('PendingRequests', () => {
   it('takes the expired requests, then all', () => {
     const table = new PendingRequests<string>(8);
     for (const deadline of [10, 20, 30]) table.add(pending(table.nextId()!, deadline));
-    assert.deepEqual(table.takeExpired(20).map((entry) => entry.deadline).sort(), [10, 20]);
+    assert.deepEqual(
+      table
+        .takeExpired(20)
+        .map((entry) => entry.deadline)
+        .sort(),
+      [10, 20],
+    );
     assert.equal(table.takeAll().length, 1);
     assert.equal(table.size, 0);
   });

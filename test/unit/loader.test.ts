@@ -60,7 +60,10 @@ describe('single-flight', () => {
     const source = countingSource();
     const engine = await startEngine({ dataSource: source });
     await rejectsWithCode(engine.get('ks', 'a', { signal: AbortSignal.abort() }), ErrorCode.ABORTED);
-    await rejectsWithCode(engine.put('ks', { key: 'a', value: bytes('x') }, { signal: AbortSignal.abort() }), ErrorCode.ABORTED);
+    await rejectsWithCode(
+      engine.put('ks', { key: 'a', value: bytes('x') }, { signal: AbortSignal.abort() }),
+      ErrorCode.ABORTED,
+    );
     assert.equal(source.calls, 0);
     await engine.stop();
   });
@@ -124,7 +127,10 @@ describe('circuit breaker', () => {
   it('opens after failureThreshold consecutive failures and then refuses without calling the data source', async () => {
     const source = switchableSource();
     source.mode = 'fail';
-    const engine = await startEngine({ dataSource: source, circuitBreaker: { failureThreshold: 3, resetTimeout: 60_000 } });
+    const engine = await startEngine({
+      dataSource: source,
+      circuitBreaker: { failureThreshold: 3, resetTimeout: 60_000 },
+    });
     for (let i = 0; i < 3; i++) await rejectsWithCode(engine.get('ks', `k${i}`), ErrorCode.DATASOURCE_FAILED);
     assert.equal(engine.stats('ks').breakerState, 'open');
     await rejectsWithCode(engine.get('ks', 'k9'), ErrorCode.DATASOURCE_CIRCUIT_OPEN);
@@ -135,7 +141,10 @@ describe('circuit breaker', () => {
 
   it('counts consecutive failures: a success in between resets the count', async () => {
     const source = switchableSource();
-    const engine = await startEngine({ dataSource: source, circuitBreaker: { failureThreshold: 2, resetTimeout: 60_000 } });
+    const engine = await startEngine({
+      dataSource: source,
+      circuitBreaker: { failureThreshold: 2, resetTimeout: 60_000 },
+    });
     source.mode = 'fail';
     await rejectsWithCode(engine.get('ks', 'a'), ErrorCode.DATASOURCE_FAILED);
     source.mode = 'ok';
@@ -182,7 +191,10 @@ describe('circuit breaker', () => {
   it('the engine default breaker applies to keyspaces, and circuitBreaker: false turns it off', async () => {
     const source = switchableSource();
     source.mode = 'fail';
-    const engine = await startEngine({ dataSource: source, circuitBreaker: false }, { circuitBreaker: { failureThreshold: 1 } });
+    const engine = await startEngine(
+      { dataSource: source, circuitBreaker: false },
+      { circuitBreaker: { failureThreshold: 1 } },
+    );
     await rejectsWithCode(engine.get('ks', 'a'), ErrorCode.DATASOURCE_FAILED);
     assert.equal(engine.stats('ks').breakerState, 'disabled');
     await engine.updateKeySpace({ name: 'ks', maxBytes: 1024, dataSource: source });
@@ -195,9 +207,14 @@ describe('circuit breaker', () => {
 describe('rate limiter', () => {
   it('lets a burst through, then refuses with ERR_DATASOURCE_RATE_LIMITED without calling the data source', async () => {
     const source = countingSource();
-    const engine = await startEngine({ dataSource: source, rateLimit: { requestsPerSecond: 1, burst: 3, waitTimeout: 0 } });
+    const engine = await startEngine({
+      dataSource: source,
+      rateLimit: { requestsPerSecond: 1, burst: 3, waitTimeout: 0 },
+    });
     const results = await Promise.allSettled(Array.from({ length: 6 }, (_, i) => engine.get('ks', `k${i}`)));
-    const codes = results.map((result) => (result.status === 'fulfilled' ? 'ok' : (result.reason as DistCacheError).code));
+    const codes = results.map((result) =>
+      result.status === 'fulfilled' ? 'ok' : (result.reason as DistCacheError).code,
+    );
     assert.deepEqual(codes.filter((code) => code === 'ok').length, 3);
     assert.deepEqual(codes.filter((code) => code === ErrorCode.DATASOURCE_RATE_LIMITED).length, 3);
     assert.equal(source.calls, 3);
@@ -207,17 +224,26 @@ describe('rate limiter', () => {
 
   it('a load that gets a slot within waitTimeout waits for it and succeeds', async () => {
     const source = countingSource();
-    const engine = await startEngine({ dataSource: source, rateLimit: { requestsPerSecond: 20, burst: 1, waitTimeout: 500 } });
+    const engine = await startEngine({
+      dataSource: source,
+      rateLimit: { requestsPerSecond: 20, burst: 1, waitTimeout: 500 },
+    });
     const started = Date.now();
     const results = await Promise.all(['a', 'b', 'c'].map((key) => engine.get('ks', key)));
-    assert.deepEqual(results.map((result) => text(result?.value)), ['value:a', 'value:b', 'value:c']);
+    assert.deepEqual(
+      results.map((result) => text(result?.value)),
+      ['value:a', 'value:b', 'value:c'],
+    );
     assert.ok(Date.now() - started >= 60, 'the 2nd and 3rd load waited for tokens at 20/s');
     await engine.stop();
   });
 
   it('limits data-source calls, not gets: concurrent gets of one key share one token', async () => {
     const source = countingSource(10);
-    const engine = await startEngine({ dataSource: source, rateLimit: { requestsPerSecond: 1, burst: 1, waitTimeout: 0 } });
+    const engine = await startEngine({
+      dataSource: source,
+      rateLimit: { requestsPerSecond: 1, burst: 1, waitTimeout: 0 },
+    });
     const results = await Promise.all(Array.from({ length: 50 }, () => engine.get('ks', 'same')));
     assert.ok(results.every((result) => text(result?.value) === 'value:same'));
     assert.equal(source.calls, 1);
@@ -239,7 +265,12 @@ describe('staleIfError and negativeTtl', () => {
 
   it('serves stale while the breaker is open, and not beyond the staleIfError window', async () => {
     const source = switchableSource();
-    const engine = await startEngine({ dataSource: source, defaultTtl: 20, staleIfError: 80, circuitBreaker: { failureThreshold: 1, resetTimeout: 60_000 } });
+    const engine = await startEngine({
+      dataSource: source,
+      defaultTtl: 20,
+      staleIfError: 80,
+      circuitBreaker: { failureThreshold: 1, resetTimeout: 60_000 },
+    });
     await engine.get('ks', 'a');
     source.mode = 'fail';
     await rejectsWithCode(engine.get('ks', 'other'), ErrorCode.DATASOURCE_FAILED);

@@ -41,13 +41,26 @@ describe('BatchedWriter', () => {
     const sent = replies();
     const decoder = new PeerMessageDecoder();
     const received: PeerMessage[] = [];
-    const done = new Promise<void>((resolve) => accepted.on('data', (chunk: Buffer) => (received.push(...decoder.push(chunk)), received.length === sent.length && resolve())));
+    const done = new Promise<void>((resolve) =>
+      accepted.on(
+        'data',
+        (chunk: Buffer) => (received.push(...decoder.push(chunk)), received.length === sent.length && resolve()),
+      ),
+    );
     try {
       await writeInTurns(new BatchedWriter(client), sent);
       await done;
       assert.deepEqual(
-        received.map((message) => (message.type === MessageType.VALUE ? [message.requestId, Buffer.from(message.value).toString('hex')] : message)),
-        sent.map((message) => (message.type === MessageType.VALUE ? [message.requestId, Buffer.from(message.value).toString('hex')] : message)),
+        received.map((message) =>
+          message.type === MessageType.VALUE
+            ? [message.requestId, Buffer.from(message.value).toString('hex')]
+            : message,
+        ),
+        sent.map((message) =>
+          message.type === MessageType.VALUE
+            ? [message.requestId, Buffer.from(message.value).toString('hex')]
+            : message,
+        ),
       );
     } finally {
       client.destroy();
@@ -70,25 +83,48 @@ describe('BatchedWriter', () => {
     }
     await nextTurn();
     for (; seen < writes.length; seen++) snapshots.push(writes[seen]!.toString('hex'));
-    assert.deepEqual(writes.map((bytes) => bytes.toString('hex')), snapshots);
+    assert.deepEqual(
+      writes.map((bytes) => bytes.toString('hex')),
+      snapshots,
+    );
     assert.equal(new PeerMessageDecoder().push(Buffer.concat(writes)).length, sent.length);
   });
 
   it('sends a burst of small frames in writes of 8 frames', async () => {
     const writes: Buffer[] = [];
-    const writer = new BatchedWriter({ destroyed: false, write: (bytes: Buffer) => writes.push(bytes) } as unknown as net.Socket);
-    for (let i = 0; i < 20; i++) writer.write({ type: MessageType.GET, requestId: i + 1, keyspace: 'ks', key: `k${i}` });
+    const writer = new BatchedWriter({
+      destroyed: false,
+      write: (bytes: Buffer) => writes.push(bytes),
+    } as unknown as net.Socket);
+    for (let i = 0; i < 20; i++)
+      writer.write({ type: MessageType.GET, requestId: i + 1, keyspace: 'ks', key: `k${i}` });
     assert.equal(writes.length, 2);
     await Promise.resolve();
     assert.equal(writes.length, 2, 'the rest waits for the end of the event-loop turn, not of the microtask queue');
     await nextTurn();
-    assert.deepEqual(writes.map((bytes) => new PeerMessageDecoder().push(bytes).length), [8, 8, 4]);
+    assert.deepEqual(
+      writes.map((bytes) => new PeerMessageDecoder().push(bytes).length),
+      [8, 8, 4],
+    );
   });
 
   it('refuses a message larger than a frame, queuing nothing', () => {
     const writes: Buffer[] = [];
-    const writer = new BatchedWriter({ destroyed: false, write: (bytes: Buffer) => writes.push(bytes) } as unknown as net.Socket);
-    assert.throws(() => writer.write({ type: MessageType.VALUE, requestId: 1, found: true, expiresAt: 0, value: new Uint8Array(17 << 20) }), { code: 'ERR_INVALID_ARGUMENT' });
+    const writer = new BatchedWriter({
+      destroyed: false,
+      write: (bytes: Buffer) => writes.push(bytes),
+    } as unknown as net.Socket);
+    assert.throws(
+      () =>
+        writer.write({
+          type: MessageType.VALUE,
+          requestId: 1,
+          found: true,
+          expiresAt: 0,
+          value: new Uint8Array(17 << 20),
+        }),
+      { code: 'ERR_INVALID_ARGUMENT' },
+    );
     assert.equal(writes.length, 0);
   });
 });
@@ -96,7 +132,10 @@ describe('BatchedWriter', () => {
 describe('PeerServer.close', () => {
   it('sends the answers of the requests it drained before closing their connections', async () => {
     const handler = {
-      get: () => new Promise<{ bytes: Uint8Array; expiresAt: number }>((resolve) => setTimeout(() => resolve({ bytes: Uint8Array.of(7), expiresAt: 0 }), 50)),
+      get: () =>
+        new Promise<{ bytes: Uint8Array; expiresAt: number }>((resolve) =>
+          setTimeout(() => resolve({ bytes: Uint8Array.of(7), expiresAt: 0 }), 50),
+        ),
       put: () => true,
       delete: () => false,
       deleteKeyspace: async () => undefined,
@@ -107,10 +146,13 @@ describe('PeerServer.close', () => {
     const client = new PeerClient('127.0.27.5:3320', new ClusterKeyProof(undefined), undefined);
     try {
       await client.verify();
-      const replies = Array.from({ length: 3 }, (_, i) => client.request({ type: MessageType.GET, keyspace: 'ks', key: `k${i}` }, 5_000));
+      const replies = Array.from({ length: 3 }, (_, i) =>
+        client.request({ type: MessageType.GET, keyspace: 'ks', key: `k${i}` }, 5_000),
+      );
       await new Promise((resolve) => setTimeout(resolve, 10));
       await server.close(2_000);
-      for (const reply of await Promise.all(replies)) assert.deepEqual(reply.type === MessageType.VALUE && [...reply.value], [7]);
+      for (const reply of await Promise.all(replies))
+        assert.deepEqual(reply.type === MessageType.VALUE && [...reply.value], [7]);
     } finally {
       client.close();
     }
@@ -123,7 +165,12 @@ describe('ValueSlab', () => {
     const source = new Uint8Array(1000);
     const copies = Array.from({ length: 300 }, (_, i) => slab.copy(source.fill(i % 256)));
     source.fill(255);
-    copies.forEach((copy, i) => assert.ok(copy.every((byte) => byte === i % 256), `copy ${i} changed`));
+    copies.forEach((copy, i) =>
+      assert.ok(
+        copy.every((byte) => byte === i % 256),
+        `copy ${i} changed`,
+      ),
+    );
     assert.ok(new Set(copies.map((copy) => copy.buffer)).size < 10, 'small copies share slabs');
   });
 

@@ -13,9 +13,18 @@ describe('Placement.isOwner', () => {
       for (const copies of [1, 2, 3, 4, 5]) {
         const owners = placement.owners('ks', key, copies);
         assert.equal(owners.length, Math.min(copies, members.length));
-        for (const member of members) assert.equal(placement.isOwner('ks', key, copies, member), owners.includes(member), `${member} for ${key} with ${copies} copies`);
+        for (const member of members)
+          assert.equal(
+            placement.isOwner('ks', key, copies, member),
+            owners.includes(member),
+            `${member} for ${key} with ${copies} copies`,
+          );
       }
     }
-    assert.equal(placement.isOwner('ks', 'key:0', 4, '10.0.0.9:3320'), false, 'a node that is not a member owns nothing');
+    assert.equal(
+      placement.isOwner('ks', 'key:0', 4, '10.0.0.9:3320'),
+      false,
+      'a node that is not a member owns nothing',
+    );
   });
 });

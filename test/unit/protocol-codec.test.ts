@@ -1,7 +1,15 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import {
+  DcMessageDecoder,
+  DcProtocolError,
+  encodeAddRequest,
+  encodeMessage,
+  Operation,
+  parseAddRequest,
+  Status,
+} from '../../src/protocol/codec.js';
 import { loadVectors } from '../helpers/vectors.js';
-import { DcMessageDecoder, DcProtocolError, encodeAddRequest, encodeMessage, Operation, parseAddRequest, Status } from '../../src/protocol/codec.js';
 
 const vectors = { exchanges: loadVectors() };
 const bytesOf = (frames: string[]) => Buffer.from(frames.join(''), 'hex');
@@ -24,13 +32,19 @@ describe('distcache protocol codec against the captured vectors', () => {
       const requestBytes = bytesOf(exchange.request_frames);
       const [request, ...extra] = decodeTrickled(requestBytes);
       assert.equal(extra.length, 0);
-      assert.deepEqual([request!.isResponse, request!.requestUid, request!.operation], [false, exchange.request_uid, Operation[exchange.operation]]);
+      assert.deepEqual(
+        [request!.isResponse, request!.requestUid, request!.operation],
+        [false, exchange.request_uid, Operation[exchange.operation]],
+      );
       assert.deepEqual(encodeMessage(request!), requestBytes);
 
       if (exchange.operation === 'ADD') {
         const add = parseAddRequest(request!.data);
         assert.ok(add.ok);
-        assert.deepEqual([add.timeoutMs, add.id.byteLength, add.session.byteLength], [exchange.timeout_ms, exchange.id_len, exchange.session_len]);
+        assert.deepEqual(
+          [add.timeoutMs, add.id.byteLength, add.session.byteLength],
+          [exchange.timeout_ms, exchange.id_len, exchange.session_len],
+        );
         assert.deepEqual(Buffer.from(encodeAddRequest(add.timeoutMs, add.id, add.session)), Buffer.from(request!.data));
       } else {
         assert.equal(request!.data.byteLength, exchange.id_len);
@@ -38,7 +52,10 @@ describe('distcache protocol codec against the captured vectors', () => {
 
       const responseBytes = bytesOf(exchange.response_frames);
       const [response] = new DcMessageDecoder().push(responseBytes);
-      assert.deepEqual([response!.isResponse, response!.requestUid, response!.operation], [true, exchange.request_uid, Operation[exchange.operation]]);
+      assert.deepEqual(
+        [response!.isResponse, response!.requestUid, response!.operation],
+        [true, exchange.request_uid, Operation[exchange.operation]],
+      );
       if (exchange.response.code !== undefined) assert.deepEqual([...response!.data], [exchange.response.code]);
       else assert.equal(response!.data.byteLength, exchange.response.session_len);
       assert.deepEqual(encodeMessage(response!), responseBytes);
@@ -83,7 +100,12 @@ describe('distcache protocol codec limits', () => {
   });
 
   it('refuses a 17th frame and a continuation frame that changes the request', () => {
-    const big = encodeMessage({ isResponse: false, requestUid: 1, operation: Operation.ADD, data: new Uint8Array(16 * 2048) });
+    const big = encodeMessage({
+      isResponse: false,
+      requestUid: 1,
+      operation: Operation.ADD,
+      data: new Uint8Array(16 * 2048),
+    });
     assert.equal(new DcMessageDecoder().push(big).length, 1);
     const seventeen = Buffer.from(big);
     seventeen[15 * 2062 + 11] = 0; // the 16th frame says "more follows"
@@ -95,7 +117,8 @@ describe('distcache protocol codec limits', () => {
 
   it('parses ADD with the reference status codes', () => {
     const id = new Uint8Array(32).fill(1);
-    const add = (timeout: number, idBytes: Uint8Array, session: Uint8Array) => parseAddRequest(encodeAddRequest(timeout, idBytes, session));
+    const add = (timeout: number, idBytes: Uint8Array, session: Uint8Array) =>
+      parseAddRequest(encodeAddRequest(timeout, idBytes, session));
     assert.deepEqual(add(604_800_001, id, new Uint8Array(5)), { ok: false, status: Status.TIMEOUT_RANGE });
     assert.deepEqual(add(1000, new Uint8Array(0), new Uint8Array(5)), { ok: false, status: Status.ID_RANGE });
     assert.deepEqual(add(1000, new Uint8Array(65), new Uint8Array(5)), { ok: false, status: Status.ID_RANGE });

@@ -1,12 +1,11 @@
 import assert from 'node:assert/strict';
-import { it } from 'node:test';
 import { get } from 'node:http';
+import { it } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
 import { ErrorCode } from '../../src/index.js';
 import { rejectsWithCode } from '../helpers/assert-code.js';
 import { countingSource, sleep, startEngine } from '../helpers/engine.js';
 import { trackTimers } from '../helpers/timers.js';
-
 
 it('stop() leaves no timer behind: breaker, limiter, read timeouts and TTLs are all released', async () => {
   await nextTurn();
@@ -18,7 +17,10 @@ it('stop() leaves no timer behind: breaker, limiter, read timeouts and TTLs are 
   });
   const engine = await startEngine(
     { dataSource: source, defaultTtl: 60_000, staleIfError: 1_000 },
-    { circuitBreaker: { failureThreshold: 1, resetTimeout: 60_000 }, rateLimit: { requestsPerSecond: 100, burst: 10, waitTimeout: 100 } },
+    {
+      circuitBreaker: { failureThreshold: 1, resetTimeout: 60_000 },
+      rateLimit: { requestsPerSecond: 100, burst: 10, waitTimeout: 100 },
+    },
   );
   await Promise.all(Array.from({ length: 20 }, (_, i) => engine.get('ks', `k${i % 5}`)));
   fail = true;
@@ -39,7 +41,11 @@ it('stop() also closes the admin server: no listening or accepted socket is left
   const engine = await startEngine({ dataSource: countingSource() }, { admin: { listen: '127.0.0.1:0' } });
   await engine.get('ks', 'a');
   const status = await new Promise<number>((resolve, reject) =>
-    get(`${engine.adminUrl()}/metrics`, { agent: false }, (response) => (response.resume(), resolve(response.statusCode!))).on('error', reject),
+    get(
+      `${engine.adminUrl()}/metrics`,
+      { agent: false },
+      (response) => (response.resume(), resolve(response.statusCode!)),
+    ).on('error', reject),
   );
   assert.equal(status, 200);
   assert.ok(sockets.live() > 0, 'the running admin server holds a listening socket');

@@ -19,14 +19,22 @@ it('a request the cache cannot serve is answered DISCONNECTED, and the connectio
     put: async () => (down ? unreachable() : true),
     delete: async () => (down ? unreachable() : false),
   });
-  const listener = new SessionListener({ listen: ['IP:127.0.67.2:4130'], tls: undefined, socket: undefined, idleTimeout: 60_000, maxConnections: 10 }, operations, silentLogger);
+  const listener = new SessionListener(
+    { listen: ['IP:127.0.67.2:4130'], tls: undefined, socket: undefined, idleTimeout: 60_000, maxConnections: 10 },
+    operations,
+    silentLogger,
+  );
   await listener.start();
   const client = new DcClient(parseSessionAddress('IP:127.0.67.2:4130'));
   try {
     assert.deepEqual([...(await client.request(Operation.HAVE, Uint8Array.of(0xaa))).data], [Status.DISCONNECTED]);
     assert.deepEqual([...(await client.request(Operation.GET, Uint8Array.of(0xaa))).data], [Status.DISCONNECTED]);
     down = false;
-    assert.deepEqual([...(await client.request(Operation.HAVE, Uint8Array.of(0xaa))).data], [Status.OK], 'the same connection serves again');
+    assert.deepEqual(
+      [...(await client.request(Operation.HAVE, Uint8Array.of(0xaa))).data],
+      [Status.OK],
+      'the same connection serves again',
+    );
   } finally {
     client.close();
     await listener.stop();

@@ -20,7 +20,10 @@ describe('ByteBoundedLru', () => {
     store.set('c', value(100), 0);
     store.get('a', 0);
     store.set('d', value(100), 0);
-    assert.deepEqual(['a', 'b', 'c', 'd'].map((key) => store.peek(key) !== undefined), [true, false, true, true]);
+    assert.deepEqual(
+      ['a', 'b', 'c', 'd'].map((key) => store.peek(key) !== undefined),
+      [true, false, true, true],
+    );
     assert.equal(store.evictions, 1);
   });
 
@@ -49,52 +52,65 @@ describe('ByteBoundedLru', () => {
   it('never exceeds maxBytes and always reads back the last value written, under 10x oversubscription', () => {
     const maxBytes = 64 * 1024;
     const operation = fc.oneof(
-      { weight: 3, arbitrary: fc.record({ op: fc.constant('set' as const), key: fc.integer({ min: 0, max: 400 }), size: fc.integer({ min: 0, max: 4_096 }), ttl: fc.integer({ min: 0, max: 50 }) }) },
+      {
+        weight: 3,
+        arbitrary: fc.record({
+          op: fc.constant('set' as const),
+          key: fc.integer({ min: 0, max: 400 }),
+          size: fc.integer({ min: 0, max: 4_096 }),
+          ttl: fc.integer({ min: 0, max: 50 }),
+        }),
+      },
       fc.record({ op: fc.constant('get' as const), key: fc.integer({ min: 0, max: 400 }) }),
       fc.record({ op: fc.constant('delete' as const), key: fc.integer({ min: 0, max: 400 }) }),
       fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 1, max: 20 }) }),
     );
     fc.assert(
-      fc.property(fc.array(operation, { minLength: 1_000, maxLength: 2_000 }), fc.integer({ min: 0, max: 30 }), (operations, retain) => {
-        const store = new ByteBoundedLru(maxBytes, retain);
-        const model = new Map<string, { fill: number; size: number; expiresAt: number }>();
-        let now = 1;
-        let written = 0;
-        for (const [index, step] of operations.entries()) {
-          if (step.op === 'tick') {
-            now += step.ms;
-            continue;
-          }
-          const key = `key-${step.key}`;
-          if (step.op === 'set') {
-            const fill = index % 251;
-            const expiresAt = step.ttl === 0 ? 0 : now + step.ttl;
-            written += entryCost(key, value(step.size));
-            if (store.set(key, value(step.size, fill), expiresAt)) model.set(key, { fill, size: step.size, expiresAt });
-            else model.delete(key);
-          } else if (step.op === 'delete') {
-            store.delete(key);
-            model.delete(key);
-          } else {
-            const entry = store.get(key, now);
-            const expected = model.get(key);
-            if (entry !== undefined) {
-              assert.ok(expected, `${key} read back after delete`);
-              assert.ok(expected.expiresAt === 0 || expected.expiresAt > now, `${key} read back after expiry`);
-              assert.equal(entry.value!.byteLength, expected.size);
-              if (expected.size > 0) assert.equal(entry.value![0], expected.fill);
+      fc.property(
+        fc.array(operation, { minLength: 1_000, maxLength: 2_000 }),
+        fc.integer({ min: 0, max: 30 }),
+        (operations, retain) => {
+          const store = new ByteBoundedLru(maxBytes, retain);
+          const model = new Map<string, { fill: number; size: number; expiresAt: number }>();
+          let now = 1;
+          let written = 0;
+          for (const [index, step] of operations.entries()) {
+            if (step.op === 'tick') {
+              now += step.ms;
+              continue;
             }
+            const key = `key-${step.key}`;
+            if (step.op === 'set') {
+              const fill = index % 251;
+              const expiresAt = step.ttl === 0 ? 0 : now + step.ttl;
+              written += entryCost(key, value(step.size));
+              if (store.set(key, value(step.size, fill), expiresAt))
+                model.set(key, { fill, size: step.size, expiresAt });
+              else model.delete(key);
+            } else if (step.op === 'delete') {
+              store.delete(key);
+              model.delete(key);
+            } else {
+              const entry = store.get(key, now);
+              const expected = model.get(key);
+              if (entry !== undefined) {
+                assert.ok(expected, `${key} read back after delete`);
+                assert.ok(expected.expiresAt === 0 || expected.expiresAt > now, `${key} read back after expiry`);
+                assert.equal(entry.value!.byteLength, expected.size);
+                if (expected.size > 0) assert.equal(entry.value![0], expected.fill);
+              }
+            }
+            assert.ok(store.bytes <= maxBytes, `bytes ${store.bytes} > maxBytes`);
           }
-          assert.ok(store.bytes <= maxBytes, `bytes ${store.bytes} > maxBytes`);
-        }
-        let sum = 0;
-        for (const key of model.keys()) {
-          const entry = store.peek(key);
-          if (entry) sum += entryCost(key, entry.value);
-        }
-        assert.equal(store.bytes, sum, 'bytes is the sum of the costs of the entries held');
-        assert.ok(written > 10 * maxBytes, `only ${written} bytes written: not 10x oversubscribed`);
-      }),
+          let sum = 0;
+          for (const key of model.keys()) {
+            const entry = store.peek(key);
+            if (entry) sum += entryCost(key, entry.value);
+          }
+          assert.equal(store.bytes, sum, 'bytes is the sum of the costs of the entries held');
+          assert.ok(written > 10 * maxBytes, `only ${written} bytes written: not 10x oversubscribed`);
+        },
+      ),
       { numRuns: 200 },
     );
   });
