@@ -15,5 +15,5 @@ export type { Logger, LogFn } from './logger.js';
 export type { GetResult, KeyspaceStats, PutEntry } from './keyspace/keyspace.js';
 export type { BreakerState } from './keyspace/circuit-breaker.js';
 export { jsonCodec, msgpackCodec, type Codec } from './keyspace/codecs.js';
-export { ENTRY_OVERHEAD_BYTES } from './keyspace/store.js';
+export { ENTRY_OVERHEAD_BYTES } from './lib/byte-bounded-lru.js';
 export { MAX_KEY_BYTES } from './keyspace/entry-input.js';

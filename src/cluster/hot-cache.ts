@@ -1,4 +1,4 @@
-import { ByteBoundedLru } from '../keyspace/store.js';
+import { ByteBoundedLru } from '../lib/byte-bounded-lru.js';
 
 /** Share of a keyspace's maxBytes a node spends on hot copies of keys other nodes own. */
 const HOT_SHARE = 1 / 8;

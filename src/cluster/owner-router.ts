@@ -2,7 +2,7 @@ import { waitFor } from '../abort.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { GetResult, Keyspace, PreparedPut, ReadResult } from '../keyspace/keyspace.js';
-import { SingleFlight, type Flight } from '../keyspace/single-flight.js';
+import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
 import { MessageType } from './peer-codec.js';

@@ -1,13 +1,13 @@
 import { waitFor } from '../abort.js';
 import type { KeyspaceConfig } from '../config.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
+import { ByteBoundedLru } from '../lib/byte-bounded-lru.js';
+import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { Logger } from '../logger.js';
 import { Telemetry } from '../observability/telemetry.js';
 import type { BreakerState } from './circuit-breaker.js';
 import { toExpiresAt, toStoredBytes, validateKey } from './entry-input.js';
 import { Loader } from './loader.js';
-import { SingleFlight, type Flight } from './single-flight.js';
-import { ByteBoundedLru } from './store.js';
 
 /** What `get` resolves for a key that exists. */
 export interface GetResult<V = Uint8Array> {
