@@ -1,28 +1,18 @@
 import { z } from 'zod';
 import { StandaloneDiscovery } from '../discovery/standalone.js';
 import type { Hasher } from './cluster/hasher.js';
-import type { FailureDetection } from './cluster/membership.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
+import type { ClusterConfig } from './cluster/settings.js';
 import type { DiscoveryProvider } from './discovery.js';
 import { DistCacheError, ErrorCode } from './errors.js';
-import type { CircuitBreakerSettings } from './keyspace/circuit-breaker.js';
 import type { Codec } from './keyspace/codecs.js';
-import type { RateLimitSettings } from './keyspace/rate-limiter.js';
+import type { KeyspaceConfig } from './keyspace/settings.js';
+import type { DataSource } from './keyspace/types.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { splitHostPort } from './net/host-port.js';
-import type { CircuitBreakerOptions, DataSource, RateLimitOptions } from './options.js';
+import type { CircuitBreakerOptions, RateLimitOptions } from './options.js';
 import { parseSessionAddress } from './protocol/address.js';
 import { MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
-
-export type {
-  CircuitBreakerOptions,
-  DataSource,
-  EngineOptions,
-  KeyspaceOptions,
-  RateLimitOptions,
-  SessionCacheOptions,
-  AdminOptions,
-} from './options.js';
 
 /** The session listener's options with every default applied. */
 export interface SessionCacheConfig {
@@ -32,41 +22,6 @@ export interface SessionCacheConfig {
   readonly socket: { owner?: number; group?: number; mode?: number } | undefined;
   readonly idleTimeout: number;
   readonly maxConnections: number;
-}
-
-/** The cluster settings with every default applied. */
-export interface ClusterConfig {
-  readonly bindAddr: string;
-  readonly bindPort: number;
-  readonly discoveryPort: number;
-  readonly minimumPeersQuorum: number;
-  readonly bootstrapTimeout: number;
-  readonly joinRetryInterval: number;
-  readonly maxJoinAttempts: number;
-  readonly clusterKey: string | undefined;
-  readonly tls: PeerTlsOptions | undefined;
-  readonly hasher: Hasher | undefined;
-  readonly membership: FailureDetection;
-}
-
-/** A keyspace's options with every default applied: what the runtime reads. */
-export interface KeyspaceConfig {
-  readonly name: string;
-  readonly maxBytes: number;
-  readonly dataSource: DataSource<unknown> | undefined;
-  readonly expiresAt: ((key: string) => Date | number | undefined) | undefined;
-  readonly defaultTtl: number;
-  readonly readTimeout: number;
-  readonly rateLimit: RateLimitSettings | undefined;
-  readonly circuitBreaker: CircuitBreakerSettings | undefined;
-  readonly codec: Codec<unknown> | undefined;
-  readonly staleIfError: number;
-  readonly negativeTtl: number;
-  readonly writeTimeout: number;
-  readonly warmKeys: readonly string[];
-  readonly hotCache: boolean;
-  readonly replicaCount: number;
-  readonly replicaReads: boolean;
 }
 
 /** The engine's options with every default applied. */

@@ -6,19 +6,15 @@ import type { AdminView, EngineHealth } from './admin/routes.js';
 import { Cluster, type KeyspaceDirectory, type PeerInfo } from './cluster/cluster.js';
 import { keyspaceDigest } from './cluster/keyspace-digest.js';
 import type { Member, MembershipChange } from './cluster/membership.js';
-import {
-  resolveEngineConfig,
-  resolveKeyspaceConfig,
-  type EngineConfig,
-  type EngineOptions,
-  type KeyspaceConfig,
-  type KeyspaceOptions,
-} from './config.js';
+import { resolveEngineConfig, resolveKeyspaceConfig, type EngineConfig } from './config.js';
 import { DistCacheError, ErrorCode } from './errors.js';
-import { Keyspace, type GetResult, type KeyspaceStats, type PutEntry } from './keyspace/keyspace.js';
+import { Keyspace } from './keyspace/keyspace.js';
+import type { KeyspaceConfig } from './keyspace/settings.js';
+import type { GetResult, KeyspaceStats, PutEntry } from './keyspace/types.js';
 import { EngineMetrics, type MetricSources } from './observability/metrics.js';
 import { Telemetry } from './observability/telemetry.js';
 import { activeTracer } from './observability/tracing.js';
+import type { EngineOptions, KeyspaceOptions } from './options.js';
 import { SessionListener } from './protocol/listener.js';
 import { SessionOperations } from './protocol/session-operations.js';
 

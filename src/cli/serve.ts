@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { StaticDiscovery } from '../../discovery/static.js';
-import type { EngineOptions } from '../config.js';
 import type { DiscoveryProvider } from '../discovery.js';
 import { Engine } from '../engine.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
+import type { EngineOptions } from '../options.js';
 import { integerFlag, parseFlags, UsageError, type Command } from './command.js';
 import { untilSignal } from './signals.js';
 

@@ -1,9 +1,9 @@
 import { networkInterfaces } from 'node:os';
-import type { ClusterConfig } from '../config.js';
 import { discoveryAddress, type DiscoveryProvider } from '../discovery.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
-import type { Keyspace, ReadResult } from '../keyspace/keyspace.js';
+import type { Keyspace } from '../keyspace/keyspace.js';
+import type { ReadResult } from '../keyspace/types.js';
 import { CoalescedRun } from '../lib/coalesced-run.js';
 import type { Logger } from '../logger.js';
 import { splitHostPort } from '../net/host-port.js';
@@ -16,6 +16,7 @@ import { ClusterKeyProof } from './peer-auth.js';
 import { PeerClient } from './peer-client.js';
 import { PeerServer, type PeerReadReply, type PeerRequestHandler } from './peer-server.js';
 import { Placement } from './placement.js';
+import type { ClusterConfig } from './settings.js';
 import { warmUp } from './warmup.js';
 
 /** The keyspaces of this node, as the cluster reaches them. */

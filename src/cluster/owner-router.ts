@@ -1,7 +1,8 @@
 import { waitFor } from '../abort.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
-import type { GetResult, Keyspace, PreparedPut, ReadResult } from '../keyspace/keyspace.js';
+import type { Keyspace } from '../keyspace/keyspace.js';
+import type { GetResult, PreparedPut, ReadResult } from '../keyspace/types.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';

@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { KeyspaceStats } from '../keyspace/keyspace.js';
+import type { KeyspaceStats } from '../keyspace/types.js';
 
 /** What the metrics read at scrape time: sizes and states the engine already keeps. */
 export interface MetricSources {

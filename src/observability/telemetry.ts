@@ -1,5 +1,5 @@
 import type { Attributes, Tracer } from '@opentelemetry/api';
-import type { Keyspace } from '../keyspace/keyspace.js';
+import type { KeyspaceObserver } from '../keyspace/observer.js';
 import type { EngineMetrics, Operation } from './metrics.js';
 import { activeTracer, errorOutcome, inSpan } from './tracing.js';
 
@@ -7,7 +7,18 @@ import { activeTracer, errorOutcome, inSpan } from './tracing.js';
 export const HIT_SAMPLE = 1_024;
 
 /** The engine's read of one key, passed in whole so the hot path makes no closure. */
-export type Reader<R> = (runtime: Keyspace, key: string, signal: AbortSignal | undefined) => R | Promise<R>;
+export type Reader<K, R> = (runtime: K, key: string, signal: AbortSignal | undefined) => R | Promise<R>;
+
+/**
+ * A keyspace as telemetry sees it: its name, and its counts of gets answered
+ * at once (kept on the keyspace, one increment each, and read by the metrics
+ * at scrape time).
+ */
+export interface ObservedKeyspace {
+  readonly name: string;
+  immediateHits: number;
+  immediateNotFound: number;
+}
 
 /**
  * What the engine's parts report as they work: Prometheus metrics when the
@@ -15,7 +26,7 @@ export type Reader<R> = (runtime: Keyspace, key: string, signal: AbortSignal | u
  * tracer provider. With neither, each call is one check and then the work
  * itself: no timing, no span, no closure kept.
  */
-export class Telemetry {
+export class Telemetry implements KeyspaceObserver {
   /** Gets seen, for sampling the timing of immediate answers. */
   #ticks = 0;
 
@@ -32,8 +43,8 @@ export class Telemetry {
   }
 
   /** Counts and times a get that had to wait (a load or another node), from now until it settles. */
-  waited<R>(runtime: Keyspace, read: Promise<R>): Promise<R> {
-    return this.#record(runtime.config.name, 'get', performance.now(), read, waitedOutcome);
+  waited<R>(runtime: ObservedKeyspace, read: Promise<R>): Promise<R> {
+    return this.#record(runtime.name, 'get', performance.now(), read, waitedOutcome);
   }
 
   /**
@@ -41,23 +52,22 @@ export class Telemetry {
    * (span `distcache.get` with the keyspace, outcome and owner). Outcomes:
    * `hit`, `miss`, `not_found` or the error code.
    */
-  observedGet<R>(
-    read: Reader<R>,
-    runtime: Keyspace,
+  observedGet<K extends ObservedKeyspace, R>(
+    read: Reader<K, R>,
+    runtime: K,
     key: string,
     signal: AbortSignal | undefined,
     ownerOf: (keyspace: string, key: string) => string | undefined,
   ): Promise<R> {
     const tracer = activeTracer();
-    if (tracer !== undefined)
-      return this.#tracedGet(tracer, read, runtime, key, signal, ownerOf(runtime.config.name, key));
+    if (tracer !== undefined) return this.#tracedGet(tracer, read, runtime, key, signal, ownerOf(runtime.name, key));
     const started = performance.now();
     const result = read(runtime, key, signal);
-    if (result instanceof Promise) return this.#record(runtime.config.name, 'get', started, result, waitedOutcome);
+    if (result instanceof Promise) return this.#record(runtime.name, 'get', started, result, waitedOutcome);
     if (result !== undefined) runtime.immediateHits++;
     else runtime.immediateNotFound++;
     this.metrics?.observe(
-      runtime.config.name,
+      runtime.name,
       'get',
       result === undefined ? 'not_found' : 'hit',
       (performance.now() - started) / 1000,
@@ -65,10 +75,10 @@ export class Telemetry {
     return Promise.resolve(result);
   }
 
-  #tracedGet<R>(
+  #tracedGet<K extends ObservedKeyspace, R>(
     tracer: Tracer,
-    read: Reader<R>,
-    runtime: Keyspace,
+    read: Reader<K, R>,
+    runtime: K,
     key: string,
     signal: AbortSignal | undefined,
     owner: string | undefined,
@@ -82,11 +92,11 @@ export class Telemetry {
     };
     const outcomeOf = (value: R) => (value === undefined ? 'not_found' : waited ? 'miss' : 'hit');
     const attributes: Attributes = {
-      'distcache.keyspace': runtime.config.name,
+      'distcache.keyspace': runtime.name,
       ...(owner === undefined ? {} : { 'distcache.owner': owner }),
     };
     return this.#record(
-      runtime.config.name,
+      runtime.name,
       'get',
       started,
       inSpan(tracer, 'distcache.get', attributes, run, outcomeOf),
