@@ -171,7 +171,7 @@ export class OwnerRouter {
 
   /** This node's own copy of `key` when it is one of its replicas (`replicaReads`), or undefined. */
   #replicaCopy(runtime: Keyspace, key: string): ReadResult | undefined {
-    return this.#ownsCopy(runtime, key) ? runtime.peek(key) : undefined;
+    return this.#ownsCopy(runtime, key) ? runtime.readCached(key) : undefined;
   }
 
   /** Whether this node holds one of several copies of `key` (`replicaCount` 2 or more). */

@@ -60,10 +60,12 @@ export class Keyspace {
   }
 
   /**
-   * A fresh stored entry, counted as a hit, or undefined, not counted: for a
-   * replica that answers from its own copy and otherwise asks the owner.
+   * {@link read} without loading: a fresh stored entry, counted as a hit, or
+   * undefined, not counted. For a replica that answers from its own copy and
+   * otherwise asks the owner. (The store's `peek`, by contrast, also returns
+   * expired entries and counts nothing.)
    */
-  peek(key: string): ReadResult | undefined {
+  readCached(key: string): ReadResult | undefined {
     const entry = this.#store.get(key, Date.now());
     if (entry !== undefined) this.#hits++;
     return entry;
@@ -72,7 +74,7 @@ export class Keyspace {
   /** A fresh stored entry (counted as a hit), or undefined (counted as a miss). */
   #lookup(key: string): ReadResult | undefined {
     validateKey(key);
-    const entry = this.peek(key);
+    const entry = this.readCached(key);
     if (entry === undefined) this.#misses++;
     return entry;
   }
