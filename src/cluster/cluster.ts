@@ -253,7 +253,7 @@ export class Cluster {
   async #verify(id: string): Promise<void> {
     try {
       await this.#client(id).verify();
-      if (!this.#membership.aliveIds().includes(id)) return;
+      if (!this.#membership.aliveOrSuspectIds().includes(id)) return;
       this.#refused.delete(id);
       this.#verified.add(id);
       this.#updatePlacement();
@@ -272,17 +272,17 @@ export class Cluster {
   #retryVerify(id: string): void {
     const timer = setTimeout(() => {
       this.#verifyRetries.delete(timer);
-      if (this.#membership.aliveIds().includes(id) && !this.#verified.has(id)) void this.#verify(id);
+      if (this.#membership.aliveOrSuspectIds().includes(id) && !this.#verified.has(id)) void this.#verify(id);
     }, this.#options.config.joinRetryInterval);
     this.#verifyRetries.add(timer);
   }
 
   #updatePlacement(): void {
-    const alive = this.#membership.aliveIds();
+    const present = this.#membership.aliveOrSuspectIds();
     const before = this.#placement.members;
-    this.#placement.setMembers(alive.filter((id) => id === this.#selfId || this.#verified.has(id)));
+    this.#placement.setMembers(present.filter((id) => id === this.#selfId || this.#verified.has(id)));
     for (const [id, client] of this.#clients) {
-      if (!alive.includes(id)) {
+      if (!present.includes(id)) {
         client.close();
         this.#clients.delete(id);
       }
