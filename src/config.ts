@@ -227,8 +227,8 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
     rateLimit: parsed.rateLimit,
     replicaCount: parsed.replicaCount ?? DEFAULTS.replicaCount,
   };
-  const keyspaces = parsed.keyspaces.map((keyspace, index) =>
-    resolveKeyspaceConfig(keyspace, keyspaceDefaults, `keyspaces[${index}]`),
+  const keyspaces = parsed.keyspaces.map((options, index) =>
+    resolveKeyspaceConfig(options, keyspaceDefaults, `keyspaces[${index}]`),
   );
   const sessionCache = parsed.sessionCache && resolveSessionCache(parsed.sessionCache, keyspaces, keyspaceDefaults);
   const seen = new Set<string>();
@@ -276,19 +276,19 @@ function resolveSessionCache(
   defaults: KeyspaceDefaults,
 ): SessionCacheConfig {
   for (const address of options.listen) parseSessionAddress(address);
-  const keyspace = options.keyspace ?? DEFAULTS.sessionKeyspace;
-  const defined = keyspaces.find((candidate) => candidate.name === keyspace);
+  const name = options.keyspace ?? DEFAULTS.sessionKeyspace;
+  const defined = keyspaces.find((candidate) => candidate.name === name);
   if (defined?.dataSource !== undefined) {
     throw new DistCacheError(
       ErrorCode.INVALID_CONFIG,
-      `sessionCache.keyspace: "${keyspace}" has a data source; sessions live only in the cache`,
+      `sessionCache.keyspace: "${name}" has a data source; sessions live only in the cache`,
     );
   }
   if (defined === undefined) {
     keyspaces.push(
       resolveKeyspaceConfig(
         {
-          name: keyspace,
+          name,
           maxBytes: options.maxBytes ?? DEFAULTS.sessionMaxBytes,
           circuitBreaker: false,
           rateLimit: false,
@@ -301,7 +301,7 @@ function resolveSessionCache(
   }
   return {
     listen: options.listen,
-    keyspace,
+    keyspace: name,
     tls: options.tls,
     socket: options.socket,
     idleTimeout: options.idleTimeout ?? DEFAULTS.sessionIdleTimeout,

@@ -152,13 +152,17 @@ export class Cluster {
   }
 
   /** The node that owns `key`: the first of {@link owners}, without ranking every member. */
-  primary(keyspace: string, key: string): string {
-    return this.#placement.primary(keyspace, key);
+  primary(keyspaceName: string, key: string): string {
+    return this.#placement.primary(keyspaceName, key);
   }
 
   /** The nodes that own `key` in a defined keyspace, owner first. */
-  owners(keyspace: string, key: string): string[] {
-    return this.#placement.owners(keyspace, key, this.#options.directory.get(keyspace)?.config.replicaCount ?? 1);
+  owners(keyspaceName: string, key: string): string[] {
+    return this.#placement.owners(
+      keyspaceName,
+      key,
+      this.#options.directory.get(keyspaceName)?.config.replicaCount ?? 1,
+    );
   }
 
   /** Ids of the members placement uses: alive, and verified through the peer handshake. */
@@ -295,8 +299,8 @@ export class Cluster {
   async #warmUp(): Promise<void> {
     const loaded = await warmUp(
       this.#options.directory.list(),
-      (keyspace) => this.#hot.keys(keyspace),
-      (keyspace, key) => this.#placement.primary(keyspace, key) === this.#selfId,
+      (name) => this.#hot.keys(name),
+      (name, key) => this.#placement.primary(name, key) === this.#selfId,
       this.#options.logger,
     );
     if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
@@ -314,29 +318,29 @@ export class Cluster {
   /** Serves peers' requests with this node's own keyspaces, never routing them on. */
   #handler(): PeerRequestHandler {
     const { directory } = this.#options;
-    const runtime = (name: string): Keyspace => {
+    const keyspaceNamed = (name: string): Keyspace => {
       const found = directory.get(name);
       if (found === undefined)
         throw new DistCacheError(ErrorCode.KEYSPACE_NOT_FOUND, `keyspace "${name}" is not defined on ${this.#selfId}`);
       return found;
     };
     return {
-      get: (keyspace, key) => {
-        const read = runtime(keyspace).read(key, undefined);
+      get: (name, key) => {
+        const read = keyspaceNamed(name).read(key, undefined);
         return read instanceof Promise ? read.then(toReadReply) : toReadReply(read);
       },
-      put: (keyspace, key, expiresAt, value, ifAbsent) => {
+      put: (name, key, expiresAt, value, ifAbsent) => {
         validateKey(key);
-        return runtime(keyspace).commitPut({ key, bytes: value, expiry: expiresAt }, ifAbsent);
+        return keyspaceNamed(name).commitPut({ key, bytes: value, expiry: expiresAt }, ifAbsent);
       },
-      delete: (keyspace, key) => runtime(keyspace).delete(key),
-      invalidate: (keyspace, key) => {
+      delete: (name, key) => keyspaceNamed(name).delete(key),
+      invalidate: (name, key) => {
         validateKey(key);
-        this.router.onInvalidation(runtime(keyspace), key);
+        this.router.onInvalidation(keyspaceNamed(name), key);
       },
-      deleteKeyspace: async (keyspace) => {
-        this.#hot.dropKeyspace(keyspace);
-        if (directory.get(keyspace) !== undefined) await directory.dropLocal(keyspace);
+      deleteKeyspace: async (name) => {
+        this.#hot.dropKeyspace(name);
+        if (directory.get(name) !== undefined) await directory.dropLocal(name);
       },
     };
   }

@@ -10,7 +10,7 @@ import type { KeyspaceConfig } from './settings.js';
 import type { BreakerState, GetResult, KeyspaceStats, PreparedPut, PutEntry, ReadResult } from './types.js';
 
 /**
- * The runtime of one keyspace on this node: its store, its loader and its
+ * One keyspace on this node: its store, its loader and its
  * counters. The read path is {@link get}: store → single-flight → loader → store.
  */
 export class Keyspace {

@@ -9,7 +9,7 @@ export interface KeyspaceObserver {
   /** Whether loads are observed at all; when not, the loader calls the data source directly. */
   readonly active: boolean;
   /** Runs one data-source load, reporting its duration and `outcomeOf` its result (or its error's code). */
-  load<T>(keyspace: string, work: () => Promise<T>, outcomeOf: (value: T) => string): Promise<T>;
+  load<T>(keyspaceName: string, work: () => Promise<T>, outcomeOf: (value: T) => string): Promise<T>;
   /** The keyspace's circuit breaker entered `state`. */
-  breakerTransition(keyspace: string, state: BreakerState): void;
+  breakerTransition(keyspaceName: string, state: BreakerState): void;
 }

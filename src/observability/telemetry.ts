@@ -7,7 +7,7 @@ import { activeTracer, errorOutcome, inSpan } from './tracing.js';
 export const HIT_SAMPLE = 1_024;
 
 /** The engine's read of one key, passed in whole so the hot path makes no closure. */
-export type Reader<K, R> = (runtime: K, key: string, signal: AbortSignal | undefined) => R | Promise<R>;
+export type Reader<K, R> = (keyspace: K, key: string, signal: AbortSignal | undefined) => R | Promise<R>;
 
 /**
  * A keyspace as telemetry sees it: its name, and its counts of gets answered
@@ -43,8 +43,8 @@ export class Telemetry implements KeyspaceObserver {
   }
 
   /** Counts and times a get that had to wait (a load or another node), from now until it settles. */
-  waited<R>(runtime: ObservedKeyspace, read: Promise<R>): Promise<R> {
-    return this.#record(runtime.name, 'get', performance.now(), read, waitedOutcome);
+  waited<R>(keyspace: ObservedKeyspace, read: Promise<R>): Promise<R> {
+    return this.#record(keyspace.name, 'get', performance.now(), read, waitedOutcome);
   }
 
   /**
@@ -54,20 +54,20 @@ export class Telemetry implements KeyspaceObserver {
    */
   observedGet<K extends ObservedKeyspace, R>(
     read: Reader<K, R>,
-    runtime: K,
+    keyspace: K,
     key: string,
     signal: AbortSignal | undefined,
     ownerOf: (keyspace: string, key: string) => string | undefined,
   ): Promise<R> {
     const tracer = activeTracer();
-    if (tracer !== undefined) return this.#tracedGet(tracer, read, runtime, key, signal, ownerOf(runtime.name, key));
+    if (tracer !== undefined) return this.#tracedGet(tracer, read, keyspace, key, signal, ownerOf(keyspace.name, key));
     const started = performance.now();
-    const result = read(runtime, key, signal);
-    if (result instanceof Promise) return this.#record(runtime.name, 'get', started, result, waitedOutcome);
-    if (result !== undefined) runtime.immediateHits++;
-    else runtime.immediateNotFound++;
+    const result = read(keyspace, key, signal);
+    if (result instanceof Promise) return this.#record(keyspace.name, 'get', started, result, waitedOutcome);
+    if (result !== undefined) keyspace.immediateHits++;
+    else keyspace.immediateNotFound++;
     this.metrics?.observe(
-      runtime.name,
+      keyspace.name,
       'get',
       result === undefined ? 'not_found' : 'hit',
       (performance.now() - started) / 1000,
@@ -78,7 +78,7 @@ export class Telemetry implements KeyspaceObserver {
   #tracedGet<K extends ObservedKeyspace, R>(
     tracer: Tracer,
     read: Reader<K, R>,
-    runtime: K,
+    keyspace: K,
     key: string,
     signal: AbortSignal | undefined,
     owner: string | undefined,
@@ -86,17 +86,17 @@ export class Telemetry implements KeyspaceObserver {
     const started = performance.now();
     let waited = false;
     const run = (): Promise<R> => {
-      const result = read(runtime, key, signal);
+      const result = read(keyspace, key, signal);
       waited = result instanceof Promise;
       return Promise.resolve(result);
     };
     const outcomeOf = (value: R) => (value === undefined ? 'not_found' : waited ? 'miss' : 'hit');
     const attributes: Attributes = {
-      'distcache.keyspace': runtime.name,
+      'distcache.keyspace': keyspace.name,
       ...(owner === undefined ? {} : { 'distcache.owner': owner }),
     };
     return this.#record(
-      runtime.name,
+      keyspace.name,
       'get',
       started,
       inSpan(tracer, 'distcache.get', attributes, run, outcomeOf),
