@@ -208,11 +208,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async deleteKeySpace(name: string, options?: CallOptions): Promise<void> {
     throwIfAborted(options?.signal);
     this.#keyspaceNamed(name);
-    await this.#cluster?.router.deleteKeyspace(
-      name,
-      this.#cluster.memberIds(),
-      this.#config.keyspaceDefaults.writeTimeout,
-    );
+    await this.#cluster?.deleteKeyspace(name, this.#config.keyspaceDefaults.writeTimeout);
     await this.#dropLocal(name);
   }
 
@@ -283,21 +279,21 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#cluster?.primary(keyspaceName, key);
 
   #read(keyspace: Keyspace, key: string, signal: AbortSignal | undefined) {
-    return this.#cluster ? this.#cluster.router.get(keyspace, key, signal) : keyspace.get(key, signal);
+    return this.#cluster ? this.#cluster.get(keyspace, key, signal) : keyspace.get(key, signal);
   }
 
   /** Every write goes through here: to the owners when clustered, counted and timed when observed. */
   #write(keyspace: Keyspace, entry: ReturnType<Keyspace['preparePut']>, ifAbsent = false): Promise<boolean> {
     const write = () =>
       this.#cluster
-        ? this.#cluster.router.put(keyspace, entry, ifAbsent)
+        ? this.#cluster.put(keyspace, entry, ifAbsent)
         : Promise.resolve(keyspace.commitPut(entry, ifAbsent));
     return this.#telemetry.active ? this.#telemetry.write(keyspace.name, 'put', write) : write();
   }
 
   /** Every delete goes through here, like {@link #write}. */
   #remove(keyspace: Keyspace, key: string): Promise<boolean> {
-    const remove = async () => (this.#cluster ? this.#cluster.router.delete(keyspace, key) : keyspace.delete(key));
+    const remove = async () => (this.#cluster ? this.#cluster.delete(keyspace, key) : keyspace.delete(key));
     return this.#telemetry.active ? this.#telemetry.write(keyspace.name, 'delete', remove) : remove();
   }
 
@@ -421,7 +417,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     // Leave first, so peers route elsewhere; finish this node's own loads and remote reads; then close.
     cluster?.leave();
     const inFlight = [...this.#keyspaces.values()].flatMap((keyspace) => keyspace.running());
-    if (cluster) inFlight.push(...cluster.router.running());
+    if (cluster) inFlight.push(...cluster.running());
     await settleWithin(inFlight, this.#config.shutdownTimeout);
     if (cluster) await cluster.stop();
     else await this.#config.discovery.stop();
