@@ -12,8 +12,7 @@ import { Keyspace } from './keyspace/keyspace.js';
 import type { KeyspaceConfig } from './keyspace/settings.js';
 import type { GetResult, KeyspaceStats, PutEntry } from './keyspace/types.js';
 import { EngineMetrics, type MetricSources } from './observability/metrics.js';
-import { Telemetry } from './observability/telemetry.js';
-import { activeTracer } from './observability/tracing.js';
+import { Telemetry, type ReadPath } from './observability/telemetry.js';
 import type { EngineOptions, KeyspaceOptions } from './options.js';
 import { SessionListener } from './protocol/listener.js';
 import { SessionOperations } from './protocol/session-operations.js';
@@ -128,21 +127,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     try {
       throwIfAborted(options?.signal);
       const keyspace = this.#keyspaceNamed(keyspaceName);
-      // Metrics count every get but time only a sample of those answered at once: timing costs more than a hit.
-      const telemetry = this.#telemetry;
-      const metrics = telemetry.metrics !== undefined;
-      if (activeTracer() !== undefined || (metrics && telemetry.sample())) {
-        return telemetry.observedGet(this.#reader, keyspace, key, options?.signal, this.#ownerOf) as Promise<
-          GetResult<V> | undefined
-        >;
-      }
-      const read = this.#read(keyspace, key, options?.signal) as
-        GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
-      if (!metrics) return read instanceof Promise ? read : Promise.resolve(read);
-      if (read instanceof Promise) return telemetry.waited(keyspace, read);
-      if (read !== undefined) keyspace.immediateHits++;
-      else keyspace.immediateNotFound++;
-      return Promise.resolve(read);
+      return this.#telemetry.get(this.#readPath, keyspace, key, options?.signal) as Promise<GetResult<V> | undefined>;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -272,12 +257,13 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#cluster?.owners(keyspaceName, key) ?? [];
   }
 
-  /** {@link #read} and the owner lookup as values, made once, for the observed path. */
-  readonly #reader = (keyspace: Keyspace, key: string, signal: AbortSignal | undefined) =>
-    this.#read(keyspace, key, signal);
-  readonly #ownerOf = (keyspaceName: string, key: string): string | undefined =>
-    this.#cluster?.primary(keyspaceName, key);
+  /** The read path as telemetry runs it: made once, so a get makes no closure. */
+  readonly #readPath: ReadPath<Keyspace, GetResult<unknown> | undefined> = {
+    read: (keyspace, key, signal) => this.#read(keyspace, key, signal),
+    ownerOf: (keyspaceName, key) => this.#cluster?.primary(keyspaceName, key),
+  };
 
+  /** Reads `key` here when standalone, else wherever the cluster says it lives. */
   #read(keyspace: Keyspace, key: string, signal: AbortSignal | undefined) {
     return this.#cluster ? this.#cluster.get(keyspace, key, signal) : keyspace.get(key, signal);
   }
