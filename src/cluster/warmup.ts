@@ -6,8 +6,9 @@ const WARMUP_CONCURRENCY = 8;
 
 /**
  * After a topology change, loads the keys this node now owns and does not
- * hold: each keyspace's `warmKeys` and the keys it read often from other
- * nodes (its hot keys). Failures are logged; warmup never fails a caller.
+ * hold: each keyspace's `warmKeys` and every key it read from other nodes
+ * recently enough to be still in its hot cache (its hot keys), however
+ * often it read it. Failures are logged; warmup never fails a caller.
  */
 export async function warmUp(
   keyspaces: readonly Keyspace[],
