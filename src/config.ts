@@ -10,7 +10,14 @@ import type { KeyspaceConfig } from './keyspace/settings.js';
 import type { DataSource } from './keyspace/types.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { splitHostPort } from './net/host-port.js';
-import type { CircuitBreakerOptions, RateLimitOptions } from './options.js';
+import type {
+  AdminOptions,
+  CircuitBreakerOptions,
+  EngineOptions,
+  KeyspaceOptions,
+  RateLimitOptions,
+  SessionCacheOptions,
+} from './options.js';
 import { parseSessionAddress } from './protocol/address.js';
 import { MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
 
@@ -80,6 +87,11 @@ export const DEFAULTS = {
   failureThreshold: 5,
   resetTimeout: 10_000,
   rateLimitWaitTimeout: 250,
+  staleIfError: 0,
+  negativeTtl: 0,
+  warmKeys: [],
+  hotCache: true,
+  replicaReads: false,
 } as const;
 
 /** A timeout in ms: at most setTimeout's ceiling, above which it would fire at once. */
@@ -340,13 +352,13 @@ export function resolveKeyspaceConfig(
       resetTimeout: circuitBreaker.resetTimeout ?? DEFAULTS.resetTimeout,
     },
     codec: parsed.codec,
-    staleIfError: parsed.staleIfError ?? 0,
-    negativeTtl: parsed.negativeTtl ?? 0,
+    staleIfError: parsed.staleIfError ?? DEFAULTS.staleIfError,
+    negativeTtl: parsed.negativeTtl ?? DEFAULTS.negativeTtl,
     writeTimeout: parsed.writeTimeout ?? defaults.writeTimeout,
-    warmKeys: parsed.warmKeys ?? [],
-    hotCache: parsed.hotCache ?? true,
+    warmKeys: parsed.warmKeys ?? DEFAULTS.warmKeys,
+    hotCache: parsed.hotCache ?? DEFAULTS.hotCache,
     replicaCount: parsed.replicaCount ?? defaults.replicaCount,
-    replicaReads: parsed.replicaReads ?? false,
+    replicaReads: parsed.replicaReads ?? DEFAULTS.replicaReads,
   };
 }
 
@@ -360,3 +372,44 @@ function isListenAddress(value: string): boolean {
   const { host, port } = splitHostPort(value);
   return host.length > 0 && port >= 0 && port <= 65_535 && !/\s/.test(host);
 }
+
+/*
+ * Compile-time checks that the schemas above accept exactly the options that
+ * options.ts documents, with compatible types, and that the resolved keyspace
+ * settings have a field for every keyspace option: `npm run typecheck` fails,
+ * naming the fields, when one side gains a field the other lacks.
+ */
+
+/** `true` when A and B have the same keys, else the keys only one of them has. */
+type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never]
+  ? true
+  : { onlyInOne: Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A> };
+/** `true` when a value of either type is a value of the other. */
+type SameValues<A, B> = [A] extends [B]
+  ? [B] extends [A]
+    ? true
+    : { schema: A; documented: B }
+  : { schema: A; documented: B };
+/** A schema's input and its documented interface describe the same options. */
+type Agree<Schema, Documented> =
+  SameKeys<Schema, Documented> extends true ? SameValues<Schema, Documented> : SameKeys<Schema, Documented>;
+type Holds<Check extends true> = Check;
+type EngineInput = z.input<typeof engineSchema>;
+
+/** Not API: exported so the compiler checks it (see above). */
+export type OptionsAgree = [
+  Holds<Agree<z.input<typeof keyspaceSchema>, KeyspaceOptions<unknown>>>,
+  Holds<Agree<z.input<typeof circuitBreakerSchema>, CircuitBreakerOptions>>,
+  Holds<Agree<z.input<typeof rateLimitSchema>, RateLimitOptions>>,
+  // keyspaces are validated one by one with keyspaceSchema, checked above
+  Holds<SameKeys<EngineInput, EngineOptions>>,
+  Holds<Agree<Omit<EngineInput, 'keyspaces'>, Omit<EngineOptions, 'keyspaces'>>>,
+  Holds<Agree<NonNullable<EngineInput['membership']>, NonNullable<EngineOptions['membership']>>>,
+  Holds<Agree<NonNullable<EngineInput['tls']>, NonNullable<EngineOptions['tls']>>>,
+  Holds<Agree<NonNullable<EngineInput['sessionCache']>, SessionCacheOptions>>,
+  Holds<
+    Agree<NonNullable<NonNullable<EngineInput['sessionCache']>['socket']>, NonNullable<SessionCacheOptions['socket']>>
+  >,
+  Holds<Agree<NonNullable<EngineInput['admin']>, AdminOptions>>,
+  Holds<SameKeys<KeyspaceConfig, KeyspaceOptions>>,
+];
