@@ -3,6 +3,7 @@ import type { FailureDetection } from './cluster/membership.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { DiscoveryProvider } from './discovery.js';
 import type { Codec } from './keyspace/codecs.js';
+import type { DataSource } from './keyspace/types.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -10,16 +11,6 @@ import type { Logger } from './logger.js';
  * a keyspace's, and the session listener's. Validation and defaults live in
  * config.ts.
  */
-
-/** Where a keyspace loads missing keys from: a database, an API. */
-export interface DataSource<V = Uint8Array> {
-  /**
-   * Loads one key. Return `undefined` or `null` when the key does not exist.
-   * `signal` fires when the keyspace's `readTimeout` elapses: pass it on to
-   * the driver so abandoned queries stop.
-   */
-  fetch(key: string, context: { signal: AbortSignal }): Promise<V | null | undefined> | V | null | undefined;
-}
 
 /** Circuit breaker options; time values in ms. */
 export interface CircuitBreakerOptions {

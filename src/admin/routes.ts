@@ -1,7 +1,7 @@
 import type { PeerInfo } from '../cluster/cluster.js';
-import type { KeyspaceConfig } from '../config.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
-import type { KeyspaceStats } from '../keyspace/keyspace.js';
+import type { KeyspaceConfig } from '../keyspace/settings.js';
+import type { KeyspaceStats } from '../keyspace/types.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 

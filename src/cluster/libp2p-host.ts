@@ -1,4 +1,4 @@
-import './promise-shim.js';
+import '../lib/promise-shim.js';
 import { createHash } from 'node:crypto';
 import { isIP } from 'node:net';
 import { gossipsub } from '@chainsafe/libp2p-gossipsub';

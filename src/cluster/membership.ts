@@ -146,8 +146,8 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
     this.#publish(MEMBERS_TOPIC, this.#announcement('heartbeat'));
   }
 
-  /** Ids of the alive members, this node included. */
-  aliveIds(): string[] {
+  /** Ids of the members not declared gone: alive or suspect, this node included. */
+  aliveOrSuspectIds(): string[] {
     const ids = [this.#self.id];
     for (const member of this.#members.values())
       if (member.state === 'alive' || member.state === 'suspect') ids.push(member.id);

@@ -1,8 +1,9 @@
 import { waitFor } from '../abort.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
-import type { GetResult, Keyspace, PreparedPut, ReadResult } from '../keyspace/keyspace.js';
-import { SingleFlight, type Flight } from '../keyspace/single-flight.js';
+import type { Keyspace } from '../keyspace/keyspace.js';
+import type { GetResult, PreparedPut, ReadResult } from '../keyspace/types.js';
+import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
 import { MessageType } from './peer-codec.js';
@@ -37,20 +38,20 @@ export class OwnerRouter {
 
   /** Reads `key` wherever it lives. */
   get(
-    runtime: Keyspace,
+    keyspace: Keyspace,
     key: string,
     signal: AbortSignal | undefined,
   ): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
     validateKey(key);
-    const keyspace = runtime.config.name;
-    const primary = this.#context.placement.primary(keyspace, key);
-    if (primary === this.#context.selfId) return runtime.get(key, signal);
-    const replica = runtime.config.replicaReads ? this.#replicaCopy(runtime, key) : undefined;
-    if (replica !== undefined) return runtime.toResult(key, replica);
-    const hot = runtime.config.hotCache ? this.#context.hot.get(keyspace, key) : undefined;
-    if (hot !== undefined) return runtime.toResult(key, hot);
-    const loading = this.#flights.do(flightKey(keyspace, key), (flight) => this.#fetch(runtime, key, primary, flight));
-    return waitFor(loading, signal).then((read) => runtime.toResult(key, read));
+    const name = keyspace.name;
+    const primary = this.#context.placement.primary(name, key);
+    if (primary === this.#context.selfId) return keyspace.get(key, signal);
+    const replica = keyspace.config.replicaReads ? this.#replicaCopy(keyspace, key) : undefined;
+    if (replica !== undefined) return keyspace.toResult(key, replica);
+    const hot = keyspace.config.hotCache ? this.#context.hot.get(name, key) : undefined;
+    if (hot !== undefined) return keyspace.toResult(key, hot);
+    const loading = this.#flights.do(flightKey(name, key), (flight) => this.#fetch(keyspace, key, primary, flight));
+    return waitFor(loading, signal).then((read) => keyspace.toResult(key, read));
   }
 
   /**
@@ -60,14 +61,19 @@ export class OwnerRouter {
    * With `replicaReads`, a replica holding a fresh copy refuses by itself, as
    * a read on it would find the key.
    */
-  async put(runtime: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
+  async put(keyspace: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
     // A replica that reads its own copy refuses on that copy too: the key is taken for every read here.
-    if (ifAbsent && runtime.config.replicaReads && this.#ownsCopy(runtime, entry.key) && runtime.holdsValue(entry.key))
+    if (
+      ifAbsent &&
+      keyspace.config.replicaReads &&
+      this.#ownsCopy(keyspace, entry.key) &&
+      keyspace.holdsValue(entry.key)
+    )
       return false;
-    const keyspace = runtime.config.name;
+    const name = keyspace.name;
     const request = (onlyIfAbsent: boolean): PeerRequest => ({
       type: MessageType.PUT,
-      keyspace,
+      keyspace: name,
       key: entry.key,
       expiresAt: entry.expiry,
       ifAbsent: onlyIfAbsent,
@@ -75,64 +81,70 @@ export class OwnerRouter {
     });
     let wroteHere = false;
     const writeHere = (onlyIfAbsent: boolean) => (): boolean => {
-      const stored = runtime.commitPut(entry, onlyIfAbsent);
+      const stored = keyspace.commitPut(entry, onlyIfAbsent);
       wroteHere ||= stored;
       return stored;
     };
-    const ranked = this.#context.placement.rank(keyspace, entry.key);
+    const ranked = this.#context.placement.rank(name, entry.key);
     // Other nodes drop their copies while the owners write: a needless invalidation (the
     // key was taken) only costs a hot copy.
-    const invalidated = this.#invalidateOthers(runtime, entry.key, ranked);
+    const invalidated = this.#invalidateOthers(keyspace, entry.key, ranked);
     if (!ifAbsent) {
-      await this.#toOwners(runtime, entry.key, ranked, writeHere(false), request(false));
+      await this.#toOwners(keyspace, entry.key, ranked, writeHere(false), request(false));
     } else {
-      const decided = await this.#toOwners(runtime, entry.key, ranked, writeHere(true), request(true), 1);
+      const decided = await this.#toOwners(keyspace, entry.key, ranked, writeHere(true), request(true), 1);
       if (!decided.changed) {
         await invalidated;
         return false;
       }
       // The node that decided holds the entry; the other copies go to the next nodes.
       const rest = ranked.filter((id) => !decided.acknowledgedBy.includes(id));
-      if (runtime.config.replicaCount > 1)
+      if (keyspace.config.replicaCount > 1)
         await this.#toOwners(
-          runtime,
+          keyspace,
           entry.key,
           rest,
           writeHere(false),
           request(false),
-          runtime.config.replicaCount - 1,
+          keyspace.config.replicaCount - 1,
         ).catch(ignoreUnreachable);
     }
     await invalidated;
-    this.#invalidate(runtime, entry.key, ranked, wroteHere);
+    this.#invalidate(keyspace, entry.key, ranked, wroteHere);
     return true;
   }
 
   /** Deletes `key` on its owner nodes; resolves whether any of them held it. */
-  async delete(runtime: Keyspace, key: string): Promise<boolean> {
+  async delete(keyspace: Keyspace, key: string): Promise<boolean> {
     validateKey(key);
-    const keyspace = runtime.config.name;
-    const ranked = this.#context.placement.rank(keyspace, key);
+    const name = keyspace.name;
+    const ranked = this.#context.placement.rank(name, key);
     const [{ changed: deleted }] = await Promise.all([
-      this.#toOwners(runtime, key, ranked, () => runtime.delete(key), { type: MessageType.DELETE, keyspace, key }),
-      this.#invalidateOthers(runtime, key, ranked),
+      this.#toOwners(keyspace, key, ranked, () => keyspace.delete(key), {
+        type: MessageType.DELETE,
+        keyspace: name,
+        key,
+      }),
+      this.#invalidateOthers(keyspace, key, ranked),
     ]);
-    this.#invalidate(runtime, key, ranked, false);
+    this.#invalidate(keyspace, key, ranked, false);
     return deleted;
   }
 
-  /** Asks every other member to drop `keyspace`; resolves once all that answered did. */
-  async deleteKeyspace(keyspace: string, memberIds: readonly string[], timeoutMs: number): Promise<void> {
-    this.#context.hot.dropKeyspace(keyspace);
+  /** Asks every other member to drop the keyspace `name`; resolves once all that answered did. */
+  async deleteKeyspace(name: string, memberIds: readonly string[], timeoutMs: number): Promise<void> {
+    this.#context.hot.dropKeyspace(name);
     const others = memberIds.filter((id) => id !== this.#context.selfId);
     await Promise.allSettled(
-      others.map((id) => this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace }, timeoutMs)),
+      others.map((id) =>
+        this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace: name }, timeoutMs),
+      ),
     );
   }
 
   /** Applies an invalidation another node sent. */
-  onInvalidation(runtime: Keyspace, key: string): void {
-    this.#invalidate(runtime, key, this.#context.placement.rank(runtime.config.name, key), false);
+  onInvalidation(keyspace: Keyspace, key: string): void {
+    this.#invalidate(keyspace, key, this.#context.placement.rank(keyspace.name, key), false);
   }
 
   /** Remote reads in progress, for a graceful stop to wait on. */
@@ -146,42 +158,42 @@ export class OwnerRouter {
    * The first try is a plain promise chain, not an async function: it is the
    * hot path of every remote read, and allocates less that way.
    */
-  #fetch(runtime: Keyspace, key: string, primary: string, flight: Flight): Promise<ReadResult | undefined> {
-    return this.#ask(runtime, key, primary, flight).catch((error: unknown) =>
-      this.#fallBack(runtime, key, primary, flight, error),
+  #fetch(keyspace: Keyspace, key: string, primary: string, flight: Flight): Promise<ReadResult | undefined> {
+    return this.#ask(keyspace, key, primary, flight).catch((error: unknown) =>
+      this.#fallBack(keyspace, key, primary, flight, error),
     );
   }
 
   /** Asks one node for `key`; keeps a hot copy of the answer. */
-  #ask(runtime: Keyspace, key: string, node: string, flight: Flight): Promise<ReadResult> {
-    const keyspace = runtime.config.name;
+  #ask(keyspace: Keyspace, key: string, node: string, flight: Flight): Promise<ReadResult> {
+    const name = keyspace.name;
     return this.#context
       .client(node)
-      .request({ type: MessageType.GET, keyspace, key }, runtime.config.readTimeout + PEER_MARGIN_MS)
+      .request({ type: MessageType.GET, keyspace: name, key }, keyspace.config.readTimeout + PEER_MARGIN_MS)
       .then((reply) => {
         if (reply.type !== MessageType.VALUE)
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${node} answered a GET with message type ${reply.type}`);
         const read: ReadResult = { value: reply.found ? reply.value : null, expiresAt: reply.expiresAt };
-        if (!flight.superseded && runtime.config.hotCache)
-          this.#context.hot.set(keyspace, runtime.config.maxBytes, key, read.value, read.expiresAt);
+        if (!flight.superseded && keyspace.config.hotCache)
+          this.#context.hot.set(name, keyspace.config.maxBytes, key, read.value, read.expiresAt);
         return read;
       });
   }
 
   /** This node's own copy of `key` when it is one of its replicas (`replicaReads`), or undefined. */
-  #replicaCopy(runtime: Keyspace, key: string): ReadResult | undefined {
-    return this.#ownsCopy(runtime, key) ? runtime.peek(key) : undefined;
+  #replicaCopy(keyspace: Keyspace, key: string): ReadResult | undefined {
+    return this.#ownsCopy(keyspace, key) ? keyspace.readCached(key) : undefined;
   }
 
   /** Whether this node holds one of several copies of `key` (`replicaCount` 2 or more). */
-  #ownsCopy(runtime: Keyspace, key: string): boolean {
-    const { replicaCount, name } = runtime.config;
+  #ownsCopy(keyspace: Keyspace, key: string): boolean {
+    const { replicaCount, name } = keyspace.config;
     return replicaCount > 1 && this.#context.placement.isOwner(name, key, replicaCount, this.#context.selfId);
   }
 
   /** After the owner could not be reached: the other members in rendezvous order. */
   async #fallBack(
-    runtime: Keyspace,
+    keyspace: Keyspace,
     key: string,
     primary: string,
     flight: Flight,
@@ -189,11 +201,11 @@ export class OwnerRouter {
   ): Promise<ReadResult | undefined> {
     if (!isUnreachable(firstError)) throw firstError;
     let lastError = firstError;
-    for (const candidate of this.#context.placement.rank(runtime.config.name, key)) {
+    for (const candidate of this.#context.placement.rank(keyspace.name, key)) {
       if (candidate === primary) continue;
-      if (candidate === this.#context.selfId) return runtime.read(key, undefined);
+      if (candidate === this.#context.selfId) return keyspace.read(key, undefined);
       try {
-        return await this.#ask(runtime, key, candidate, flight);
+        return await this.#ask(keyspace, key, candidate, flight);
       } catch (error) {
         if (!isUnreachable(error)) throw error;
         lastError = error;
@@ -201,7 +213,7 @@ export class OwnerRouter {
     }
     throw new DistCacheError(
       ErrorCode.PEER_UNAVAILABLE,
-      `keyspace "${runtime.config.name}": no node could serve key ${JSON.stringify(key)}`,
+      `keyspace "${keyspace.name}": no node could serve key ${JSON.stringify(key)}`,
       { cause: lastError },
     );
   }
@@ -214,14 +226,14 @@ export class OwnerRouter {
    * and which nodes acknowledged.
    */
   async #toOwners(
-    runtime: Keyspace,
+    keyspace: Keyspace,
     key: string,
     ranked: readonly string[],
     local: () => unknown,
     request: PeerRequest,
-    copies = runtime.config.replicaCount,
+    copies = keyspace.config.replicaCount,
   ): Promise<{ changed: boolean; acknowledgedBy: string[] }> {
-    const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
+    const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
     const acknowledgedBy: string[] = [];
     let changed = false;
     let lastError: unknown;
@@ -249,7 +261,7 @@ export class OwnerRouter {
     if (acknowledgedBy.length === 0) {
       throw new DistCacheError(
         ErrorCode.PEER_UNAVAILABLE,
-        `keyspace "${runtime.config.name}": no node acknowledged the write of key ${JSON.stringify(key)}`,
+        `keyspace "${keyspace.name}": no node acknowledged the write of key ${JSON.stringify(key)}`,
         { cause: lastError },
       );
     }
@@ -261,12 +273,12 @@ export class OwnerRouter {
    * its main-store copy, left from a time it owned the key, unless this very
    * write just stored it there.
    */
-  #invalidate(runtime: Keyspace, key: string, ranked: readonly string[], wroteHere: boolean): void {
-    const keyspace = runtime.config.name;
-    this.#context.hot.delete(keyspace, key);
-    this.#flights.supersede(flightKey(keyspace, key));
-    const owners = ranked.slice(0, runtime.config.replicaCount);
-    if (!wroteHere && !owners.includes(this.#context.selfId)) runtime.delete(key);
+  #invalidate(keyspace: Keyspace, key: string, ranked: readonly string[], wroteHere: boolean): void {
+    const name = keyspace.name;
+    this.#context.hot.delete(name, key);
+    this.#flights.supersede(flightKey(name, key));
+    const owners = ranked.slice(0, keyspace.config.replicaCount);
+    if (!wroteHere && !owners.includes(this.#context.selfId)) keyspace.delete(key);
   }
 
   /**
@@ -274,19 +286,21 @@ export class OwnerRouter {
    * copies of `key`, and waits for their answers. A member that cannot be
    * reached is left to its hot copies' short TTL.
    */
-  async #invalidateOthers(runtime: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
-    const keyspace = runtime.config.name;
-    const owners = new Set(ranked.slice(0, runtime.config.replicaCount));
+  async #invalidateOthers(keyspace: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
+    const name = keyspace.name;
+    const owners = new Set(ranked.slice(0, keyspace.config.replicaCount));
     const others = ranked.filter((id) => id !== this.#context.selfId && !owners.has(id));
-    const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
+    const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
     await Promise.allSettled(
-      others.map((id) => this.#context.client(id).request({ type: MessageType.INVALIDATE, keyspace, key }, timeout)),
+      others.map((id) =>
+        this.#context.client(id).request({ type: MessageType.INVALIDATE, keyspace: name, key }, timeout),
+      ),
     );
   }
 }
 
-function flightKey(keyspace: string, key: string): string {
-  return `${keyspace}\u0000${key}`;
+function flightKey(name: string, key: string): string {
+  return `${name}\u0000${key}`;
 }
 
 /** Swallows a failure to reach any further node: a write with fewer copies still stands, as with any write. */

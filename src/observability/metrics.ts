@@ -1,15 +1,15 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { KeyspaceStats } from '../keyspace/keyspace.js';
+import type { KeyspaceStats } from '../keyspace/types.js';
 
 /** What the metrics read at scrape time: sizes and states the engine already keeps. */
 export interface MetricSources {
-  /** Each keyspace runtime: its stats, and its count of gets answered at once (kept by the engine, read here). */
+  /** Each keyspace: its stats, and its count of gets answered at once (kept on the keyspace, read here). */
   keyspaces(): { name: string; stats: KeyspaceStats; immediate: ImmediateGets }[];
   /** Members by state, this node included; empty when standalone. */
   members(): { state: string }[];
 }
 
-/** Gets a keyspace answered at once, counted with one increment each on the hot path (the keyspace runtime itself). */
+/** Gets a keyspace answered at once, counted with one increment each on the hot path (the keyspace itself). */
 export interface ImmediateGets {
   readonly immediateHits: number;
   readonly immediateNotFound: number;
@@ -35,7 +35,7 @@ const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 export class EngineMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'keyspace' | 'operation' | 'outcome'>;
-  /** Running totals already added to their counters, by keyspace runtime (a keyspace updated anew starts from zero). */
+  /** Running totals already added to their counters, by keyspace (a keyspace updated anew starts from zero). */
   readonly #reported = new WeakMap<ImmediateGets, Map<string, number>>();
   readonly #requestSeconds: Histogram<'keyspace' | 'operation' | 'outcome'>;
   readonly #loadSeconds: Histogram<'keyspace' | 'outcome'>;
@@ -47,10 +47,10 @@ export class EngineMetrics {
   constructor(sources: MetricSources) {
     const registers = [this.registry];
     const reported = this.#reported;
-    /** What a running total a keyspace runtime keeps grew by since the last scrape. */
-    const growth = (runtime: ImmediateGets, total: string, value: number): number => {
-      let seen = reported.get(runtime);
-      if (seen === undefined) reported.set(runtime, (seen = new Map()));
+    /** What a running total a keyspace keeps grew by since the last scrape. */
+    const growth = (keyspace: ImmediateGets, total: string, value: number): number => {
+      let seen = reported.get(keyspace);
+      if (seen === undefined) reported.set(keyspace, (seen = new Map()));
       const last = seen.get(total) ?? 0;
       seen.set(total, value);
       return value - last;
