@@ -111,7 +111,9 @@ async function npm(cwd: string, args: string[]): Promise<{ stdout: string; stder
     return await run('npm', args, { cwd, timeout: NPM_TIMEOUT_MS, maxBuffer: 16 << 20 });
   } catch (error) {
     const failed = error as Error & { stderr?: string };
-    throw new Error(`npm ${args.join(' ')} failed in ${cwd}: ${failed.message}\n${failed.stderr ?? ''}`);
+    throw new Error(`npm ${args.join(' ')} failed in ${cwd}: ${failed.message}\n${failed.stderr ?? ''}`, {
+      cause: error,
+    });
   }
 }
 
