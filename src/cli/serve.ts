@@ -5,6 +5,7 @@ import type { EngineOptions } from '../config.js';
 import type { DiscoveryProvider } from '../discovery.js';
 import { Engine } from '../engine.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
+import { defaultLogger } from '../logger.js';
 import { integerFlag, parseFlags, UsageError, type Command } from './command.js';
 import { untilSignal } from './signals.js';
 
@@ -59,7 +60,8 @@ file. SIGTERM and SIGINT stop the node gracefully.`;
 export async function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<EngineOptions> {
   const flags = parseFlags(argv, FLAGS, env);
   const file = flags.config === undefined ? {} : readConfigFile(flags.config);
-  const options: EngineOptions = { keyspaces: [], ...file };
+  // A server logs its lifecycle (started, joined, stopped), unlike an engine embedded in an application.
+  const options: EngineOptions = { keyspaces: [], logger: defaultLogger('info'), ...file };
   const sessionCache = { ...(options.sessionCache ?? { listen: [] }) };
   if (flags.listen !== undefined) sessionCache.listen = flags.listen;
   if (flags['max-bytes'] !== undefined) sessionCache.maxBytes = integerFlag('max-bytes', flags['max-bytes'], 0, 1);
