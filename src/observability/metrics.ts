@@ -5,7 +5,7 @@ import type { KeyspaceStats } from '../keyspace/keyspace.js';
 export interface MetricSources {
   /** Each keyspace runtime: its stats, and its count of gets answered at once (kept by the engine, read here). */
   keyspaces(): { name: string; stats: KeyspaceStats; immediate: ImmediateGets }[];
-  /** Members by state, this node included; empty when standalone. */
+  /** Members by state, this node included (alone when standalone). */
   members(): { state: string }[];
 }
 
