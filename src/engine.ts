@@ -93,7 +93,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     super();
     this.#config = resolveEngineConfig(options);
     for (const keyspace of this.#config.keyspaces) this.#definitions.set(keyspace.name, keyspace);
-    this.#telemetry = new Telemetry(this.#config.admin && new EngineMetrics(this.#metricSources()));
+    const parts = { sessionListener: this.#config.sessionCache !== undefined };
+    this.#telemetry = new Telemetry(this.#config.admin && new EngineMetrics(this.#metricSources(), parts));
   }
 
   /**
