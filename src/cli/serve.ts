@@ -42,9 +42,11 @@ engine; standalone without a discovery flag (--peers, --dns, --nats,
   --dns NAME             DNS discovery: A records of NAME (SRV when NAME
                          starts with "_", e.g. _distcache._tcp.cache.internal)
   --dns-server IP[:PORT] DNS server to ask (default: the system's)
-  --nats URL,URL         NATS discovery through these servers
+  --nats URL,URL         NATS discovery through these servers (needs the
+                         package @nats-io/transport-node installed)
   --kubernetes SELECTOR  Kubernetes discovery: Running and Ready pods with
-                         these labels, in the pod's own namespace
+                         these labels, in the pod's own namespace (needs the
+                         package @kubernetes/client-node installed)
   --replicas N           nodes holding each session (default 1)
   --cluster-key KEY      pre-shared key of the cluster (16+ characters)
   --admin HOST:PORT      the admin HTTP server (health, readiness, members,
