@@ -193,6 +193,14 @@ export const EDGE_CASES: readonly EdgeCase[] = [
     add(60_000, text('id-two-frames'), twoFrames, Status.OK),
     get(text('id-two-frames'), twoFrames),
   ]),
+  edgeCase('a 4-byte session is answered as stored (libdistcache clients read any answer under 5 bytes as a miss)', [
+    add(60_000, text('id-4-bytes'), text('four'), Status.OK),
+    get(text('id-4-bytes'), text('four')),
+  ]),
+  edgeCase('a 4070-byte session is answered in 4098 bytes (libdistcache clients misread 4097 to 4100)', [
+    add(60_000, text('id-4070-bytes'), pattern(4070, 70), Status.OK),
+    get(text('id-4070-bytes'), pattern(4070, 70)),
+  ]),
   edgeCase('the largest ADD (16 frames, a 32759-byte session) is stored and answered in 16 frames', [
     add(60_000, Uint8Array.of(0x5a), largest, Status.OK),
     get(Uint8Array.of(0x5a), largest),

@@ -16,12 +16,13 @@ export type Answer = string;
  * One at a time (the default), each request is written once the previous
  * one is answered, and the bytes that arrive meanwhile are its answer.
  * `pipelined` writes them all at once and records the whole stream as one
- * answer. A close or a deadline ends the exchange.
+ * answer, once `answers` messages (by default one a request) arrived. A
+ * close or the deadline ends the exchange.
  */
 export async function exchange(
   address: string,
   requests: readonly Uint8Array[],
-  options: { pipelined?: boolean; deadlineMs?: number } = {},
+  options: { pipelined?: boolean; answers?: number; deadlineMs?: number } = {},
 ): Promise<Answer[]> {
   const deadlineMs = options.deadlineMs ?? 5_000;
   const socket = net.connect(connectOptions(parseSessionAddress(address)));
@@ -68,7 +69,7 @@ export async function exchange(
   try {
     if (options.pipelined) {
       socket.write(Buffer.concat(requests));
-      answers.push(await until(requests.length));
+      answers.push(await until(options.answers ?? requests.length));
     } else {
       for (const [index, request] of requests.entries()) {
         socket.write(request);
