@@ -5,8 +5,9 @@ import type { Keyspace } from '../keyspace/keyspace.js';
 import type { GetResult, PreparedPut, ReadResult } from '../keyspace/types.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { HotCache } from './hot-cache.js';
-import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
+import type { PeerClient, PeerRequest } from './peer-client.js';
 import { MessageType } from './peer-codec.js';
+import { isUnreachable } from './peer-errors.js';
 import type { Placement } from './placement.js';
 
 /** Extra time a peer request gets on top of the owner's own read or write timeout. */
@@ -306,12 +307,4 @@ function flightKey(name: string, key: string): string {
 /** Swallows a failure to reach any further node: a write with fewer copies still stands, as with any write. */
 function ignoreUnreachable(error: unknown): void {
   if (!isDistCacheError(error, ErrorCode.PEER_UNAVAILABLE)) throw error;
-}
-
-/** A failure to reach a node (down, timed out, stopping), as opposed to an answer from it. */
-function isUnreachable(error: unknown): boolean {
-  if (error instanceof PeerReplyError) return error.code === ErrorCode.ENGINE_NOT_STARTED;
-  return (
-    error instanceof DistCacheError && (error.code === ErrorCode.PEER_UNAVAILABLE || error.code === ErrorCode.TIMEOUT)
-  );
 }

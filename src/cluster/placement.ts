@@ -74,9 +74,25 @@ export class Placement {
 
   /** Every member, best first, for `key` in the keyspace `keyspaceName`: the first `replicaCount` own it, the rest are fallbacks in order. */
   rank(keyspaceName: string, key: string): string[] {
+    return this.rankAmong(this.#members, keyspaceName, key);
+  }
+
+  /**
+   * {@link rank} over any set of nodes instead of the members: the order
+   * they would have in a view made of them alone (rendezvous hashing ranks
+   * each node on its own, so a subset keeps the members' relative order).
+   */
+  rankAmong(nodes: readonly string[], keyspaceName: string, key: string): string[] {
     const suffix = `\u0000${keyspaceName}\u0000${key}`;
-    const scored = this.#members.map((member) => ({ member, score: this.#hasher.hash(member + suffix) }));
+    const scored = nodes.map((member) => ({ member, score: this.#hasher.hash(member + suffix) }));
     scored.sort((a, b) => (a.score === b.score ? (a.member < b.member ? -1 : 1) : a.score > b.score ? -1 : 1));
     return scored.map(({ member }) => member);
+  }
+
+  /** The same hashing over another member list: the view before or after a change. */
+  withMembers(members: Iterable<string>): Placement {
+    const view = new Placement(this.#hasher);
+    view.setMembers(members);
+    return view;
   }
 }
