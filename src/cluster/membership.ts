@@ -79,7 +79,7 @@ interface MemberRecord {
  * stopped (alive → suspect → dead). Emits `change` for every transition.
  */
 export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
-  readonly #self: SelfDescription;
+  #self: SelfDescription;
   readonly #detection: FailureDetection;
   readonly #logger: Logger;
   readonly #clusterKey: string | undefined;
@@ -152,6 +152,12 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
     for (const member of this.#members.values())
       if (member.state === 'alive' || member.state === 'suspect') ids.push(member.id);
     return ids;
+  }
+
+  /** Announces a new keyspace digest at once; the other members report this node `updated`. */
+  setDigest(digest: string): void {
+    this.#self = { ...this.#self, digest };
+    if (this.#leftAt === undefined) this.#publish(MEMBERS_TOPIC, this.#announcement('heartbeat'));
   }
 
   /** Every member this node knows of, this node excluded. */

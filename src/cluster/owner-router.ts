@@ -3,21 +3,27 @@ import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import type { GetResult, PreparedPut, ReadResult } from '../keyspace/types.js';
+import type { HybridLogicalClock } from '../lib/hybrid-logical-clock.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { HotCache } from './hot-cache.js';
 import type { PeerClient, PeerRequest } from './peer-client.js';
 import { MessageType } from './peer-codec.js';
 import { isUnreachable } from './peer-errors.js';
 import type { Placement } from './placement.js';
+import type { Resync } from './resync.js';
 
 /** Extra time a peer request gets on top of the owner's own read or write timeout. */
-const PEER_MARGIN_MS = 1_000;
+export const PEER_MARGIN_MS = 1_000;
 
 /** What the router needs from the rest of the cluster. */
 export interface RouterContext {
   readonly selfId: string;
   readonly placement: Placement;
   readonly hot: HotCache;
+  /** Stamps every write this node makes. */
+  readonly clock: HybridLogicalClock;
+  /** While this node syncs, the reads of the keys it owns go through it. */
+  readonly resync: Resync;
   client(id: string): PeerClient;
 }
 
@@ -28,6 +34,8 @@ export interface RouterContext {
  * in rendezvous order when the owner cannot be reached. Writes: to the owner
  * and its replicas, and at the same time an acknowledged invalidation to
  * every other node, so a read after the write returns it from any node.
+ * Every write carries a version this node's clock stamped; each owner
+ * stores it above anything it held.
  */
 export class OwnerRouter {
   readonly #context: RouterContext;
@@ -46,7 +54,11 @@ export class OwnerRouter {
     validateKey(key);
     const name = keyspace.name;
     const primary = this.#context.placement.primary(name, key);
-    if (primary === this.#context.selfId) return keyspace.get(key, signal);
+    if (primary === this.#context.selfId) {
+      if (!this.#context.resync.active) return keyspace.get(key, signal);
+      const read = this.#context.resync.read(keyspace, key, signal);
+      return read instanceof Promise ? read.then((r) => keyspace.toResult(key, r)) : keyspace.toResult(key, read);
+    }
     const replica = keyspace.config.replicaReads ? this.#replicaCopy(keyspace, key) : undefined;
     if (replica !== undefined) return keyspace.toResult(key, replica);
     const hot = keyspace.config.hotCache ? this.#context.hot.get(name, key) : undefined;
@@ -63,6 +75,8 @@ export class OwnerRouter {
    * a read on it would find the key.
    */
   async put(keyspace: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
+    // A copy held from before a sync may be stale: check it before deciding whether the key is free.
+    if (ifAbsent && this.#ownsCopy(keyspace, entry.key)) await this.#context.resync.check(keyspace, entry.key);
     // A replica that reads its own copy refuses on that copy too: the key is taken for every read here.
     if (
       ifAbsent &&
@@ -72,24 +86,29 @@ export class OwnerRouter {
     )
       return false;
     const name = keyspace.name;
-    const request = (onlyIfAbsent: boolean): PeerRequest => ({
-      type: MessageType.PUT,
-      keyspace: name,
-      key: entry.key,
-      expiresAt: entry.expiry,
-      ifAbsent: onlyIfAbsent,
-      value: entry.bytes,
-    });
+    const version = this.#context.clock.next();
+    const request =
+      (onlyIfAbsent: boolean) =>
+      (standIn: boolean): PeerRequest => ({
+        type: MessageType.VERSIONED_PUT,
+        keyspace: name,
+        key: entry.key,
+        expiresAt: entry.expiry,
+        ifAbsent: onlyIfAbsent,
+        standIn,
+        version,
+        value: entry.bytes,
+      });
     let wroteHere = false;
     const writeHere = (onlyIfAbsent: boolean) => (): boolean => {
-      const stored = keyspace.commitPut(entry, onlyIfAbsent);
+      const stored = keyspace.commitPut(entry, onlyIfAbsent, version);
       wroteHere ||= stored;
       return stored;
     };
     const ranked = this.#context.placement.rank(name, entry.key);
     // Other nodes drop their copies while the owners write: a needless invalidation (the
     // key was taken) only costs a hot copy.
-    const invalidated = this.#invalidateOthers(keyspace, entry.key, ranked);
+    const invalidated = this.#invalidateOthers(keyspace, entry.key, ranked, version);
     if (!ifAbsent) {
       await this.#toOwners(keyspace, entry.key, ranked, writeHere(false), request(false));
     } else {
@@ -111,7 +130,7 @@ export class OwnerRouter {
         ).catch(ignoreUnreachable);
     }
     await invalidated;
-    this.#invalidate(keyspace, entry.key, ranked, wroteHere);
+    this.#invalidate(keyspace, entry.key, ranked, wroteHere, version);
     return true;
   }
 
@@ -120,15 +139,18 @@ export class OwnerRouter {
     validateKey(key);
     const name = keyspace.name;
     const ranked = this.#context.placement.rank(name, key);
+    const version = this.#context.clock.next();
     const [{ changed: deleted }] = await Promise.all([
-      this.#toOwners(keyspace, key, ranked, () => keyspace.delete(key), {
-        type: MessageType.DELETE,
-        keyspace: name,
+      this.#toOwners(
+        keyspace,
         key,
-      }),
-      this.#invalidateOthers(keyspace, key, ranked),
+        ranked,
+        () => keyspace.delete(key, version),
+        (standIn) => ({ type: MessageType.VERSIONED_DELETE, keyspace: name, key, standIn, version }),
+      ),
+      this.#invalidateOthers(keyspace, key, ranked, version),
     ]);
-    this.#invalidate(keyspace, key, ranked, false);
+    this.#invalidate(keyspace, key, ranked, false, version);
     return deleted;
   }
 
@@ -143,9 +165,9 @@ export class OwnerRouter {
     );
   }
 
-  /** Applies an invalidation another node sent. */
-  onInvalidation(keyspace: Keyspace, key: string): void {
-    this.#invalidate(keyspace, key, this.#context.placement.rank(keyspace.name, key), false);
+  /** Applies an invalidation another node sent, for a write of `version` (Infinity: of unknown version). */
+  onInvalidation(keyspace: Keyspace, key: string, version: number): void {
+    this.#invalidate(keyspace, key, this.#context.placement.rank(keyspace.name, key), false, version);
   }
 
   /** Remote reads in progress, for a graceful stop to wait on. */
@@ -181,9 +203,11 @@ export class OwnerRouter {
       });
   }
 
-  /** This node's own copy of `key` when it is one of its replicas (`replicaReads`), or undefined. */
+  /** This node's own copy of `key` when it is one of its replicas (`replicaReads`) and can be trusted now, or undefined. */
   #replicaCopy(keyspace: Keyspace, key: string): ReadResult | undefined {
-    return this.#ownsCopy(keyspace, key) ? keyspace.readCached(key) : undefined;
+    return this.#ownsCopy(keyspace, key) && this.#context.resync.isChecked(keyspace, key)
+      ? keyspace.readCached(key)
+      : undefined;
   }
 
   /** Whether this node holds one of several copies of `key` (`replicaCount` 2 or more). */
@@ -221,7 +245,8 @@ export class OwnerRouter {
 
   /**
    * Runs a write on `copies` (default replicaCount) nodes: the owners first, and for each
-   * owner that cannot be reached the next node in rendezvous order, so an
+   * owner that cannot be reached the next node in rendezvous order (a stand-in:
+   * it keeps the copy rather than forwarding it to the owner), so an
    * acknowledged write has that many copies whenever that many nodes answer.
    * Resolves whether any node reported a change (`delete`, a stored `ifAbsent`)
    * and which nodes acknowledged.
@@ -231,9 +256,10 @@ export class OwnerRouter {
     key: string,
     ranked: readonly string[],
     local: () => unknown,
-    request: PeerRequest,
+    request: (standIn: boolean) => PeerRequest,
     copies = keyspace.config.replicaCount,
   ): Promise<{ changed: boolean; acknowledgedBy: string[] }> {
+    const owners = ranked.slice(0, keyspace.config.replicaCount);
     const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
     const acknowledgedBy: string[] = [];
     let changed = false;
@@ -244,7 +270,7 @@ export class OwnerRouter {
       const results = await Promise.allSettled(
         batch.map(async (id) => {
           if (id === this.#context.selfId) return local() !== false;
-          const reply = await this.#context.client(id).request(request, timeout);
+          const reply = await this.#context.client(id).request(request(!owners.includes(id)), timeout);
           return reply.type === MessageType.OK && reply.flag;
         }),
       );
@@ -271,15 +297,19 @@ export class OwnerRouter {
 
   /**
    * Drops the hot copy of `key` here. A node that is not an owner also drops
-   * its main-store copy, left from a time it owned the key, unless this very
-   * write just stored it there.
+   * a main-store copy older than the write (one a stand-in write left, or a
+   * handoff that came ahead of a membership change), unless this very write
+   * just stored it there: it must not be found later, should this node own
+   * the key again.
    */
-  #invalidate(keyspace: Keyspace, key: string, ranked: readonly string[], wroteHere: boolean): void {
+  #invalidate(keyspace: Keyspace, key: string, ranked: readonly string[], wroteHere: boolean, version: number): void {
     const name = keyspace.name;
     this.#context.hot.delete(name, key);
     this.#flights.supersede(flightKey(name, key));
     const owners = ranked.slice(0, keyspace.config.replicaCount);
-    if (!wroteHere && !owners.includes(this.#context.selfId)) keyspace.delete(key);
+    if (wroteHere || owners.includes(this.#context.selfId)) return;
+    const held = keyspace.copyOf(key);
+    if (held !== undefined && held.version < version) keyspace.discard(key);
   }
 
   /**
@@ -287,14 +317,16 @@ export class OwnerRouter {
    * copies of `key`, and waits for their answers. A member that cannot be
    * reached is left to its hot copies' short TTL.
    */
-  async #invalidateOthers(keyspace: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
+  async #invalidateOthers(keyspace: Keyspace, key: string, ranked: readonly string[], version: number): Promise<void> {
     const name = keyspace.name;
     const owners = new Set(ranked.slice(0, keyspace.config.replicaCount));
     const others = ranked.filter((id) => id !== this.#context.selfId && !owners.has(id));
     const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
     await Promise.allSettled(
       others.map((id) =>
-        this.#context.client(id).request({ type: MessageType.INVALIDATE, keyspace: name, key }, timeout),
+        this.#context
+          .client(id)
+          .request({ type: MessageType.VERSIONED_INVALIDATE, keyspace: name, key, version }, timeout),
       ),
     );
   }

@@ -17,7 +17,10 @@ import type { PeerTlsOptions } from './peer-server.js';
 import { PendingRequests } from './pending-requests.js';
 
 /** A request a client can send (the transport adds the request id). */
-export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 }>, 'requestId'>;
+export type PeerRequest = DistributiveOmit<
+  Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 25 }>,
+  'requestId'
+>;
 
 /**
  * An error the peer answered with (its data source failed, the keyspace is
@@ -32,6 +35,12 @@ const MESSAGE_NAMES: Record<PeerRequest['type'], string> = {
   12: 'DELETE',
   13: 'DELETE_KEYSPACE',
   14: 'INVALIDATE',
+  15: 'PUT',
+  16: 'DELETE',
+  17: 'INVALIDATE',
+  18: 'PEEK',
+  19: 'HANDOFF',
+  25: 'SYNC',
 };
 
 /** Requests one connection may have waiting for an answer; past it requests fail at once. */

@@ -2,6 +2,7 @@ import { DistCacheError, ErrorCode } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import type { ReadResult } from '../keyspace/types.js';
+import type { CopyCoordinator } from './copy-coordinator.js';
 import type { HotCache } from './hot-cache.js';
 import type { OwnerRouter } from './owner-router.js';
 import type { PeerReadReply, PeerRequestHandler } from './peer-server.js';
@@ -16,13 +17,18 @@ export interface PeerRequestContext {
   dropLocal(name: string): Promise<void>;
   readonly hot: HotCache;
   readonly router: OwnerRouter;
+  readonly copies: CopyCoordinator;
 }
 
 /**
  * The server side of peer requests: answers them with this node's own
  * keyspaces, never routing them on (the asking node already chose this one).
+ * A write for a key this node does not own (the writer's view of the
+ * members is not this node's, or this node is leaving) is forwarded to its
+ * owners before it is acknowledged.
  */
 export function createPeerRequestHandler(context: PeerRequestContext): PeerRequestHandler {
+  const { copies } = context;
   const keyspaceNamed = (name: string): Keyspace => {
     const found = context.keyspace(name);
     if (found === undefined)
@@ -31,21 +37,45 @@ export function createPeerRequestHandler(context: PeerRequestContext): PeerReque
   };
   return {
     get: (name, key) => {
-      const read = keyspaceNamed(name).read(key, undefined);
+      const keyspace = keyspaceNamed(name);
+      const read = copies.resync.active ? copies.resync.read(keyspace, key, undefined) : keyspace.read(key, undefined);
       return read instanceof Promise ? read.then(toReadReply) : toReadReply(read);
     },
-    put: (name, key, expiresAt, value, ifAbsent) => {
+    put: ({ keyspace: name, key, expiresAt, value, ifAbsent, standIn, version }) => {
       validateKey(key);
-      return keyspaceNamed(name).commitPut({ key, bytes: value, expiry: expiresAt }, ifAbsent);
+      const keyspace = keyspaceNamed(name);
+      const commit = (): boolean | Promise<boolean> => {
+        if (!keyspace.commitPut({ key, bytes: value, expiry: expiresAt }, ifAbsent, version)) return false;
+        return copies.forward(keyspace, key, standIn)?.then(() => true) ?? true;
+      };
+      // A copy held from before a sync may be stale: check it before deciding whether the key is free.
+      const checking = ifAbsent ? copies.resync.check(keyspace, key) : undefined;
+      return checking === undefined ? commit() : checking.then(commit);
     },
-    delete: (name, key) => keyspaceNamed(name).delete(key),
-    invalidate: (name, key) => {
+    delete: ({ keyspace: name, key, standIn, version }) => {
+      const keyspace = keyspaceNamed(name);
+      const deleted = keyspace.delete(key, version);
+      return copies.forward(keyspace, key, standIn)?.then(() => deleted) ?? deleted;
+    },
+    invalidate: (name, key, version) => {
       validateKey(key);
-      context.router.onInvalidation(keyspaceNamed(name), key);
+      context.router.onInvalidation(keyspaceNamed(name), key, version);
     },
     deleteKeyspace: async (name) => {
       context.hot.dropKeyspace(name);
       if (context.keyspace(name) !== undefined) await context.dropLocal(name);
+    },
+    peek: (name, key) => {
+      validateKey(key);
+      return keyspaceNamed(name).copyOf(key);
+    },
+    merge: (name, entries) => {
+      const keyspace = keyspaceNamed(name);
+      for (const { key } of entries) validateKey(key);
+      copies.merge(keyspace, entries);
+    },
+    sync: async (requester) => {
+      await copies.serveSync(requester);
     },
   };
 }

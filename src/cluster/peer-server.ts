@@ -1,5 +1,6 @@
 import net from 'node:net';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
+import type { VersionedCopy } from '../keyspace/versions.js';
 import type { Logger } from '../logger.js';
 import { createStreamServer, listenOrFail, type ServerTls } from '../net/stream-server.js';
 import { BatchedWriter } from './batched-writer.js';
@@ -10,19 +11,48 @@ import {
   PEER_PROTOCOL_VERSION,
   PeerMessageDecoder,
   encodePeerMessage,
+  type KeyCopy,
   type PeerMessage,
 } from './peer-codec.js';
 
-/** What a node does for its peers' requests: always locally, never forwarded again. */
+/** What a node does for its peers' requests: locally (a write for a key it does not own is sent on to the owners). */
 export interface PeerRequestHandler {
   /** A hit answers synchronously, so the server can reply without a promise. */
   get(keyspace: string, key: string): PeerReadReply | Promise<PeerReadReply>;
   /** Stores a value; false when `ifAbsent` and a fresh entry is there. */
-  put(keyspace: string, key: string, expiresAt: number, value: Uint8Array, ifAbsent: boolean): boolean;
-  delete(keyspace: string, key: string): boolean;
+  put(write: PeerPut): boolean | Promise<boolean>;
+  /** Deletes a key; whether a value was held. */
+  delete(write: PeerDelete): boolean | Promise<boolean>;
   deleteKeyspace(keyspace: string): Promise<void>;
-  /** Another node wrote `key`: drop copies of it here. */
-  invalidate(keyspace: string, key: string): void;
+  /** Another node wrote `key` with `version` (Infinity: a node too old to say): drop older copies of it here. */
+  invalidate(keyspace: string, key: string, version: number): void;
+  /** This node's copy of `key` as held (a tombstone, expired), without loading; undefined when none. */
+  peek(keyspace: string, key: string): VersionedCopy | undefined;
+  /** Copies from another node, each applied when newer than the one held. */
+  merge(keyspace: string, entries: readonly KeyCopy[]): void;
+  /** `requester` asks for the entries it owns: resolves once they were sent. */
+  sync(requester: string): Promise<void>;
+}
+
+/** A put from another node. */
+export interface PeerPut {
+  readonly keyspace: string;
+  readonly key: string;
+  readonly expiresAt: number;
+  readonly value: Uint8Array;
+  readonly ifAbsent: boolean;
+  /** The writer could not reach an owner: this node keeps the copy for it. */
+  readonly standIn: boolean;
+  /** The writer's stamp (0 from a node too old to send one): the write is stored above it. */
+  readonly version: number;
+}
+
+/** A delete from another node. */
+export interface PeerDelete {
+  readonly keyspace: string;
+  readonly key: string;
+  readonly standIn: boolean;
+  readonly version: number;
 }
 
 /** The owner's answer to a GET: the bytes (null = does not exist) and their expiry. */
@@ -138,6 +168,7 @@ export class PeerServer {
             }),
           );
           state = 'auth';
+          decoder.maxFrameBytes = MAX_PEER_FRAME_BYTES; // TEMPORARY (replaced by the peer-trust handshake): requests may share a chunk with AUTH
         } else if (state === 'auth') {
           if (message.type !== MessageType.AUTH || !this.proof.verify(challenge, message.proof))
             return refuse('wrong cluster key');
@@ -185,20 +216,33 @@ export class PeerServer {
           return read instanceof Promise ? read.then(toValue, failed) : toValue(read);
         }
         case MessageType.PUT:
-          return {
-            type: MessageType.OK,
-            requestId,
-            flag: this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent),
-          };
+        case MessageType.VERSIONED_PUT:
+          return ok(requestId, this.handler.put(asVersioned(message)), failed);
         case MessageType.DELETE:
-          return { type: MessageType.OK, requestId, flag: this.handler.delete(message.keyspace, message.key) };
+          return ok(requestId, this.handler.delete({ ...message, standIn: false, version: 0 }), failed);
+        case MessageType.VERSIONED_DELETE:
+          return ok(requestId, this.handler.delete(message), failed);
         case MessageType.INVALIDATE:
-          this.handler.invalidate(message.keyspace, message.key);
-          return { type: MessageType.OK, requestId, flag: true };
+        case MessageType.VERSIONED_INVALIDATE:
+          this.handler.invalidate(message.keyspace, message.key, 'version' in message ? message.version : Infinity);
+          return ok(requestId, true, failed);
         case MessageType.DELETE_KEYSPACE:
-          return this.handler
-            .deleteKeyspace(message.keyspace)
-            .then(() => ({ type: MessageType.OK, requestId, flag: true }) as PeerMessage, failed);
+          return ok(
+            requestId,
+            this.handler.deleteKeyspace(message.keyspace).then(() => true),
+            failed,
+          );
+        case MessageType.PEEK:
+          return { type: MessageType.COPY, requestId, copy: this.handler.peek(message.keyspace, message.key) };
+        case MessageType.HANDOFF:
+          this.handler.merge(message.keyspace, message.entries);
+          return ok(requestId, true, failed);
+        case MessageType.SYNC:
+          return ok(
+            requestId,
+            this.handler.sync(message.requester).then(() => true),
+            failed,
+          );
         default:
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer protocol: message type ${message.type} is not a request`);
       }
@@ -209,6 +253,23 @@ export class PeerServer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The OK reply for a flag, at once or once it is known. */
+function ok(
+  requestId: number,
+  flag: boolean | Promise<boolean>,
+  failed: (error: unknown) => PeerMessage,
+): PeerMessage | Promise<PeerMessage> {
+  if (typeof flag === 'boolean') return { type: MessageType.OK, requestId, flag };
+  return flag.then((value): PeerMessage => ({ type: MessageType.OK, requestId, flag: value }), failed);
+}
+
+/** A put as the handler takes it; one from a node too old to version it has no stamp and no stand-in flag. */
+function asVersioned(
+  message: Extract<PeerMessage, { type: typeof MessageType.PUT | typeof MessageType.VERSIONED_PUT }>,
+): PeerPut {
+  return message.type === MessageType.VERSIONED_PUT ? message : { ...message, standIn: false, version: 0 };
+}
 
 /** The ERROR reply that carries `error`'s code to the requester. */
 function errorReply(requestId: number, error: unknown): PeerMessage {

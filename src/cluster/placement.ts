@@ -65,10 +65,12 @@ export class Placement {
 
   /**
    * Whether `id` is one of the `replicaCount` owners of `key`. Every member is
-   * when there are no more members than copies, which needs no ranking.
+   * when there are no more members than copies, and with one copy the
+   * remembered primary answers: neither needs ranking.
    */
   isOwner(keyspaceName: string, key: string, replicaCount: number, id: string): boolean {
     if (this.#members.length <= replicaCount) return this.#members.includes(id);
+    if (replicaCount === 1) return this.primary(keyspaceName, key) === id;
     return this.owners(keyspaceName, key, replicaCount).includes(id);
   }
 

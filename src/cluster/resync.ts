@@ -42,19 +42,21 @@ export interface ResyncContext {
   requestSync(node: string, timeoutMs: number): Promise<void>;
 }
 
-/** One sync, from its start until every member asked is done or the deadline passes. */
+/** One sync, from its start (or its last widening) until every member asked is done or the deadline passes. */
 interface Round {
   readonly reason: ResyncReason;
   /** Entries with a version above it were written since the round began: they need no check. */
-  readonly floor: number;
+  floor: number;
   /** The members whose copies may be newer than this node's (undefined: every other member). */
-  readonly otherSide: Set<string> | undefined;
-  /** Per keyspace, the keys checked against the other side since the round began. */
-  readonly checked: Map<string, Set<string>>;
-  /** Members asked to send their entries that have not finished. */
+  otherSide: Set<string> | undefined;
+  /** Per keyspace, the keys checked against the other side since the round began or widened. */
+  checked: Map<string, Set<string>>;
+  /** Members asked to send their entries. */
+  readonly asked: Set<string>;
+  /** Members asked that have not finished. */
   readonly waiting: Set<string>;
-  readonly began: number;
-  readonly deadline: number;
+  began: number;
+  deadline: number;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -76,6 +78,7 @@ export class Resync {
   readonly #context: ResyncContext;
   #round: Round | undefined;
   readonly #checks = new SingleFlight<void>();
+  #idleWaiters: (() => void)[] = [];
 
   constructor(context: ResyncContext) {
     this.#context = context;
@@ -88,35 +91,42 @@ export class Resync {
 
   /**
    * Starts syncing against `otherSide` (the members whose copies may be
-   * newer; undefined = every other member), or widens the sync in progress:
-   * everything held now needs checking again.
+   * newer; undefined = every other member), or widens the sync in progress
+   * to them: everything held now needs checking again, and the members not
+   * asked yet are asked.
    */
   start(reason: ResyncReason, otherSide?: readonly string[]): void {
-    const previous = this.#round;
-    if (previous !== undefined) clearTimeout(previous.timer);
-    const side =
-      otherSide === undefined || (previous !== undefined && previous.otherSide === undefined)
-        ? undefined
-        : new Set([...otherSide, ...(previous?.otherSide ?? [])]);
-    const began = Date.now();
-    const round: Round = {
-      reason: previous?.reason ?? reason,
-      floor: this.#context.clock.next(),
-      otherSide: side,
-      checked: new Map(),
-      waiting: new Set(),
-      began,
-      deadline: began + SYNC_DEADLINE_MS,
-      timer: undefined,
-    };
-    this.#round = round;
+    const now = Date.now();
+    let round = this.#round;
+    if (round === undefined) {
+      round = {
+        reason,
+        floor: 0,
+        otherSide: otherSide && new Set(otherSide),
+        checked: new Map(),
+        asked: new Set(),
+        waiting: new Set(),
+        began: now,
+        deadline: 0,
+        timer: undefined,
+      };
+      this.#round = round;
+    } else if (otherSide === undefined) {
+      round.otherSide = undefined;
+    } else {
+      for (const node of otherSide) round.otherSide?.add(node);
+    }
+    round.floor = this.#context.clock.next();
+    round.checked = new Map();
+    round.began = now;
+    round.deadline = now + SYNC_DEADLINE_MS;
     this.#wakeAt(round, SYNC_MINIMUM_MS);
     this.#context.hot.clear();
     this.#context.logger.info(
-      { reason, otherSide: side === undefined ? 'every member' : [...side] },
+      { reason, otherSide: round.otherSide === undefined ? 'every member' : [...round.otherSide] },
       'syncing: checking held copies against the other members',
     );
-    this.ask(side === undefined ? this.#context.others() : [...side]);
+    this.ask(round.otherSide === undefined ? this.#context.others() : [...round.otherSide]);
   }
 
   /** Asks these members (newly admitted, or returned) to send their entries, when the sync in progress covers them. */
@@ -124,8 +134,9 @@ export class Resync {
     const round = this.#round;
     if (round === undefined) return;
     for (const node of members) {
-      if (node === this.#context.selfId || round.waiting.has(node)) continue;
+      if (node === this.#context.selfId || round.asked.has(node)) continue;
       if (round.otherSide !== undefined && !round.otherSide.has(node)) continue;
+      round.asked.add(node);
       round.waiting.add(node);
       this.#context
         .requestSync(node, Math.max(1, round.deadline - Date.now()))
@@ -162,13 +173,13 @@ export class Resync {
 
   /** Ends the sync in progress (the node is stopping). */
   stop(): void {
-    if (this.#round !== undefined) clearTimeout(this.#round.timer);
-    this.#round = undefined;
+    if (this.#round !== undefined) this.#finish(this.#round, 'stopping');
   }
 
   /** Peeks the first reachable member of the other side, in the key's rendezvous order, and merges its copy. */
   async #check(round: Round, keyspace: Keyspace, key: string): Promise<void> {
     const { selfId, placement, logger } = this.#context;
+    const checkedBefore = round.checked;
     const side = round.otherSide === undefined ? this.#context.others() : [...round.otherSide];
     const candidates = placement.rankAmong(
       side.filter((node) => node !== selfId),
@@ -187,7 +198,7 @@ export class Resync {
         }
       }
     }
-    if (this.#round !== round) return;
+    if (this.#round !== round || round.checked !== checkedBefore) return; // the round widened meanwhile
     let checked = round.checked.get(keyspace.name);
     if (checked === undefined) round.checked.set(keyspace.name, (checked = new Set()));
     checked.add(key);
@@ -214,10 +225,19 @@ export class Resync {
     }, delayMs);
   }
 
+  /** Resolves once no sync is in progress. */
+  idle(): Promise<void> {
+    if (this.#round === undefined) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
   #finish(round: Round, why: string): void {
     if (this.#round !== round) return;
     clearTimeout(round.timer);
     this.#round = undefined;
-    this.#context.logger.info({ reason: round.reason, why }, 'sync done');
+    this.#context.logger.info({ reason: round.reason, why, asked: round.asked.size }, 'sync done');
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const wake of waiters) wake();
   }
 }

@@ -133,6 +133,9 @@ describe('fuzz: a live peer server', () => {
       delete: () => false,
       deleteKeyspace: async () => undefined,
       invalidate: () => undefined,
+      peek: () => undefined,
+      merge: () => undefined,
+      sync: async () => undefined,
     };
     const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);
     await server.listen('127.0.27.2', 0 + 3320);

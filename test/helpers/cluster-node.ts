@@ -18,6 +18,7 @@ export interface NodeConfig {
   peers: string[];
   discovery?: { dns: DnsDiscoveryOptions } | { nats: NatsDiscoveryOptions };
   replicaCount?: number;
+  replicaReads?: boolean;
   minimumPeersQuorum?: number;
   bootstrapTimeout?: number;
   clusterKey?: string;
@@ -36,6 +37,8 @@ export interface NodeConfig {
   sessionMaxBytes?: number;
   /** Runs the admin server on `ip:9464`. */
   admin?: boolean;
+  /** The network namespace the process runs in (test/helpers/netns.ts); default: the test's own. */
+  netns?: string;
 }
 
 export type Command =
@@ -48,11 +51,22 @@ export type Command =
   | { cmd: 'owned'; keys: string[]; by: string }
   | { cmd: 'bench'; keys: string[]; durationMs: number; inFlight: number }
   | { cmd: 'events' }
+  | { cmd: 'owners'; keys: string[] }
+  | { cmd: 'loads' }
+  | { cmd: 'churn'; hotKeys: string[]; writtenKeys: string[]; concurrency: number; putShare: number }
+  | { cmd: 'churnStop' }
   | { cmd: 'stop' };
 
 const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error: (fields, message) => console.error(message, fields) };
+/** Errors only; everything from info up with DISTCACHE_TEST_VERBOSE=1 (to debug a test). */
+const verbose = (level: string) => (fields: object, message?: string) =>
+  console.error(`${new Date().toISOString().slice(17, 23)} ${config.ip} ${level} ${message}`, JSON.stringify(fields));
+const quiet: Logger = process.env.DISTCACHE_TEST_VERBOSE
+  ? { debug() {}, info: verbose('info'), warn: verbose('warn'), error: verbose('error') }
+  : { debug() {}, info() {}, warn() {}, error: (fields, message) => console.error(message, fields) };
 let calls = 0;
+/** Data-source calls per key. */
+const loads = new Map<string, number>();
 const text = new TextDecoder();
 const engine = new Engine({
   logger: quiet,
@@ -75,10 +89,12 @@ const engine = new Engine({
       name: 'ks',
       maxBytes: 64 * 1024 * 1024,
       hotCache: config.hotCache,
+      replicaReads: config.replicaReads,
       warmKeys: config.warmKeys,
       dataSource: {
         fetch: async (key) => {
           calls++;
+          loads.set(key, (loads.get(key) ?? 0) + 1);
           if (key.startsWith('fail:')) throw new Error(`the data source fails ${key}`);
           if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
           const value = new TextEncoder().encode(`v:${key}`);
@@ -136,6 +152,90 @@ async function load(keys: string[], durationMs: number, concurrency: number, mar
   return { ok, wrong, errors, firstOkAfterMark };
 }
 
+/** The report of a churn load (see {@link ChurnLoad}). */
+export interface ChurnReport {
+  gets: number;
+  failedGets: { at: number; code: string; message: string }[];
+  /** Gets of a written key that returned a value older than a put acknowledged before the get began. */
+  staleReads: { key: string; got: string; acknowledged: number }[];
+  puts: number;
+  failedPuts: { at: number; code: string }[];
+  /** Per written key, the sequence number of the last acknowledged put. */
+  acknowledged: Record<string, number>;
+}
+
+/**
+ * Continuous gets over the hot keys and puts (a `putShare` of operations)
+ * over the written keys, in `concurrency` loops, until stopped: the client
+ * of the rolling-restart test and bench. A put writes `w:<seq>` with a
+ * sequence number per key, so a read can tell an older value from a newer one.
+ */
+class ChurnLoad {
+  readonly report: ChurnReport = { gets: 0, failedGets: [], staleReads: [], puts: 0, failedPuts: [], acknowledged: {} };
+  #stopped = false;
+  readonly #done: Promise<unknown>;
+  readonly #sequence = new Map<string, number>();
+
+  constructor(hotKeys: string[], writtenKeys: string[], concurrency: number, putShare: number) {
+    this.#done = Promise.all(
+      Array.from({ length: concurrency }, async (_, worker) => {
+        for (let i = worker; !this.#stopped; i += concurrency) {
+          if (i % 8 === worker % 8) await new Promise((resolve) => setImmediate(resolve));
+          if (writtenKeys.length > 0 && (i * 7919) % 1000 < putShare * 1000)
+            await this.#put(writtenKeys[i % writtenKeys.length]!);
+          else
+            await this.#get(
+              i % 2 === 0 || writtenKeys.length === 0
+                ? hotKeys[i % hotKeys.length]!
+                : writtenKeys[i % writtenKeys.length]!,
+            );
+        }
+      }),
+    );
+  }
+
+  async stop(): Promise<ChurnReport> {
+    this.#stopped = true;
+    await this.#done;
+    return this.report;
+  }
+
+  async #get(key: string): Promise<void> {
+    const acknowledged = this.report.acknowledged[key] ?? -1;
+    try {
+      const result = await engine.get('ks', key);
+      this.report.gets++;
+      const got = result === undefined ? '' : text.decode(result.value);
+      if (acknowledged >= 0 && sequenceOf(got) < acknowledged) this.report.staleReads.push({ key, got, acknowledged });
+    } catch (error) {
+      this.report.failedGets.push({ at: Date.now(), code: codeOf(error), message: String((error as Error).message) });
+    }
+  }
+
+  async #put(key: string): Promise<void> {
+    const sequence = (this.#sequence.get(key) ?? 0) + 1;
+    this.#sequence.set(key, sequence);
+    try {
+      await engine.put('ks', { key, value: new TextEncoder().encode(`w:${sequence}`) });
+      this.report.puts++;
+      this.report.acknowledged[key] = Math.max(this.report.acknowledged[key] ?? 0, sequence);
+    } catch (error) {
+      this.report.failedPuts.push({ at: Date.now(), code: codeOf(error) });
+    }
+  }
+}
+
+/** The sequence number of a churn put's value `w:<seq>`; -1 for anything else (a data-source value). */
+function sequenceOf(value: string): number {
+  return value.startsWith('w:') ? Number(value.slice(2)) : -1;
+}
+
+function codeOf(error: unknown): string {
+  return isDistCacheError(error) ? error.code : String(error);
+}
+
+let churn: ChurnLoad | undefined;
+
 async function run(command: Command): Promise<unknown> {
   switch (command.cmd) {
     case 'getMany': {
@@ -165,6 +265,15 @@ async function run(command: Command): Promise<unknown> {
       return measureInFlight((key) => engine.get('ks', key), command.keys, command.durationMs, command.inFlight);
     case 'events':
       return events;
+    case 'owners':
+      return command.keys.map((key) => engine.owners('ks', key));
+    case 'loads':
+      return Object.fromEntries(loads);
+    case 'churn':
+      churn = new ChurnLoad(command.hotKeys, command.writtenKeys, command.concurrency, command.putShare);
+      return true;
+    case 'churnStop':
+      return churn?.stop();
     case 'stop':
       await engine.stop();
       setImmediate(() => process.exit(0));
@@ -181,6 +290,11 @@ process.on('message', (message: Command & { id: number }) => {
         error: { code: (error as { code?: string }).code, message: String((error as Error).message) },
       }),
   );
+});
+
+// Stops gracefully on SIGTERM, as `distcache serve` does: a rolling restart sends it.
+process.once('SIGTERM', () => {
+  void engine.stop().finally(() => process.exit(0));
 });
 
 engine.start().then(

@@ -140,6 +140,9 @@ describe('PeerServer.close', () => {
       delete: () => false,
       deleteKeyspace: async () => undefined,
       invalidate: () => undefined,
+      peek: () => undefined,
+      merge: () => undefined,
+      sync: async () => undefined,
     };
     const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);
     await server.listen('127.0.27.5', 3320);
