@@ -41,7 +41,7 @@ async function tcpVariant() {
       deleteKeyspace: async () => {},
       invalidate() {},
       peek: () => undefined,
-      merge() {},
+      merge: () => true,
       sync: async () => {},
     },
     new ClusterKeyProof(undefined),

@@ -380,10 +380,14 @@ export class Cluster {
     if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
   }
 
-  /** Sends copies to merge on `node`; resolves once merged. */
-  async #sendCopies(node: string, keyspaceName: string, entries: readonly HandoffEntry[]): Promise<void> {
+  /** Sends copies to merge on `node`; resolves, once merged, whether `node` owns them all. */
+  async #sendCopies(node: string, keyspaceName: string, entries: readonly HandoffEntry[]): Promise<boolean> {
     const timeout = (this.#options.directory.get(keyspaceName)?.config.writeTimeout ?? 5_000) + PEER_MARGIN_MS;
-    await this.#client(node).request({ type: MessageType.HANDOFF, keyspace: keyspaceName, entries }, timeout);
+    const reply = await this.#client(node).request(
+      { type: MessageType.HANDOFF, keyspace: keyspaceName, entries },
+      timeout,
+    );
+    return reply.type === MessageType.OK && reply.flag;
   }
 
   /** `node`'s copy of `key`, as it holds it (no load there). */

@@ -15,6 +15,10 @@ const MAX_HINTS = 10_000;
 const HINT_INTERVAL_MS = 1_000;
 /** Offers of one stand-in copy before it is forgotten (its owner stays unreachable: it will be declared dead). */
 const HINT_ATTEMPTS = 30;
+/** Time before copies no owner took are offered again (the members' views differ while a change spreads). */
+const RECONCILE_RETRY_MS = 1_000;
+/** Offers of those copies before waiting for the next membership change. */
+const RECONCILE_RETRIES = 30;
 
 /** What the coordinator needs from the cluster. */
 export interface CopyCoordinatorContext {
@@ -30,8 +34,8 @@ export interface CopyCoordinatorContext {
   others(): readonly string[];
   /** A pause longer than this (ms) may have got this node declared dead. */
   readonly declaredDeadAfter: number;
-  /** Sends copies of a keyspace to `node`; resolves once it merged them. */
-  sendCopies(node: string, keyspaceName: string, entries: readonly HandoffEntry[]): Promise<void>;
+  /** Sends copies of a keyspace to `node`; resolves, once it merged them, whether it owns them all. */
+  sendCopies(node: string, keyspaceName: string, entries: readonly HandoffEntry[]): Promise<boolean>;
   /** Asks `node` for its copy of `key` without loading; undefined when it holds none. */
   peek(node: string, keyspace: Keyspace, key: string): Promise<VersionedCopy | undefined>;
   /** Asks `node` to send the entries this node owns; resolves once it did. */
@@ -59,6 +63,9 @@ export class CopyCoordinator {
   /** The members the store was last reconciled with. */
   #reconciledWith: readonly string[];
   readonly #reconciles = new CoalescedRun(() => this.#reconcile());
+  #reconcileRetry: NodeJS.Timeout | undefined;
+  /** Reconciles in a row that left copies no owner took. */
+  #retries = 0;
   /** Members this node declared dead: their return means this node may have missed writes they took. */
   readonly #declaredDead = new Set<string>();
   /** Sync requests of other nodes waiting for this node to admit them. */
@@ -99,6 +106,7 @@ export class CopyCoordinator {
   /** The admitted members changed: reconcile the store, ask new members to sync this node, wake their waiters. */
   membersChanged(added: readonly string[]): void {
     if (this.#stopped) return;
+    this.#retries = 0;
     this.#reconciles.request();
     this.resync.ask(added);
     for (const id of added) {
@@ -130,9 +138,20 @@ export class CopyCoordinator {
     return this.#handoff.pushOwnedBy(requester, this.#viewFor(requester));
   }
 
-  /** Copies another node sent: each applied when newer than the one held. */
-  merge(keyspace: Keyspace, entries: readonly HandoffEntry[]): void {
-    for (const { key, copy } of entries) keyspace.merge(key, copy);
+  /**
+   * Copies another node sent: each applied when newer than the one held.
+   * Returns whether this node owns every one of the keys (then the sender
+   * drops its copies).
+   */
+  merge(keyspace: Keyspace, entries: readonly HandoffEntry[]): boolean {
+    const view = this.#leavingTo ?? this.#context.placement;
+    const { replicaCount, name } = keyspace.config;
+    let ownsAll = this.#leavingTo === undefined;
+    for (const { key, copy } of entries) {
+      keyspace.merge(key, copy);
+      ownsAll &&= view.isOwner(name, key, replicaCount, this.#context.selfId);
+    }
+    return ownsAll;
   }
 
   /**
@@ -176,6 +195,7 @@ export class CopyCoordinator {
   async stop(): Promise<void> {
     this.#stopped = true;
     this.#pauses.stop();
+    clearTimeout(this.#reconcileRetry);
     clearInterval(this.#hintTimer);
     this.#hints.clear();
     this.resync.stop();
@@ -226,11 +246,17 @@ export class CopyCoordinator {
 
   async #reconcile(): Promise<void> {
     const { placement, logger } = this.#context;
+    clearTimeout(this.#reconcileRetry);
     const before = placement.withMembers(this.#reconciledWith);
-    const after = placement.withMembers(placement.members);
-    this.#reconciledWith = after.members;
-    const sent = await this.#handoff.reconcile(before, after, () => this.#context.placement);
-    if (sent > 0) logger.info({ sent, members: after.members }, 'handed off the entries whose owners changed');
+    const view = placement.withMembers(placement.members);
+    this.#reconciledWith = view.members;
+    const { sent, unplaced } = await this.#handoff.reconcile(before, view, () => this.#context.placement);
+    if (sent > 0) logger.info({ sent, unplaced, members: view.members }, 'handed off the entries whose owners changed');
+    if (unplaced === 0 || this.#stopped || ++this.#retries > RECONCILE_RETRIES) {
+      if (unplaced === 0) this.#retries = 0;
+      return;
+    }
+    this.#reconcileRetry = setTimeout(() => this.#reconciles.request(), RECONCILE_RETRY_MS);
   }
 
   /** The view to compute `node`'s keys in: the current one, with `node` in it if not admitted (yet). */

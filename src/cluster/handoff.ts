@@ -14,9 +14,20 @@ export interface HandoffContext {
   readonly selfId: string;
   /** The keyspaces of this node. */
   keyspaces(): readonly Keyspace[];
-  /** Sends one batch of copies of a keyspace to a node; resolves once the node merged them. */
-  send(node: string, keyspaceName: string, entries: readonly HandoffEntry[]): Promise<void>;
+  /**
+   * Sends one batch of copies of a keyspace to a node, which merges them;
+   * resolves whether that node owns every key of the batch in its own view.
+   */
+  send(node: string, keyspaceName: string, entries: readonly HandoffEntry[]): Promise<boolean>;
   readonly logger: Logger;
+}
+
+/** What a reconcile did. */
+export interface ReconcileResult {
+  /** Entries sent. */
+  readonly sent: number;
+  /** Entries this node does not own that it keeps: no owner took them yet (its view differs, or it is unreachable). */
+  readonly unplaced: number;
 }
 
 /** Most bytes of values in one batch: big enough to amortise a round trip, small enough not to hold up a connection. */
@@ -30,13 +41,15 @@ const KEYS_PER_SLICE = 2_048;
 type Plan = Map<string, Map<string, HandoffEntry[]>>;
 
 /**
- * Moves copies when ownership moves, so that the newest copy of a key is
- * always on its owners and a node never serves a copy it kept from an
+ * Moves copies toward their owners, so that the newest copy of a key is on
+ * the nodes that own it and a node never serves a copy it kept from an
  * earlier time it owned the key:
  *
- * - {@link reconcile}: after the members change, each node sends the
- *   entries (and tombstones) it owned to the nodes that gained them, then
- *   drops those it no longer owns;
+ * - {@link reconcile}, after the members change: a copy this node does not
+ *   own goes to the key's owners and is dropped here once one of them, in
+ *   its own view, owns it (views differ while a change spreads: a node that
+ *   does not own the key keeps it and sends it on at its own reconcile);
+ *   a copy it owns goes to the co-owners that gained it (replicaCount > 1);
  * - {@link pushOwnedBy}: everything a node (that is syncing) owns;
  * - {@link handOffBeforeLeaving}: a stopping node's entries, to the owners
  *   they will have once it is gone.
@@ -52,34 +65,37 @@ export class Handoff {
   }
 
   /**
-   * After a change of members from `before` to `after`: sends every entry
-   * this node owned under `before` to the nodes that own it under `after`
-   * and did not before, then drops the entries this node no longer owns
-   * under `now()` (the view once the sends are done), unless a node that
-   * should have received the entry could not be reached (the copy is then
-   * kept, unused, in case ownership comes back). Resolves the number of
-   * entries sent.
+   * Reconciles the store with `view`, the members now; `before` is the view
+   * of the last reconcile (whose co-owners already hold copies), `current()`
+   * the view once the sends are done.
    */
-  async reconcile(before: Placement, after: Placement, now: () => Placement): Promise<number> {
+  async reconcile(before: Placement, view: Placement, current: () => Placement): Promise<ReconcileResult> {
     const self = this.#context.selfId;
     const plan: Plan = new Map();
-    const lost: { keyspace: Keyspace; key: string; to: string[] }[] = [];
+    const foreign: { keyspace: Keyspace; key: string; version: number }[] = [];
     await this.#scan((keyspace, key, copy) => {
       const copies = keyspace.config.replicaCount;
+      const owners = view.owners(keyspace.name, key, copies);
+      if (!owners.includes(self)) {
+        for (const node of owners) addTo(plan, node, keyspace.name, { key, copy });
+        foreign.push({ keyspace, key, version: copy.version });
+        return;
+      }
+      if (copies === 1) return;
       const owned = before.owners(keyspace.name, key, copies);
-      if (!owned.includes(self)) return;
-      const owners = after.owners(keyspace.name, key, copies);
-      const gained = owners.filter((node) => !owned.includes(node));
-      for (const node of gained) addTo(plan, node, keyspace.name, { key, copy });
-      if (!owners.includes(self)) lost.push({ keyspace, key, to: gained });
+      for (const node of owners)
+        if (node !== self && !owned.includes(node)) addTo(plan, node, keyspace.name, { key, copy });
     });
-    const { sent, failed } = await this.#send(plan);
-    const view = now();
-    for (const { keyspace, key, to } of lost) {
-      if (to.some((node) => failed.has(node))) continue;
-      if (!view.isOwner(keyspace.name, key, keyspace.config.replicaCount, self)) keyspace.discard(key);
+    const { sent, placed } = await this.#send(plan);
+    const now = current();
+    let unplaced = 0;
+    for (const { keyspace, key, version } of foreign) {
+      // Dropped once an owner took it, unless ownership came back here meanwhile or a newer copy arrived.
+      if (now.isOwner(keyspace.name, key, keyspace.config.replicaCount, self)) continue;
+      if (placed.has(placedId(keyspace.name, key)) && keyspace.copyOf(key)?.version === version) keyspace.discard(key);
+      else unplaced++;
     }
-    return sent;
+    return { sent, unplaced };
   }
 
   /** Sends `node` every entry held here that it owns under `view`; resolves the number sent. */
@@ -93,19 +109,18 @@ export class Handoff {
   }
 
   /**
-   * Before this node leaves: sends each entry it owns under `view` to the
-   * nodes that own it under `without` (the view without this node) and do
-   * not already; resolves the number sent.
+   * Before this node leaves: sends each entry it owns under `view` to every
+   * node that owns it under `without` (the view without this node), co-owners
+   * included (a loaded value is only on the node that loaded it); resolves
+   * the number sent.
    */
   async handOffBeforeLeaving(view: Placement, without: Placement): Promise<number> {
     const self = this.#context.selfId;
     const plan: Plan = new Map();
     await this.#scan((keyspace, key, copy) => {
       const copies = keyspace.config.replicaCount;
-      const owned = view.owners(keyspace.name, key, copies);
-      if (!owned.includes(self)) return;
-      for (const node of without.owners(keyspace.name, key, copies))
-        if (!owned.includes(node)) addTo(plan, node, keyspace.name, { key, copy });
+      if (!view.isOwner(keyspace.name, key, copies, self)) return;
+      for (const node of without.owners(keyspace.name, key, copies)) addTo(plan, node, keyspace.name, { key, copy });
     });
     return (await this.#send(plan)).sent;
   }
@@ -125,33 +140,37 @@ export class Handoff {
 
   /**
    * Sends the plan: nodes in parallel, each one's batches one after another.
-   * A node that fails is logged and skipped; resolves the entries sent and
-   * the nodes that failed.
+   * A node that fails is logged and skipped. Resolves the entries sent and
+   * the keys (as {@link placedId}) that a node owning them took.
    */
-  async #send(plan: Plan): Promise<{ sent: number; failed: Set<string> }> {
-    const failed = new Set<string>();
+  async #send(plan: Plan): Promise<{ sent: number; placed: Set<string> }> {
+    const placed = new Set<string>();
     const counts = await Promise.all(
       [...plan].map(async ([node, byKeyspace]) => {
         let sent = 0;
         try {
           for (const [name, entries] of byKeyspace) {
             for (const batch of batches(entries)) {
-              await this.#context.send(node, name, batch);
+              const owns = await this.#context.send(node, name, batch);
               sent += batch.length;
+              if (owns) for (const { key } of batch) placed.add(placedId(name, key));
             }
           }
         } catch (error) {
-          failed.add(node);
           this.#context.logger.warn(
             { node, sent, err: (error as Error).message },
-            'handoff to a node failed; it receives those keys from others or loads them',
+            'handoff to a node failed; the copies stay here for a later try',
           );
         }
         return sent;
       }),
     );
-    return { sent: counts.reduce((sum, count) => sum + count, 0), failed };
+    return { sent: counts.reduce((sum, count) => sum + count, 0), placed };
   }
+}
+
+function placedId(keyspaceName: string, key: string): string {
+  return `${keyspaceName}\u0000${key}`;
 }
 
 function addTo(plan: Plan, node: string, keyspaceName: string, entry: HandoffEntry): void {

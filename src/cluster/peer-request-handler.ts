@@ -72,7 +72,7 @@ export function createPeerRequestHandler(context: PeerRequestContext): PeerReque
     merge: (name, entries) => {
       const keyspace = keyspaceNamed(name);
       for (const { key } of entries) validateKey(key);
-      copies.merge(keyspace, entries);
+      return copies.merge(keyspace, entries);
     },
     sync: async (requester) => {
       await copies.serveSync(requester);

@@ -28,8 +28,8 @@ export interface PeerRequestHandler {
   invalidate(keyspace: string, key: string, version: number): void;
   /** This node's copy of `key` as held (a tombstone, expired), without loading; undefined when none. */
   peek(keyspace: string, key: string): VersionedCopy | undefined;
-  /** Copies from another node, each applied when newer than the one held. */
-  merge(keyspace: string, entries: readonly KeyCopy[]): void;
+  /** Copies from another node, each applied when newer than the one held; whether this node owns every key. */
+  merge(keyspace: string, entries: readonly KeyCopy[]): boolean;
   /** `requester` asks for the entries it owns: resolves once they were sent. */
   sync(requester: string): Promise<void>;
 }
@@ -235,8 +235,7 @@ export class PeerServer {
         case MessageType.PEEK:
           return { type: MessageType.COPY, requestId, copy: this.handler.peek(message.keyspace, message.key) };
         case MessageType.HANDOFF:
-          this.handler.merge(message.keyspace, message.entries);
-          return ok(requestId, true, failed);
+          return ok(requestId, this.handler.merge(message.keyspace, message.entries), failed);
         case MessageType.SYNC:
           return ok(
             requestId,

@@ -134,7 +134,7 @@ describe('fuzz: a live peer server', () => {
       deleteKeyspace: async () => undefined,
       invalidate: () => undefined,
       peek: () => undefined,
-      merge: () => undefined,
+      merge: () => true,
       sync: async () => undefined,
     };
     const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);

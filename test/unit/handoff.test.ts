@@ -28,8 +28,12 @@ function keyspaceOf(replicaCount: number): Keyspace {
   return new Keyspace(config, silentLogger, unobserved, { clock: new HybridLogicalClock(), tombstoneTtl: 60_000 });
 }
 
-/** A handoff from node `self` whose sends are recorded (and fail for the nodes in `unreachable`). */
-function recordingHandoff(self: string, keyspace: Keyspace, unreachable: string[] = []) {
+/**
+ * A handoff from node `self` whose sends are recorded; they fail for the
+ * nodes in `unreachable`, and the nodes in `lagging` answer that they do not
+ * own the keys (their view of the members is behind).
+ */
+function recordingHandoff(self: string, keyspace: Keyspace, unreachable: string[] = [], lagging: string[] = []) {
   const sent = new Map<string, HandoffEntry[]>();
   const handoff = new Handoff({
     selfId: self,
@@ -38,6 +42,7 @@ function recordingHandoff(self: string, keyspace: Keyspace, unreachable: string[
     send: async (node, _name, entries) => {
       if (unreachable.includes(node)) throw new Error(`${node} is unreachable`);
       sent.set(node, [...(sent.get(node) ?? []), ...entries]);
+      return !lagging.includes(node);
     },
   });
   return { handoff, sent };
@@ -77,15 +82,29 @@ describe('Handoff', async () => {
       assert.equal(keyspace.copyOf(key) !== undefined, !moved.includes(key), `${key} kept only while owned`);
   });
 
-  it('keeps a copy it could not hand over, in case ownership comes back', async () => {
+  it('keeps a copy no owner took (unreachable, or its view is behind) and sends it again at the next reconcile', async () => {
     const keyspace = keyspaceOf(1);
     const before = view(A, B);
     const after = view(A, B, C);
     const mine = keys.filter((key) => before.primary('ks', key) === A);
+    const moving = mine.filter((key) => after.primary('ks', key) === C);
     for (const key of mine) keyspace.commitPut({ key, bytes: bytes(key), expiry: 0 });
-    const { handoff } = recordingHandoff(A, keyspace, [C]);
-    await handoff.reconcile(before, after, () => after);
-    for (const key of mine) assert.ok(keyspace.copyOf(key), `${key} kept`);
+    for (const refusal of [{ unreachable: [C] }, { lagging: [C] }]) {
+      const { handoff } = recordingHandoff(A, keyspace, refusal.unreachable, refusal.lagging);
+      const { unplaced } = await handoff.reconcile(before, after, () => after);
+      assert.equal(unplaced, moving.length);
+      for (const key of mine) assert.ok(keyspace.copyOf(key), `${key} kept`);
+    }
+    const { handoff, sent } = recordingHandoff(A, keyspace);
+    assert.deepEqual(await handoff.reconcile(after, after, () => after), { sent: moving.length, unplaced: 0 });
+    assert.deepEqual(
+      sent
+        .get(C)!
+        .map((entry) => entry.key)
+        .sort(),
+      [...moving].sort(),
+    );
+    for (const key of moving) assert.equal(keyspace.copyOf(key), undefined, `${key} dropped once C took it`);
   });
 
   it('with two copies, a replica that stays an owner sends the entry to the node that gained it, and keeps it', async () => {

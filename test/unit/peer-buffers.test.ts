@@ -141,7 +141,7 @@ describe('PeerServer.close', () => {
       deleteKeyspace: async () => undefined,
       invalidate: () => undefined,
       peek: () => undefined,
-      merge: () => undefined,
+      merge: () => true,
       sync: async () => undefined,
     };
     const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);
