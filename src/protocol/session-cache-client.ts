@@ -221,10 +221,8 @@ export class SessionCacheClient {
   /** The open connection, a new one to the current server, or undefined while waiting to reconnect. */
   #current(): Connection | undefined {
     const current = this.#connection;
-    if (current !== undefined && !current.closed) {
-      this.#dropIfStale(current);
-      if (!current.closed) return current;
-    }
+    if (current !== undefined) this.#dropIfStale(current);
+    if (this.#connection !== undefined) return this.#connection;
     if (Date.now() < this.#retryAt) return undefined;
     const client = new DcClient(this.#servers[this.#serverIndex]!, this.#tls ? { tls: this.#tls } : {});
     const connection: Connection = { client, waiting: 0, lastProgress: Date.now(), established: false, closed: false };
@@ -243,11 +241,14 @@ export class SessionCacheClient {
   /** Closes a connection whose requests have waited `STALE_AFTER_TIMEOUTS` timeouts with no answer: the server is frozen or gone. */
   #dropIfStale(connection: Connection): void {
     const staleAfter = Math.max(MIN_STALE_MS, this.#timeout * STALE_AFTER_TIMEOUTS);
-    if (connection.waiting > 0 && Date.now() - connection.lastProgress >= staleAfter) connection.client.close();
+    if (connection.waiting === 0 || Date.now() - connection.lastProgress < staleAfter) return;
+    connection.client.close();
+    this.#lost(connection);
   }
 
   /** A connection closed: the next request goes to the next server, after `reconnectDelay` once all of them failed. */
   #lost(connection: Connection): void {
+    if (connection.closed) return;
     connection.closed = true;
     if (this.#connection === connection) this.#connection = undefined;
     if (this.#closed) return;

@@ -293,7 +293,8 @@ describe('distcache/tls through a `distcache serve` listener (wire protocol)', (
 
   before(async () => {
     await startServe();
-    remote = new SessionCacheClient({ servers: [SERVE_LISTEN], timeout: 150, reconnectDelay: 200 });
+    // The client's own timeout is long: the handshake deadline (150 ms) alone must keep handshakes moving.
+    remote = new SessionCacheClient({ servers: [SERVE_LISTEN], timeout: 10_000, reconnectDelay: 200 });
     servers = await Promise.all(IPS.slice(0, 2).map((ip, i) => startServer(ip, 4481 + i)));
     for (const server of servers)
       server.sharing = await shareTlsSessions(server.server, { remote, deadline: 150, logger: silentLogger });
