@@ -2,67 +2,103 @@
  * What sharing TLS sessions saves (distcache/tls): handshakes per second on
  * one server wired to distcache, full handshakes against resumed ones, with
  * TLS 1.2 (the session id looked up in the engine) and TLS 1.3 (a ticket
- * sealed with the agreed key), side by side in one run; and the server's CPU
- * time per handshake. A last row compares full TLS 1.3 handshakes on the
- * wired server with a plain Node server: the cost of the wiring itself,
- * with session ids and with ticket keys only.
+ * sealed with the agreed key), for an ECDSA P-256 and an RSA 2048
+ * certificate, side by side in one run; and the server's CPU time per
+ * handshake. The last rows compare the server CPU of a full TLS 1.3
+ * handshake on wired servers with a plain Node server: what the wiring
+ * itself costs, with session ids and with ticket keys only.
  *
- * The server runs in a child process (an engine with the session keyspace,
- * a wired tls.Server and a plain one); this process is the client, with
- * CONNECTIONS handshakes in flight, each on a new connection closed at once.
+ * The servers run in a child process with an engine; this process is the
+ * client, with CONNECTIONS handshakes in flight, each on a new connection
+ * closed at once.
  *
- *   npm run bench:tls      (writes bench/results/tls.json)
+ *   npm run bench:tls      (writes bench/results/tls.json; needs the openssl command)
  */
-import { fork, type ChildProcess } from 'node:child_process';
+import { execFileSync, fork, type ChildProcess } from 'node:child_process';
 import { constants } from 'node:crypto';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import tls from 'node:tls';
 import { Engine, type Logger } from '../src/index.js';
-import { shareTlsSessions } from '../src/tls/index.js';
-import { TestCa } from '../test/helpers/certs.js';
-import { interleavedMedians, report, row } from './harness.js';
+import { shareTlsSessions, type ShareTlsSessionsOptions, type TlsSessionSharing } from '../src/tls/index.js';
+import { interleavedMedians, report, row, type BenchRow } from './harness.js';
 
 const HOST = '127.0.100.50';
-const WIRED_PORT = 4601;
-const PLAIN_PORT = 4602;
-const TICKETS_ONLY_PORT = 4603;
 const CONNECTIONS = 8;
 const TRIAL_MS = 2_000;
 const ROUNDS = 7;
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
 
 type Version = 'TLSv1.2' | 'TLSv1.3';
+type KeyType = 'ecdsa' | 'rsa';
 
-/** In the child: the servers; answers `cpu` requests with its CPU time in µs. */
-async function serve(files: { key: string; cert: string }): Promise<void> {
+/** The servers of the child process: a port, a certificate, and how the server is wired (undefined: plain Node). */
+const SERVERS = {
+  ecdsa: { port: 4601, key: 'ecdsa', wiring: {} },
+  rsa: { port: 4602, key: 'rsa', wiring: {} },
+  plain: { port: 4603, key: 'ecdsa', wiring: undefined },
+  ticketsOnly: { port: 4604, key: 'ecdsa', wiring: { sessionIds: false } },
+} as const satisfies Record<
+  string,
+  { port: number; key: KeyType; wiring: Partial<ShareTlsSessionsOptions> | undefined }
+>;
+type ServerName = keyof typeof SERVERS;
+
+const CERTIFICATE_NAMES: Record<KeyType, string> = { ecdsa: 'ECDSA P-256', rsa: 'RSA 2048' };
+
+/** A self-signed certificate for HOST, made with openssl. */
+function selfSigned(type: KeyType): { key: Buffer; cert: Buffer } {
+  const dir = mkdtempSync(path.join(tmpdir(), 'distcache-bench-tls-'));
+  try {
+    const [key, cert] = [path.join(dir, 'key.pem'), path.join(dir, 'cert.pem')];
+    const keyArgs =
+      type === 'rsa' ? ['-newkey', 'rsa:2048'] : ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:prime256v1'];
+    execFileSync(
+      'openssl',
+      ['req', '-x509', ...keyArgs, '-nodes', '-days', '1', '-subj', '/CN=bench'].concat([
+        '-addext',
+        `subjectAltName=IP:${HOST}`,
+        '-keyout',
+        key,
+        '-out',
+        cert,
+      ]),
+      { stdio: 'ignore' },
+    );
+    return { key: readFileSync(key), cert: readFileSync(cert) };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** In the child: the servers; answers `cpu` with its CPU time in µs. */
+async function serve(certificates: Record<KeyType, { key: string; cert: string }>): Promise<void> {
   const engine = new Engine({
     logger: silent,
     keyspaces: [{ name: 'ssl-sessions', maxBytes: 64 * 1024 * 1024, replicaReads: true }],
   });
   await engine.start();
-  const options = { key: readFileSync(files.key), cert: readFileSync(files.cert), sessionIdContext: 'bench' };
+  // One byte of data: Node sends TLS 1.3 tickets with the first write, and none on a connection ended without one.
   const onConnection = (socket: tls.TLSSocket) => {
     socket.on('error', () => undefined);
-    socket.end();
+    socket.end('.');
   };
-  const wired = tls.createServer(options, onConnection);
-  const plain = tls.createServer(options, onConnection);
-  const ticketsOnly = tls.createServer(options, onConnection);
-  const sharing = await shareTlsSessions(wired, { engine, logger: silent });
-  await shareTlsSessions(ticketsOnly, { engine, logger: silent, sessionIds: false });
-  for (const [server, port] of [
-    [wired, WIRED_PORT],
-    [plain, PLAIN_PORT],
-    [ticketsOnly, TICKETS_ONLY_PORT],
-  ] as const) {
+  const sharings = new Map<string, TlsSessionSharing>();
+  for (const [name, { port, key, wiring }] of Object.entries(SERVERS)) {
+    const certificate = certificates[key];
+    const server = tls.createServer({ ...certificate, sessionIdContext: 'bench' }, onConnection);
     server.on('tlsClientError', () => undefined);
+    if (wiring) {
+      sharings.set(name, await shareTlsSessions(server, { engine, logger: silent, ...wiring }));
+    }
     await new Promise<void>((resolve) => server.listen(port, HOST, resolve));
   }
   process.on('message', (message: string) => {
-    if (message === 'cpu') {
-      const { user, system } = process.cpuUsage();
-      process.send!({ cpu: user + system, stats: sharing.stats() });
-    }
+    if (message !== 'cpu') return;
+    const { user, system } = process.cpuUsage();
+    const counters = Object.fromEntries([...sharings].map(([name, sharing]) => [name, sharing.stats()]));
+    process.send!({ cpu: user + system, counters });
   });
   process.send!({ ready: true });
 }
@@ -71,23 +107,23 @@ async function serve(files: { key: string; cert: string }): Promise<void> {
 class ServerProcess {
   readonly child: ChildProcess;
   readonly ready: Promise<void>;
-  #waiting: ((reply: { cpu: number; stats: unknown }) => void) | undefined;
+  #waiting: ((reply: { cpu: number; counters: unknown }) => void) | undefined;
 
-  constructor(files: { key: string; cert: string }) {
-    this.child = fork(new URL(import.meta.url).pathname, ['server', files.key, files.cert], {
-      execArgv: process.execArgv,
-    });
+  constructor(certificates: Record<KeyType, { key: Buffer; cert: Buffer }>) {
+    this.child = fork(new URL(import.meta.url).pathname, ['server'], { execArgv: process.execArgv });
     this.ready = new Promise((resolve, reject) => {
-      this.child.on('message', (message: { ready?: true; cpu?: number; stats?: unknown }) => {
+      this.child.on('message', (message: { ready?: true; cpu?: number; counters?: unknown }) => {
         if (message.ready) resolve();
-        if (message.cpu !== undefined) this.#waiting?.({ cpu: message.cpu, stats: message.stats });
+        if (message.cpu !== undefined) this.#waiting?.({ cpu: message.cpu, counters: message.counters });
       });
       this.child.once('exit', (code) => reject(new Error(`server exited with ${code}`)));
     });
+    const pem = (each: { key: Buffer; cert: Buffer }) => ({ key: each.key.toString(), cert: each.cert.toString() });
+    this.child.send({ certificates: { ecdsa: pem(certificates.ecdsa), rsa: pem(certificates.rsa) } });
   }
 
   /** The server's CPU time so far (µs) and its distcache/tls counters. */
-  usage(): Promise<{ cpu: number; stats: unknown }> {
+  usage(): Promise<{ cpu: number; counters: unknown }> {
     return new Promise((resolve) => {
       this.#waiting = resolve;
       this.child.send('cpu');
@@ -147,7 +183,7 @@ async function trial(
       while (performance.now() - started < TRIAL_MS) {
         const result = await handshake(port, ca, version, session);
         if (result.reused !== (session !== undefined))
-          throw new Error(`${version}: expected ${session ? 'a resumed' : 'a full'} handshake`);
+          throw new Error(`${version} on port ${port}: expected ${session ? 'a resumed' : 'a full'} handshake`);
         count++;
       }
     }),
@@ -157,102 +193,94 @@ async function trial(
   return { perSecond: count / elapsed, cpuPerHandshake: cpu / count };
 }
 
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
+
 async function main(): Promise<void> {
-  const ca = new TestCa('bench-tls');
-  const files = ca.issue('server', [HOST]);
-  const caPem = readFileSync(ca.ca.cert);
-  const server = new ServerProcess(files);
+  const certificates = { ecdsa: selfSigned('ecdsa'), rsa: selfSigned('rsa') };
+  const server = new ServerProcess(certificates);
   try {
     await server.ready;
-    const sessions = {} as Record<Version, Buffer>;
-    for (const version of ['TLSv1.2', 'TLSv1.3'] as const) {
-      const first = await handshake(WIRED_PORT, caPem, version, undefined, true);
-      sessions[version] = first.session!;
-    }
     const cpu: Record<string, number[]> = {};
-    const measured = (name: string, port: number, version: Version, session: Buffer | undefined) => async () => {
-      const result = await trial(server, port, caPem, version, session);
-      (cpu[name] ??= []).push(result.cpuPerHandshake);
-      return result.perSecond;
+    const contenders: Record<string, () => Promise<number>> = {};
+    const add = async (name: ServerName, version: Version, resumed: boolean) => {
+      const { port, key } = SERVERS[name];
+      const ca = certificates[key].cert;
+      const session = resumed ? (await handshake(port, ca, version, undefined, true)).session : undefined;
+      if (resumed && session === undefined) throw new Error(`${name} ${version}: the server gave no session to resume`);
+      const label = `${name} ${version} ${resumed ? 'resumed' : 'full'}`;
+      contenders[label] = async () => {
+        const result = await trial(server, port, ca, version, session);
+        (cpu[label] ??= []).push(result.cpuPerHandshake);
+        return result.perSecond;
+      };
+      return label;
     };
-    const rates = await interleavedMedians(
-      {
-        full12: measured('full12', WIRED_PORT, 'TLSv1.2', undefined),
-        resumed12: measured('resumed12', WIRED_PORT, 'TLSv1.2', sessions['TLSv1.2']),
-        full13: measured('full13', WIRED_PORT, 'TLSv1.3', undefined),
-        resumed13: measured('resumed13', WIRED_PORT, 'TLSv1.3', sessions['TLSv1.3']),
-        plain13: measured('plain13', PLAIN_PORT, 'TLSv1.3', undefined),
-        ticketsOnly13: measured('ticketsOnly13', TICKETS_ONLY_PORT, 'TLSv1.3', undefined),
-      },
-      ROUNDS,
+    const pairs: { name: KeyType; version: Version; full: string; resumed: string }[] = [];
+    for (const name of ['ecdsa', 'rsa'] as const)
+      for (const version of ['TLSv1.2', 'TLSv1.3'] as const)
+        pairs.push({ name, version, full: await add(name, version, false), resumed: await add(name, version, true) });
+    const plain = await add('plain', 'TLSv1.3', false);
+    const ticketsOnly = await add('ticketsOnly', 'TLSv1.3', false);
+    const rates = await interleavedMedians(contenders, ROUNDS);
+    const { counters } = await server.usage();
+
+    const rows: BenchRow[] = [];
+    for (const { name, version, full, resumed } of pairs) {
+      const how = version === 'TLSv1.2' ? 'session id from the engine' : 'ticket, agreed key';
+      const tlsName = version.replace('TLSv', 'TLS ');
+      rows.push(
+        row(
+          `${tlsName} resumed handshakes/s, ${CERTIFICATE_NAMES[name]} (${how})`,
+          rates[resumed]!,
+          `full ${tlsName} handshakes, same server`,
+          rates[full]!,
+          'handshakes/s',
+        ),
+      );
+    }
+    for (const { name, version, full, resumed } of pairs) {
+      const tlsName = version.replace('TLSv', 'TLS ');
+      rows.push(
+        row(
+          `server CPU per resumed ${tlsName} handshake, ${CERTIFICATE_NAMES[name]}`,
+          median(cpu[resumed]!),
+          `per full ${tlsName} handshake`,
+          median(cpu[full]!),
+          'µs',
+        ),
+      );
+    }
+    const wiredFull13 = pairs.find((pair) => pair.name === 'ecdsa' && pair.version === 'TLSv1.3')!.full;
+    rows.push(
+      row(
+        'server CPU per full TLS 1.3 handshake, wired',
+        median(cpu[wiredFull13]!),
+        'a plain Node tls.Server',
+        median(cpu[plain]!),
+        'µs',
+      ),
+      row(
+        'server CPU per full TLS 1.3 handshake, wired with sessionIds: false',
+        median(cpu[ticketsOnly]!),
+        'a plain Node tls.Server',
+        median(cpu[plain]!),
+        'µs',
+      ),
     );
-    const medianCpu = (name: string) => [...cpu[name]!].sort((a, b) => a - b)[Math.floor(cpu[name]!.length / 2)]!;
-    const { stats } = await server.usage();
-    report(
-      'tls',
-      [
-        row(
-          'TLS 1.2 resumed handshakes/s (session id from the engine)',
-          rates.resumed12,
-          'full TLS 1.2 handshakes, same server',
-          rates.full12,
-          'handshakes/s',
-        ),
-        row(
-          'TLS 1.3 resumed handshakes/s (ticket, agreed key)',
-          rates.resumed13,
-          'full TLS 1.3 handshakes, same server',
-          rates.full13,
-          'handshakes/s',
-        ),
-        row(
-          'server CPU per resumed TLS 1.2 handshake',
-          medianCpu('resumed12'),
-          'per full TLS 1.2 handshake',
-          medianCpu('full12'),
-          'µs',
-        ),
-        row(
-          'server CPU per resumed TLS 1.3 handshake',
-          medianCpu('resumed13'),
-          'per full TLS 1.3 handshake',
-          medianCpu('full13'),
-          'µs',
-        ),
-        row(
-          'full TLS 1.3 handshakes/s, server wired to distcache',
-          rates.full13,
-          'a plain Node tls.Server',
-          rates.plain13,
-          'handshakes/s',
-        ),
-        row(
-          'server CPU per full TLS 1.3 handshake, wired to distcache',
-          medianCpu('full13'),
-          'a plain Node tls.Server',
-          medianCpu('plain13'),
-          'µs',
-        ),
-        row(
-          'full TLS 1.3 handshakes/s, wired with sessionIds: false (ticket keys only)',
-          rates.ticketsOnly13,
-          'a plain Node tls.Server',
-          rates.plain13,
-          'handshakes/s',
-        ),
-      ],
-      [
-        `one tls.Server (ECDSA P-256 certificate) in a child process with an in-process engine; ${CONNECTIONS} handshakes in flight from this process, each on a new connection; median of ${ROUNDS} interleaved ${TRIAL_MS / 1000} s trials`,
-        'TLS 1.2 clients send no ticket extension, so they resume by session id, looked up in the engine; TLS 1.3 clients resume with a ticket sealed by the key agreed through the cache (resumption still runs an ECDHE exchange: psk_dhe_ke)',
-        'the wired server also looks up the random session id every TLS 1.3 client sends (Node asks for every ClientHello that carries one); the last row shows what that costs',
-        'client and server share the 2 cores of this machine; the server CPU rows are the server process alone',
-        `server counters at the end: ${JSON.stringify(stats)}`,
-      ],
-    );
+    report('tls', rows, [
+      `tls.Servers in a child process with an in-process engine; ${CONNECTIONS} handshakes in flight from this process, each on a new connection; median of ${ROUNDS} interleaved ${TRIAL_MS / 1000} s trials`,
+      'TLS 1.2 clients send no ticket extension, so they resume by session id, looked up in the engine; TLS 1.3 clients resume with a ticket sealed by the key agreed through the cache. A TLS 1.3 resumption still runs an ECDHE exchange (psk_dhe_ke) and the server still issues a new ticket: it saves the certificate signature and its transfer, a large share of the work with RSA, a small one with ECDSA',
+      'wired servers look up the random session id every TLS 1.3 client sends (Node asks for every ClientHello that carries one) unless sessionIds is false; the last two rows show what the wiring costs a full handshake (ECDSA certificate)',
+      'client and server share the 2 cores of this machine: handshakes/s is bounded by both; the server CPU rows are the server process alone',
+      `server counters at the end: ${JSON.stringify(counters)}`,
+    ]);
   } finally {
     server.child.kill('SIGKILL');
   }
 }
 
-if (process.argv[2] === 'server') await serve({ key: process.argv[3]!, cert: process.argv[4]! });
-else await main();
+if (process.argv[2] === 'server') {
+  process.once('message', (message: { certificates: Record<KeyType, { key: string; cert: string }> }) => {
+    void serve(message.certificates);
+  });
+} else await main();

@@ -12,7 +12,7 @@ import { defaultLogger, type Logger } from './logger.js';
 import { splitHostPort } from './net/host-port.js';
 import type { CircuitBreakerOptions, DataSource, RateLimitOptions } from './options.js';
 import { parseSessionAddress } from './protocol/address.js';
-import { loggerSchema, MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
+import { MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
 
 export type {
   CircuitBreakerOptions,
@@ -250,7 +250,15 @@ const engineSchema = z.strictObject({
       tls: z.strictObject({ key: pem, cert: pem }).optional(),
     })
     .optional(),
-  logger: loggerSchema.optional(),
+  logger: z
+    .custom<Logger>(
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        ['debug', 'info', 'warn', 'error'].every((level) => isFunction((value as Record<string, unknown>)[level])),
+      'must be a pino-compatible logger with debug, info, warn and error methods',
+    )
+    .optional(),
 });
 
 /** Validates engine options and applies every default; throws ERR_INVALID_CONFIG naming the field and value. */
