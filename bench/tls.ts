@@ -90,7 +90,9 @@ async function serve(certificates: Record<KeyType, { key: string; cert: string }
     const server = tls.createServer({ ...certificate, sessionIdContext: 'bench' }, onConnection);
     server.on('tlsClientError', () => undefined);
     if (wiring) {
-      sharings.set(name, await shareTlsSessions(server, { engine, logger: silent, ...wiring }));
+      // The longest rotation: a new key in the middle of the run would turn the resumed TLS 1.3 trials into full ones.
+      const ticketKeys = { rotationInterval: 604_800_000 };
+      sharings.set(name, await shareTlsSessions(server, { engine, logger: silent, ticketKeys, ...wiring }));
     }
     await new Promise<void>((resolve) => server.listen(port, HOST, resolve));
   }
