@@ -126,12 +126,12 @@ const wired = new WeakSet<tls.Server>();
  *   (`resumeSession`).
  * - Tickets (TLS 1.3, and TLS 1.2 clients that use them): every server seals
  *   them with the same ticket key, agreed through the cache and rotated every
- *   `ticketKeys.rotationInterval` (see {@link TicketKeyRotation}).
+ *   `ticketKeys.rotationInterval`.
  *
  * A cache that fails or does not answer within `deadline` costs a full
  * handshake, never an error to the client. Resolves once the first ticket key
- * is agreed, or once that failed within the deadline (it is then retried in
- * the background). Every server must use the same `sessionIdContext`
+ * is agreed, or once that failed (after at most the larger of `deadline` and
+ * 1 s; it is then retried in the background). Every server must use the same `sessionIdContext`
  * (Node derives the default from `process.argv`), and the cache then holds
  * secrets: protect it (`clusterKey` or `tls`, and TLS on its listener).
  *
