@@ -36,7 +36,7 @@ export interface ShareTlsSessionsOptions {
    * series of fleets that share one cache. `false` leaves the server's own key.
    */
   ticketKeys?: false | { rotationInterval?: number; name?: string };
-  /** Where warnings go (a cache that stops answering, and when it answers again); never sessions or keys. Default pino at info. */
+  /** Where warnings go (a cache that stops answering, and when it answers again); never sessions or keys. Default: distcache's pino logger. */
   logger?: Logger;
 }
 
