@@ -11,6 +11,9 @@ import { NatsDiscovery, type NatsDiscoveryOptions } from '../../discovery/nats.j
 import { StaticDiscovery } from '../../discovery/static.js';
 import type { DiscoveryProvider } from '../../src/discovery.js';
 import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
+import { shareTlsSessions, type TlsSessionSharing } from '../../src/tls/index.js';
+import { ChurnLoad } from './churn-load.js';
+import { listenHttps } from './https-server.js';
 
 export interface NodeConfig {
   ip: string;
@@ -39,6 +42,8 @@ export interface NodeConfig {
   admin?: boolean;
   /** The network namespace the process runs in (test/helpers/netns.ts); default: the test's own. */
   netns?: string;
+  /** An HTTPS server on `ip:port` (started by the `startHttps` command), answering its ip, wired to the engine by distcache/tls. */
+  https?: { port: number; key: string; cert: string; rotationInterval?: number; deadline?: number };
 }
 
 export type Command =
@@ -55,6 +60,8 @@ export type Command =
   | { cmd: 'loads' }
   | { cmd: 'churn'; hotKeys: string[]; writtenKeys: string[]; concurrency: number; putShare: number }
   | { cmd: 'churnStop' }
+  | { cmd: 'startHttps' }
+  | { cmd: 'tlsStats' }
   | { cmd: 'stop' };
 
 const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
@@ -105,6 +112,7 @@ const engine = new Engine({
         },
       },
     },
+    ...(config.https && !config.sessionListen ? [{ name: 'ssl-sessions', maxBytes: 8 << 20, replicaReads: true }] : []),
   ],
 });
 
@@ -152,89 +160,20 @@ async function load(keys: string[], durationMs: number, concurrency: number, mar
   return { ok, wrong, errors, firstOkAfterMark };
 }
 
-/** The report of a churn load (see {@link ChurnLoad}). */
-export interface ChurnReport {
-  gets: number;
-  failedGets: { at: number; code: string; message: string }[];
-  /** Gets of a written key that returned a value older than a put acknowledged before the get began. */
-  staleReads: { key: string; got: string; acknowledged: number }[];
-  puts: number;
-  failedPuts: { at: number; code: string }[];
-  /** Per written key, the sequence number of the last acknowledged put. */
-  acknowledged: Record<string, number>;
-}
-
-/**
- * Continuous gets over the hot keys and puts (a `putShare` of operations)
- * over the written keys, in `concurrency` loops, until stopped: the client
- * of the rolling-restart test and bench. A put writes `w:<seq>` with a
- * sequence number per key, so a read can tell an older value from a newer one.
- */
-class ChurnLoad {
-  readonly report: ChurnReport = { gets: 0, failedGets: [], staleReads: [], puts: 0, failedPuts: [], acknowledged: {} };
-  #stopped = false;
-  readonly #done: Promise<unknown>;
-  readonly #sequence = new Map<string, number>();
-
-  constructor(hotKeys: string[], writtenKeys: string[], concurrency: number, putShare: number) {
-    this.#done = Promise.all(
-      Array.from({ length: concurrency }, async (_, worker) => {
-        for (let i = worker; !this.#stopped; i += concurrency) {
-          if (i % 8 === worker % 8) await new Promise((resolve) => setImmediate(resolve));
-          if (writtenKeys.length > 0 && (i * 7919) % 1000 < putShare * 1000)
-            await this.#put(writtenKeys[i % writtenKeys.length]!);
-          else
-            await this.#get(
-              i % 2 === 0 || writtenKeys.length === 0
-                ? hotKeys[i % hotKeys.length]!
-                : writtenKeys[i % writtenKeys.length]!,
-            );
-        }
-      }),
-    );
-  }
-
-  async stop(): Promise<ChurnReport> {
-    this.#stopped = true;
-    await this.#done;
-    return this.report;
-  }
-
-  async #get(key: string): Promise<void> {
-    const acknowledged = this.report.acknowledged[key] ?? -1;
-    try {
-      const result = await engine.get('ks', key);
-      this.report.gets++;
-      const got = result === undefined ? '' : text.decode(result.value);
-      if (acknowledged >= 0 && sequenceOf(got) < acknowledged) this.report.staleReads.push({ key, got, acknowledged });
-    } catch (error) {
-      this.report.failedGets.push({ at: Date.now(), code: codeOf(error), message: String((error as Error).message) });
-    }
-  }
-
-  async #put(key: string): Promise<void> {
-    const sequence = (this.#sequence.get(key) ?? 0) + 1;
-    this.#sequence.set(key, sequence);
-    try {
-      await engine.put('ks', { key, value: new TextEncoder().encode(`w:${sequence}`) });
-      this.report.puts++;
-      this.report.acknowledged[key] = Math.max(this.report.acknowledged[key] ?? 0, sequence);
-    } catch (error) {
-      this.report.failedPuts.push({ at: Date.now(), code: codeOf(error) });
-    }
-  }
-}
-
-/** The sequence number of a churn put's value `w:<seq>`; -1 for anything else (a data-source value). */
-function sequenceOf(value: string): number {
-  return value.startsWith('w:') ? Number(value.slice(2)) : -1;
-}
-
-function codeOf(error: unknown): string {
-  return isDistCacheError(error) ? error.code : String(error);
-}
-
 let churn: ChurnLoad | undefined;
+
+let tlsSharing: TlsSessionSharing | undefined;
+
+/** The HTTPS server of the `https` option, wired to the engine. */
+async function startHttps(options: NonNullable<NodeConfig['https']>): Promise<void> {
+  const server = await listenHttps(config.ip, options.port, options, config.ip);
+  tlsSharing = await shareTlsSessions(server, {
+    engine,
+    logger: quiet,
+    deadline: options.deadline,
+    ticketKeys: { rotationInterval: options.rotationInterval },
+  });
+}
 
 async function run(command: Command): Promise<unknown> {
   switch (command.cmd) {
@@ -270,10 +209,15 @@ async function run(command: Command): Promise<unknown> {
     case 'loads':
       return Object.fromEntries(loads);
     case 'churn':
-      churn = new ChurnLoad(command.hotKeys, command.writtenKeys, command.concurrency, command.putShare);
+      churn = new ChurnLoad(engine, command.hotKeys, command.writtenKeys, command.concurrency, command.putShare);
       return true;
     case 'churnStop':
       return churn?.stop();
+    case 'startHttps':
+      await startHttps(config.https!);
+      return true;
+    case 'tlsStats':
+      return tlsSharing?.stats();
     case 'stop':
       await engine.stop();
       setImmediate(() => process.exit(0));

@@ -1,4 +1,6 @@
-import type { ChurnReport, NodeConfig } from './cluster-node.js';
+import type { ChurnReport } from './churn-load.js';
+import { sequenceOf } from './churn-load.js';
+import type { NodeConfig } from './cluster-node.js';
 import { ClusterNode, startCluster, stopCluster, waitForAdmitted } from './cluster.js';
 
 /** Issue 15 §3's rolling restart, as the test asserts it and bench/churn.ts records it. */
@@ -94,8 +96,7 @@ export async function rollingRestart(options: RollingRestartOptions): Promise<Ro
       const values = await node.send<(string | null)[]>({ cmd: 'getMany', keys: written });
       for (const [i, key] of written.entries()) {
         const got = values[i] ?? null;
-        const sequence = got?.startsWith('w:') ? Number(got.slice(2)) : -1;
-        if (sequence < churn.acknowledged[key]!)
+        if (sequenceOf(got) < churn.acknowledged[key]!)
           lostWrites.push({ node: node.id, key, got, acknowledged: churn.acknowledged[key]! });
       }
     }
