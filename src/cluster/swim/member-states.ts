@@ -184,8 +184,12 @@ export class MemberStates {
     this.#changed('left', entry);
   }
 
-  /** Takes in another node's full state, as memberlist: its dead members are only suspects here. */
-  merge(now: number, members: readonly MemberRecord[], from: string): void {
+  /**
+   * Takes in another node's full state, as memberlist: its dead members are
+   * only suspects here. Returns how many members were news to this node.
+   */
+  merge(now: number, members: readonly MemberRecord[], from: string): number {
+    const before = this.table.size;
     for (const member of members) {
       const { id, incarnation } = member;
       if (member.state === 'alive') this.applyAlive(now, member, 'sync');
@@ -194,6 +198,7 @@ export class MemberStates {
         this.applyDead(now, { type: 'dead', id, incarnation, from });
       else this.applySuspect(now, { type: 'suspect', id, incarnation, from: this.#self.id });
     }
+    return this.table.size - before;
   }
 
   /** Suspects whose time ran out are dead. */

@@ -67,6 +67,7 @@ interface Relay {
  */
 export class SwimStateMachine {
   readonly #timing: SwimTiming;
+  readonly #random: () => number;
   readonly #awareness = new Awareness();
   readonly #out: Outbox;
   readonly #states: MemberStates;
@@ -82,6 +83,7 @@ export class SwimStateMachine {
   constructor(options: SwimOptions) {
     const { now, timing, random } = options;
     this.#timing = timing;
+    this.#random = random;
     const rumours = new RumourQueue();
     this.#out = new Outbox(
       () => this.#states.self,
@@ -97,7 +99,7 @@ export class SwimStateMachine {
     this.#nextProbeAt = now + Math.floor(random() * timing.probeInterval);
     this.#nextGossipAt = now;
     // The first full-state exchange comes early: it catches what the rumours of a join storm missed.
-    this.#nextSyncAt = now + Math.floor(FIRST_SYNC_DELAY * (0.5 + random() / 2));
+    this.#nextSyncAt = this.#soonSyncAt(now);
     this.#nextMaintenanceAt = now + Math.floor(random() * RECONNECT_INTERVAL);
     this.#dueAt = this.nextDeadline();
   }
@@ -173,7 +175,9 @@ export class SwimStateMachine {
         if (!this.left) this.#relay(now, message);
         break;
       case 'sync':
-        this.#states.merge(now, message.members, message.from.id);
+        // A view still growing (a join storm) is compared again soon, not in syncInterval.
+        if (this.#states.merge(now, message.members, message.from.id) > 0)
+          this.#nextSyncAt = Math.min(this.#nextSyncAt, this.#soonSyncAt(now));
         if (!message.reply) this.#sendSync(message.from.address, true);
         break;
       case 'gossip':
@@ -385,6 +389,11 @@ export class SwimStateMachine {
       if (this.#states.rumours.size === 0) return;
       this.#out.send(member.address, { type: 'gossip' });
     }
+  }
+
+  /** A time 0.5-1 × FIRST_SYNC_DELAY from now. */
+  #soonSyncAt(now: number): number {
+    return now + Math.floor(FIRST_SYNC_DELAY * (0.5 + this.#random() / 2));
   }
 
   #sendSync(to: string, reply: boolean): void {

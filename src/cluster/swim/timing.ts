@@ -33,7 +33,11 @@ export const GOSSIP_INTERVAL = 200;
 export const GOSSIP_FANOUT = 3;
 /** A full-state exchange with one random member every SYNC_INTERVAL ms (scaled past 32 members). */
 export const SYNC_INTERVAL = 30_000;
-/** A node's first full-state exchange with a random member comes 0.5-1 times this long after it starts. */
+/**
+ * A node's first full-state exchange with a random member comes 0.5-1 times
+ * this long after it starts, and so does the next one after an exchange that
+ * taught it new members.
+ */
 export const FIRST_SYNC_DELAY = 5_000;
 /** While members are dead, every RECONNECT_INTERVAL ms one of them is offered a full-state exchange, so a healed partition merges. */
 export const RECONNECT_INTERVAL = 5_000;
