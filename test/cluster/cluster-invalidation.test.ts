@@ -11,16 +11,11 @@ import { Placement } from '../../src/cluster/placement.js';
 import { Engine } from '../../src/index.js';
 import { startCluster, stopCluster, type ClusterNode } from '../helpers/cluster.js';
 import { bytes, countingSource, silentLogger, sleep, text } from '../helpers/engine.js';
+import { peerRequestsByType } from '../helpers/metrics.js';
 
 /** Peer requests a node with an admin server on `ip:9464` has sent, all types and outcomes. */
 async function peerRequestsSent(ip: string): Promise<Map<string, number>> {
-  const metrics = await (await fetch(`http://${ip}:9464/metrics`)).text();
-  const counts = new Map<string, number>();
-  for (const line of metrics.split('\n')) {
-    const match = /^distcache_peer_request_duration_seconds_count\{type="([^"]+)"[^}]*\} (\d+)/.exec(line);
-    if (match) counts.set(match[1]!, (counts.get(match[1]!) ?? 0) + Number(match[2]));
-  }
-  return counts;
+  return peerRequestsByType(await (await fetch(`http://${ip}:9464/metrics`)).text());
 }
 
 /** Peer requests the whole cluster sent while `run` ran, by type. */

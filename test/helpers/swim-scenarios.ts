@@ -2,7 +2,8 @@
  * Scenarios on the SWIM simulator, measured in virtual time: the simulation
  * test asserts bounds on them and bench/membership-sim.ts publishes them.
  */
-import { nodeId, seededRandom, SwimSimulation, type NetworkModel } from './swim-simulator.js';
+import { seededRandom } from './random.js';
+import { nodeId, SwimSimulation, type NetworkModel } from './swim-simulator.js';
 
 /** A LAN: 0.5-5 ms one way, with `loss` of the messages lost. */
 export function lan(loss: number): NetworkModel {

@@ -8,17 +8,7 @@
 import type { SwimMessage } from '../../src/cluster/swim/messages.js';
 import { SwimStateMachine, type SwimOutput } from '../../src/cluster/swim/swim.js';
 import { DEFAULT_TIMING, type SwimTiming } from '../../src/cluster/swim/timing.js';
-
-/** mulberry32: a small seeded PRNG. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-}
+import { seededRandom } from './random.js';
 
 export interface NetworkModel {
   /** One-way delay of each message, uniform in [minDelay, maxDelay] ms. */

@@ -3,7 +3,7 @@ import { describe, it } from 'node:test';
 import type { Identity, Rumour, SwimMessage } from '../../src/cluster/swim/messages.js';
 import { SwimStateMachine, type SwimOutput } from '../../src/cluster/swim/swim.js';
 import { DEFAULT_TIMING, suspicionTimeout, SUSPICION_MAX_MULTIPLIER } from '../../src/cluster/swim/timing.js';
-import { seededRandom } from '../helpers/swim-simulator.js';
+import { seededRandom } from '../helpers/random.js';
 
 const timing = DEFAULT_TIMING;
 
