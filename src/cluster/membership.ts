@@ -39,6 +39,8 @@ export type FailureDetection = SwimTiming;
 
 export type MembershipChange = { kind: 'joined' | 'left' | 'updated'; member: Member };
 
+/** Longest wait in {@link Membership.dial} for the join exchanges to be sent; they go on after it. */
+const JOIN_WAIT_MS = 2_000;
 /** Longest wait for the leave announcement to reach the peers before the host stops. */
 const LEAVE_FLUSH_MS = 500;
 
@@ -117,8 +119,10 @@ export class Membership extends EventEmitter<{
     );
     const unknown = addresses.filter((address) => !alive.has(address));
     if (unknown.length === 0) return;
+    const before = new Set(this.#sending);
     this.#run(this.#machine.join(clock(), unknown));
-    await Promise.allSettled([...this.#sending]);
+    const joins = [...this.#sending].filter((sending) => !before.has(sending));
+    await atMost(JOIN_WAIT_MS, Promise.allSettled(joins));
   }
 
   /** This node as it announces itself now (its incarnation grows when it refutes). */
@@ -154,12 +158,7 @@ export class Membership extends EventEmitter<{
     const host = this.#host;
     if (host === undefined) return;
     this.leave();
-    let timer: NodeJS.Timeout | undefined;
-    await Promise.race([
-      Promise.allSettled([...this.#sending]),
-      new Promise((resolve) => (timer = setTimeout(resolve, LEAVE_FLUSH_MS))),
-    ]);
-    clearTimeout(timer);
+    await atMost(LEAVE_FLUSH_MS, Promise.allSettled([...this.#sending]));
     clearTimeout(this.#timer);
     this.#timer = undefined;
     this.#host = undefined;
@@ -227,6 +226,13 @@ export class Membership extends EventEmitter<{
     if (at === Infinity) return;
     this.#timer = setTimeout(() => this.#tick(), Math.max(0, Math.ceil(at - clock())));
   }
+}
+
+/** Waits for `work`, but no longer than `ms`. */
+async function atMost(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
 }
 
 /** Monotonic ms on the epoch scale: timers must not jump with the wall clock. */
