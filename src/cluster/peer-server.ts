@@ -179,8 +179,6 @@ export class PeerServer {
   #serve(message: PeerMessage, remoteHost: string): PeerMessage | Promise<PeerMessage> {
     const requestId = message.requestId;
     const failed = (error: unknown): PeerMessage => errorReply(requestId, error);
-    const ok = (flag: boolean): PeerMessage => ({ type: MessageType.OK, requestId, flag });
-    const answer = (flag: boolean | Promise<boolean>) => (flag instanceof Promise ? flag.then(ok, failed) : ok(flag));
     try {
       switch (message.type) {
         case MessageType.GET: {
@@ -195,14 +193,15 @@ export class PeerServer {
           return read instanceof Promise ? read.then(toValue, failed) : toValue(read);
         }
         case MessageType.PUT:
-          return answer(
+          return okReply(
+            requestId,
             this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent),
           );
         case MessageType.DELETE:
-          return answer(this.handler.delete(message.keyspace, message.key));
+          return okReply(requestId, this.handler.delete(message.keyspace, message.key));
         case MessageType.INVALIDATE: {
           const done = this.handler.invalidate(message.keyspace, message.key);
-          return done instanceof Promise ? done.then(() => ok(true), failed) : ok(true);
+          return okReply(requestId, done instanceof Promise ? done.then(() => true) : true);
         }
         case MessageType.DELETE_KEYSPACE:
           return this.handler
@@ -218,6 +217,15 @@ export class PeerServer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The OK reply carrying `flag`, once it is known; a failure becomes an ERROR reply. */
+function okReply(requestId: number, flag: boolean | Promise<boolean>): PeerMessage | Promise<PeerMessage> {
+  if (!(flag instanceof Promise)) return { type: MessageType.OK, requestId, flag };
+  return flag.then(
+    (known): PeerMessage => ({ type: MessageType.OK, requestId, flag: known }),
+    (error: unknown) => errorReply(requestId, error),
+  );
+}
 
 /** The ERROR reply that carries `error`'s code to the requester. */
 function errorReply(requestId: number, error: unknown): PeerMessage {
