@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { discoveryAddress, type DiscoveryProvider } from '../discovery.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
@@ -10,11 +11,13 @@ import { splitHostPort } from '../net/host-port.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { Admission } from './admission.js';
 import { CopyCoordinator } from './copy-coordinator.js';
+import { CopyHolders } from './copy-holders.js';
 import type { HandoffEntry } from './handoff.js';
 import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
-import { Membership, type FailureDetection, type MembershipChange } from './membership.js';
+import { Membership, type FailureDetection, type Member, type MembershipChange } from './membership.js';
 import { OwnerRouter, PEER_MARGIN_MS } from './owner-router.js';
+import { PAUSE_CHECK_INTERVAL_MS } from './pause-detector.js';
 import { ClusterKeyProof } from './peer-auth.js';
 import { PeerClient } from './peer-client.js';
 import { MessageType } from './peer-codec.js';
@@ -23,17 +26,18 @@ import { createPeerRequestHandler } from './peer-request-handler.js';
 import { PeerServer } from './peer-server.js';
 import { Placement } from './placement.js';
 import type { ClusterConfig } from './settings.js';
+import { suspicionTimeout } from './swim/timing.js';
 import { warmUp } from './warmup.js';
 
 /**
  * The shortest silence after which the other members may declare a node
- * dead: its last heartbeat can be a heartbeat interval old when it goes
- * quiet, then `suspectAfter` passes and a probe times out. A pause this
- * long makes a node sync (the pause detector measures a pause up to one
- * check interval short, hence a second heartbeat interval of margin).
+ * dead: a probe of it times out, then the shortest suspicion passes (SWIM,
+ * fully confirmed). A pause this long makes a node sync before it is told it
+ * was declared dead; the pause detector may measure a pause up to one check
+ * interval short, hence that margin.
  */
-function shortestDeclaredDead({ heartbeatInterval, suspectAfter, probeTimeout }: FailureDetection): number {
-  return Math.max(probeTimeout, suspectAfter + probeTimeout - 2 * heartbeatInterval);
+function shortestDeclaredDead(timing: FailureDetection): number {
+  return Math.max(timing.probeTimeout, timing.probeTimeout + suspicionTimeout(timing, 1) - PAUSE_CHECK_INTERVAL_MS);
 }
 
 /** The keyspaces of this node, as the cluster reaches them. */
@@ -78,6 +82,9 @@ export class Cluster {
   readonly #clients = new Map<string, PeerClient>();
   readonly #proof: ClusterKeyProof;
   readonly #hot = new HotCache();
+  readonly #holders = new CopyHolders();
+  /** Member ids by the host their peer connections come from, to name the nodes that read from this one. */
+  #membersByHost = new Map<string, string[]>();
   /** Members whose peer port completed the handshake (cluster key, TLS): only they enter placement. */
   readonly #admission: Admission;
   #rediscover: NodeJS.Timeout | undefined;
@@ -133,6 +140,7 @@ export class Cluster {
       hot: this.#hot,
       clock: options.clock,
       resync: this.#copies.resync,
+      holders: this.#holders,
       client: (id) => this.#client(id),
     });
     const handler = createPeerRequestHandler({
@@ -142,6 +150,8 @@ export class Cluster {
       hot: this.#hot,
       router: this.#router,
       copies: this.#copies,
+      holders: this.#holders,
+      membersAt: (host) => this.#membersByHost.get(host) ?? [],
     });
     this.#server = new PeerServer(handler, this.#proof, logger, config.tls);
     this.#admission = new Admission({
@@ -208,7 +218,7 @@ export class Cluster {
   peers(): PeerInfo[] {
     const self = selfPeerInfo(
       { id: this.#selfId, discoveryAddress: this.#discoveryAddress() },
-      this.#incarnation,
+      this.#membership.incarnation,
       this.#digest,
     );
     const placed = new Set(this.#placement.members);
@@ -290,6 +300,7 @@ export class Cluster {
     const { config } = this.#options;
     await this.#server.listen(config.bindAddr, config.bindPort);
     this.#membership.on('change', (change) => this.#onMembershipChange(change));
+    this.#membership.on('declaredDead', () => this.#copies.declaredSelfDead());
     await this.#membership.start();
     await this.#options.discovery.start({
       self: this.#discoveryAddress(),
@@ -345,6 +356,7 @@ export class Cluster {
     if (member.state === 'alive') this.#copies.alive(member.id);
     if (gone) this.#admission.forget(member.id);
     else this.#admission.consider(member.id);
+    this.#membersByHost = membersByHost(this.#membership.members());
     this.#updatePlacement();
     if (member.digest !== this.#digest && !gone) {
       this.#options.logger.warn({ member: member.id }, 'member has different keyspace definitions (digest mismatch)');
@@ -406,12 +418,39 @@ export class Cluster {
     await this.#client(node).request({ type: MessageType.SYNC, requester: this.#selfId }, timeoutMs);
   }
 
+  /**
+   * The address this node's peer connections leave from: its own, so that a
+   * node answering its reads can tell which member asked (see CopyHolders).
+   */
+  #sourceAddress(): string | undefined {
+    const { host } = splitHostPort(this.#selfId);
+    return isIP(host) === 0 ? undefined : host;
+  }
+
   #client(id: string): PeerClient {
     let client = this.#clients.get(id);
     if (client === undefined) {
-      client = new PeerClient(id, this.#proof, this.#options.config.tls, this.#options.telemetry);
+      client = new PeerClient(
+        id,
+        this.#proof,
+        this.#options.config.tls,
+        this.#options.telemetry,
+        this.#sourceAddress(),
+      );
       this.#clients.set(id, client);
     }
     return client;
   }
+}
+
+/** Member ids grouped by the host of their peer address (nodes on one host share its address as the source of their connections). */
+function membersByHost(members: readonly Member[]): Map<string, string[]> {
+  const byHost = new Map<string, string[]>();
+  for (const { id } of members) {
+    const { host } = splitHostPort(id);
+    const ids = byHost.get(host);
+    if (ids === undefined) byHost.set(host, [id]);
+    else ids.push(id);
+  }
+  return byHost;
 }

@@ -48,9 +48,9 @@ export interface CopyCoordinatorContext {
  *
  * - when the admitted members change, hands off the entries whose owners
  *   changed and drops those this node no longer owns ({@link Handoff});
- * - when this node starts, wakes from a pause longer than the others take
- *   to declare it dead, or sees members it had declared dead come back,
- *   syncs ({@link Resync});
+ * - when this node starts, learns that the others declared it dead, wakes
+ *   from a pause longer than they take to do so, or sees members it had
+ *   declared dead come back, syncs ({@link Resync});
  * - answers the sync requests of other nodes once it admitted them;
  * - before a graceful stop, hands its entries to the owners they will have
  *   without it, and from then on forwards the writes it still receives.
@@ -116,6 +116,12 @@ export class CopyCoordinator {
     }
   }
 
+  /** Other members had declared this node dead: what it holds may be older than their copies. */
+  declaredSelfDead(): void {
+    if (this.#stopped) return;
+    this.resync.start('declared dead');
+  }
+
   /** Membership declared `id` dead. */
   declaredDead(id: string): void {
     this.#declaredDead.add(id);
@@ -139,16 +145,21 @@ export class CopyCoordinator {
   }
 
   /**
-   * Copies another node sent: each applied when newer than the one held.
+   * Copies another node sent: each applied when newer than the one held
+   * (then `applied` is called with its key and version).
    * Returns whether this node owns every one of the keys (then the sender
    * drops its copies).
    */
-  merge(keyspace: Keyspace, entries: readonly HandoffEntry[]): boolean {
+  merge(
+    keyspace: Keyspace,
+    entries: readonly HandoffEntry[],
+    applied: (key: string, version: number) => void = () => {},
+  ): boolean {
     const view = this.#leavingTo ?? this.#context.placement;
     const { replicaCount, name } = keyspace.config;
     let ownsAll = this.#leavingTo === undefined;
     for (const { key, copy } of entries) {
-      keyspace.merge(key, copy);
+      if (keyspace.merge(key, copy)) applied(key, copy.version);
       ownsAll &&= view.isOwner(name, key, replicaCount, this.#context.selfId);
     }
     return ownsAll;

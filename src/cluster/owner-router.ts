@@ -5,6 +5,7 @@ import type { Keyspace } from '../keyspace/keyspace.js';
 import type { GetResult, PreparedPut, ReadResult } from '../keyspace/types.js';
 import type { HybridLogicalClock } from '../lib/hybrid-logical-clock.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
+import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
 import type { PeerClient, PeerRequest } from './peer-client.js';
 import { MessageType } from './peer-codec.js';
@@ -24,6 +25,8 @@ export interface RouterContext {
   readonly clock: HybridLogicalClock;
   /** While this node syncs, the reads of the keys it owns go through it. */
   readonly resync: Resync;
+  /** The nodes this node answered reads of each key: they may hold hot copies. */
+  readonly holders: CopyHolders;
   client(id: string): PeerClient;
 }
 
@@ -32,10 +35,19 @@ export interface RouterContext {
  * own path when it is the owner; else its hot copy; else one request to the
  * owner (collapsed across concurrent callers), falling back to the next node
  * in rendezvous order when the owner cannot be reached. Writes: to the owner
- * and its replicas, and at the same time an acknowledged invalidation to
- * every other node, so a read after the write returns it from any node.
+ * and its replicas, and acknowledged invalidations only where a copy may be,
+ * so a write costs O(copies), not O(members), and a read after the write
+ * returns it from any node:
+ *   - each node that writes a key (an owner, a stand-in) invalidates the
+ *     nodes it answered reads of that key within the hot-copy lifetime, after
+ *     its write and before it acknowledges it;
+ *   - the writer also invalidates the node ranked right after the owners: the
+ *     owner before the last topology change (it may hold the key in its store,
+ *     and readers with a view that lags may still ask it), and the first
+ *     fallback while an owner cannot be reached; it forwards the invalidation
+ *     to the nodes it answered.
  * Every write carries a version this node's clock stamped; each owner
- * stores it above anything it held.
+ * stores it above anything it held, and invalidations carry it too.
  */
 export class OwnerRouter {
   readonly #context: RouterContext;
@@ -100,21 +112,24 @@ export class OwnerRouter {
         value: entry.bytes,
       });
     let wroteHere = false;
+    const holdersTold: Promise<void>[] = [];
     const writeHere = (onlyIfAbsent: boolean) => (): boolean => {
       const stored = keyspace.commitPut(entry, onlyIfAbsent, version);
       wroteHere ||= stored;
+      const told = this.invalidateHolders(keyspace, entry.key, version);
+      if (told !== undefined) holdersTold.push(told);
       return stored;
     };
     const ranked = this.#context.placement.rank(name, entry.key);
-    // Other nodes drop their copies while the owners write: a needless invalidation (the
+    // The former owner drops its copies while the owners write: a needless invalidation (the
     // key was taken) only costs a hot copy.
-    const invalidated = this.#invalidateOthers(keyspace, entry.key, ranked, version);
+    const invalidated = this.#invalidateFormerOwner(keyspace, entry.key, ranked, version);
     if (!ifAbsent) {
       await this.#toOwners(keyspace, entry.key, ranked, writeHere(false), request(false));
     } else {
       const decided = await this.#toOwners(keyspace, entry.key, ranked, writeHere(true), request(true), 1);
       if (!decided.changed) {
-        await invalidated;
+        await Promise.all([invalidated, ...holdersTold]);
         return false;
       }
       // The node that decided holds the entry; the other copies go to the next nodes.
@@ -129,7 +144,7 @@ export class OwnerRouter {
           keyspace.config.replicaCount - 1,
         ).catch(ignoreUnreachable);
     }
-    await invalidated;
+    await Promise.all([invalidated, ...holdersTold]);
     this.#invalidate(keyspace, entry.key, ranked, wroteHere, version);
     return true;
   }
@@ -140,16 +155,24 @@ export class OwnerRouter {
     const name = keyspace.name;
     const ranked = this.#context.placement.rank(name, key);
     const version = this.#context.clock.next();
+    const holdersTold: Promise<void>[] = [];
+    const deleteHere = (): boolean => {
+      const deleted = keyspace.delete(key, version);
+      const told = this.invalidateHolders(keyspace, key, version);
+      if (told !== undefined) holdersTold.push(told);
+      return deleted;
+    };
     const [{ changed: deleted }] = await Promise.all([
-      this.#toOwners(
-        keyspace,
+      this.#toOwners(keyspace, key, ranked, deleteHere, (standIn) => ({
+        type: MessageType.VERSIONED_DELETE,
+        keyspace: name,
         key,
-        ranked,
-        () => keyspace.delete(key, version),
-        (standIn) => ({ type: MessageType.VERSIONED_DELETE, keyspace: name, key, standIn, version }),
-      ),
-      this.#invalidateOthers(keyspace, key, ranked, version),
+        standIn,
+        version,
+      })),
+      this.#invalidateFormerOwner(keyspace, key, ranked, version),
     ]);
+    await Promise.all(holdersTold);
     this.#invalidate(keyspace, key, ranked, false, version);
     return deleted;
   }
@@ -165,9 +188,28 @@ export class OwnerRouter {
     );
   }
 
-  /** Applies an invalidation another node sent, for a write of `version` (Infinity: of unknown version). */
-  onInvalidation(keyspace: Keyspace, key: string, version: number): void {
+  /**
+   * Applies an invalidation another node sent, for a write of `version`
+   * (Infinity: of unknown version), and passes it on to the nodes this one
+   * answered reads of `key`.
+   */
+  onInvalidation(keyspace: Keyspace, key: string, version: number): Promise<void> | undefined {
     this.#invalidate(keyspace, key, this.#context.placement.rank(keyspace.name, key), false, version);
+    return this.invalidateHolders(keyspace, key, version);
+  }
+
+  /**
+   * Invalidates `key` on the nodes this node answered reads of it within the
+   * hot-copy lifetime (every member when it could not keep track), once, for
+   * a write of `version`; resolves when they answered, or is undefined when
+   * there is no one to tell. Call it after writing the key here. A node that
+   * cannot be reached is left to its hot copy's short lifetime.
+   */
+  invalidateHolders(keyspace: Keyspace, key: string, version: number): Promise<void> | undefined {
+    const holders = this.#context.holders.take(keyspace.name, key, Date.now());
+    const { selfId, placement } = this.#context;
+    const targets = (holders === 'everyone' ? placement.members : holders).filter((id) => id !== selfId);
+    return targets.length === 0 ? undefined : this.#sendInvalidations(keyspace, key, targets, version);
   }
 
   /** Remote reads in progress, for a graceful stop to wait on. */
@@ -190,6 +232,7 @@ export class OwnerRouter {
   /** Asks one node for `key`; keeps a hot copy of the answer. */
   #ask(keyspace: Keyspace, key: string, node: string, flight: Flight): Promise<ReadResult> {
     const name = keyspace.name;
+    const askedAt = Date.now();
     return this.#context
       .client(node)
       .request({ type: MessageType.GET, keyspace: name, key }, keyspace.config.readTimeout + PEER_MARGIN_MS)
@@ -198,7 +241,7 @@ export class OwnerRouter {
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${node} answered a GET with message type ${reply.type}`);
         const read: ReadResult = { value: reply.found ? reply.value : null, expiresAt: reply.expiresAt };
         if (!flight.superseded && keyspace.config.hotCache)
-          this.#context.hot.set(name, keyspace.config.maxBytes, key, read.value, read.expiresAt);
+          this.#context.hot.set(name, keyspace.config.maxBytes, key, read.value, read.expiresAt, askedAt);
         return read;
       });
   }
@@ -312,23 +355,24 @@ export class OwnerRouter {
     if (held !== undefined && held.version < version) keyspace.discard(key);
   }
 
-  /**
-   * Tells every member that is neither this node nor an owner to drop its
-   * copies of `key`, and waits for their answers. A member that cannot be
-   * reached is left to its hot copies' short TTL.
-   */
-  async #invalidateOthers(keyspace: Keyspace, key: string, ranked: readonly string[], version: number): Promise<void> {
-    const name = keyspace.name;
-    const owners = new Set(ranked.slice(0, keyspace.config.replicaCount));
-    const others = ranked.filter((id) => id !== this.#context.selfId && !owners.has(id));
+  /** Invalidates `key` on the node ranked right after the owners (see the class comment), unless that is this one. */
+  #invalidateFormerOwner(keyspace: Keyspace, key: string, ranked: readonly string[], version: number): Promise<void> {
+    const next = ranked[keyspace.config.replicaCount];
+    return next === undefined || next === this.#context.selfId
+      ? Promise.resolve()
+      : this.#sendInvalidations(keyspace, key, [next], version);
+  }
+
+  /** Sends an INVALIDATE of `key` for a write of `version` to each of `targets`; resolves once each answered or failed. */
+  async #sendInvalidations(
+    keyspace: Keyspace,
+    key: string,
+    targets: readonly string[],
+    version: number,
+  ): Promise<void> {
     const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
-    await Promise.allSettled(
-      others.map((id) =>
-        this.#context
-          .client(id)
-          .request({ type: MessageType.VERSIONED_INVALIDATE, keyspace: name, key, version }, timeout),
-      ),
-    );
+    const request = { type: MessageType.VERSIONED_INVALIDATE, keyspace: keyspace.name, key, version } as const;
+    await Promise.allSettled(targets.map((id) => this.#context.client(id).request(request, timeout)));
   }
 }
 

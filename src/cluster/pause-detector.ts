@@ -1,5 +1,5 @@
 /** How often the event loop is looked at. */
-const CHECK_INTERVAL_MS = 250;
+export const PAUSE_CHECK_INTERVAL_MS = 250;
 
 /**
  * Notices that this process was paused (SIGSTOP, a frozen VM, a debugger, a
@@ -16,10 +16,10 @@ export class PauseDetector {
   constructor(thresholdMs: number, onPause: (pausedMs: number) => void) {
     this.#timer = setInterval(() => {
       const now = performance.now();
-      const paused = now - this.#last - CHECK_INTERVAL_MS;
+      const paused = now - this.#last - PAUSE_CHECK_INTERVAL_MS;
       this.#last = now;
       if (paused > thresholdMs) onPause(Math.round(paused));
-    }, CHECK_INTERVAL_MS);
+    }, PAUSE_CHECK_INTERVAL_MS);
     this.#timer.unref();
   }
 

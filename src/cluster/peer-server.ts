@@ -17,19 +17,19 @@ import {
 
 /** What a node does for its peers' requests: locally (a write for a key it does not own is sent on to the owners). */
 export interface PeerRequestHandler {
-  /** A hit answers synchronously, so the server can reply without a promise. */
-  get(keyspace: string, key: string): PeerReadReply | Promise<PeerReadReply>;
+  /** A hit answers synchronously, so the server can reply without a promise. `remoteHost`: the requester's IP. */
+  get(keyspace: string, key: string, remoteHost: string): PeerReadReply | Promise<PeerReadReply>;
   /** Stores a value; false when `ifAbsent` and a fresh entry is there. */
   put(write: PeerPut): boolean | Promise<boolean>;
   /** Deletes a key; whether a value was held. */
   delete(write: PeerDelete): boolean | Promise<boolean>;
   deleteKeyspace(keyspace: string): Promise<void>;
   /** Another node wrote `key` with `version` (Infinity: a node too old to say): drop older copies of it here. */
-  invalidate(keyspace: string, key: string, version: number): void;
+  invalidate(keyspace: string, key: string, version: number): void | Promise<void>;
   /** This node's copy of `key` as held (a tombstone, expired), without loading; undefined when none. */
   peek(keyspace: string, key: string): VersionedCopy | undefined;
   /** Copies from another node, each applied when newer than the one held; whether this node owns every key. */
-  merge(keyspace: string, entries: readonly KeyCopy[]): boolean;
+  merge(keyspace: string, entries: readonly KeyCopy[]): boolean | Promise<boolean>;
   /** `requester` asks for the entries it owns: resolves once they were sent. */
   sync(requester: string): Promise<void>;
 }
@@ -127,6 +127,8 @@ export class PeerServer {
   }
 
   #accept(socket: net.Socket): void {
+    // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
+    const remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const writer = new BatchedWriter(socket);
     this.#connections.set(socket, writer);
     socket.setNoDelay(true);
@@ -176,7 +178,7 @@ export class PeerServer {
           decoder.maxFrameBytes = MAX_PEER_FRAME_BYTES;
           state = 'ready';
         } else {
-          const reply = this.#serve(message);
+          const reply = this.#serve(message, remoteHost);
           if (!(reply instanceof Promise)) {
             writeReply(writer, reply);
             continue;
@@ -199,13 +201,13 @@ export class PeerServer {
   }
 
   /** Answers one request, synchronously when it can; every failure becomes an ERROR reply with the error's code. */
-  #serve(message: PeerMessage): PeerMessage | Promise<PeerMessage> {
+  #serve(message: PeerMessage, remoteHost: string): PeerMessage | Promise<PeerMessage> {
     const requestId = message.requestId;
     const failed = (error: unknown): PeerMessage => errorReply(requestId, error);
     try {
       switch (message.type) {
         case MessageType.GET: {
-          const read = this.handler.get(message.keyspace, message.key);
+          const read = this.handler.get(message.keyspace, message.key, remoteHost);
           const toValue = ({ bytes, expiresAt }: PeerReadReply): PeerMessage => ({
             type: MessageType.VALUE,
             requestId,
@@ -217,30 +219,30 @@ export class PeerServer {
         }
         case MessageType.PUT:
         case MessageType.VERSIONED_PUT:
-          return ok(requestId, this.handler.put(asVersioned(message)), failed);
+          return okReply(requestId, this.handler.put(asVersioned(message)));
         case MessageType.DELETE:
-          return ok(requestId, this.handler.delete({ ...message, standIn: false, version: 0 }), failed);
+          return okReply(requestId, this.handler.delete({ ...message, standIn: false, version: 0 }));
         case MessageType.VERSIONED_DELETE:
-          return ok(requestId, this.handler.delete(message), failed);
+          return okReply(requestId, this.handler.delete(message));
         case MessageType.INVALIDATE:
-        case MessageType.VERSIONED_INVALIDATE:
-          this.handler.invalidate(message.keyspace, message.key, 'version' in message ? message.version : Infinity);
-          return ok(requestId, true, failed);
+        case MessageType.VERSIONED_INVALIDATE: {
+          const version = message.type === MessageType.VERSIONED_INVALIDATE ? message.version : Infinity;
+          const done = this.handler.invalidate(message.keyspace, message.key, version);
+          return okReply(requestId, done instanceof Promise ? done.then(() => true) : true);
+        }
         case MessageType.DELETE_KEYSPACE:
-          return ok(
+          return okReply(
             requestId,
             this.handler.deleteKeyspace(message.keyspace).then(() => true),
-            failed,
           );
         case MessageType.PEEK:
           return { type: MessageType.COPY, requestId, copy: this.handler.peek(message.keyspace, message.key) };
         case MessageType.HANDOFF:
-          return ok(requestId, this.handler.merge(message.keyspace, message.entries), failed);
+          return okReply(requestId, this.handler.merge(message.keyspace, message.entries));
         case MessageType.SYNC:
-          return ok(
+          return okReply(
             requestId,
             this.handler.sync(message.requester).then(() => true),
-            failed,
           );
         default:
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer protocol: message type ${message.type} is not a request`);
@@ -253,14 +255,13 @@ export class PeerServer {
 
 const EMPTY = new Uint8Array(0);
 
-/** The OK reply for a flag, at once or once it is known. */
-function ok(
-  requestId: number,
-  flag: boolean | Promise<boolean>,
-  failed: (error: unknown) => PeerMessage,
-): PeerMessage | Promise<PeerMessage> {
-  if (typeof flag === 'boolean') return { type: MessageType.OK, requestId, flag };
-  return flag.then((value): PeerMessage => ({ type: MessageType.OK, requestId, flag: value }), failed);
+/** The OK reply carrying `flag`, once it is known; a failure becomes an ERROR reply. */
+function okReply(requestId: number, flag: boolean | Promise<boolean>): PeerMessage | Promise<PeerMessage> {
+  if (!(flag instanceof Promise)) return { type: MessageType.OK, requestId, flag };
+  return flag.then(
+    (known): PeerMessage => ({ type: MessageType.OK, requestId, flag: known }),
+    (error: unknown) => errorReply(requestId, error),
+  );
 }
 
 /** A put as the handler takes it; one from a node too old to version it has no stamp and no stand-in flag. */

@@ -24,6 +24,8 @@ export type ResyncReason =
   | 'started'
   /** Its process was paused longer than the others take to declare it dead. */
   | 'paused'
+  /** Other members declared it dead (SWIM told it so). */
+  | 'declared dead'
   /** Members it had declared dead are back: a partition healed, or they were paused. */
   | 'members returned';
 

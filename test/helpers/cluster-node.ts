@@ -32,7 +32,7 @@ export interface NodeConfig {
   /** Value size in bytes (default: the `v:<key>` text). */
   valueBytes?: number;
   hotCache?: boolean;
-  membership?: { heartbeatInterval?: number; suspectAfter?: number; probeTimeout?: number };
+  membership?: { probeInterval?: number; probeTimeout?: number; suspicionMultiplier?: number; indirectChecks?: number };
   warmKeys?: string[];
   /** Session listener addresses (the distcache protocol). */
   sessionListen?: string[];
