@@ -10,7 +10,7 @@ import { DnsDiscovery, type DnsDiscoveryOptions } from '../../discovery/dns.js';
 import { NatsDiscovery, type NatsDiscoveryOptions } from '../../discovery/nats.js';
 import { StaticDiscovery } from '../../discovery/static.js';
 import type { DiscoveryProvider } from '../../src/discovery.js';
-import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
+import { Engine, isDistCacheError, type KeyspaceOptions, type Logger } from '../../src/index.js';
 import { shareTlsSessions, type TlsSessionSharing } from '../../src/tls/index.js';
 import { ChurnLoad } from './churn-load.js';
 import { listenHttps } from './https-server.js';
@@ -57,6 +57,8 @@ export type Command =
   | { cmd: 'bench'; keys: string[]; durationMs: number; inFlight: number }
   | { cmd: 'events' }
   | { cmd: 'owners'; keys: string[] }
+  | { cmd: 'updateKeySpace'; maxBytes: number }
+  | { cmd: 'digests' }
   | { cmd: 'loads' }
   | { cmd: 'churn'; hotKeys: string[]; writtenKeys: string[]; concurrency: number; putShare: number }
   | { cmd: 'churnStop' }
@@ -75,6 +77,30 @@ let calls = 0;
 /** Data-source calls per key. */
 const loads = new Map<string, number>();
 const text = new TextDecoder();
+/** The test keyspace `ks`: its data source answers `v:<key>` and counts its calls. */
+function testKeyspace(maxBytes = 64 * 1024 * 1024): KeyspaceOptions {
+  return {
+    name: 'ks',
+    maxBytes,
+    hotCache: config.hotCache,
+    replicaReads: config.replicaReads,
+    warmKeys: config.warmKeys,
+    dataSource: {
+      fetch: async (key) => {
+        calls++;
+        loads.set(key, (loads.get(key) ?? 0) + 1);
+        if (key.startsWith('fail:')) throw new Error(`the data source fails ${key}`);
+        if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
+        const value = new TextEncoder().encode(`v:${key}`);
+        if (!config.valueBytes) return value;
+        const padded = new Uint8Array(config.valueBytes);
+        padded.set(value.subarray(0, config.valueBytes));
+        return padded;
+      },
+    },
+  };
+}
+
 const engine = new Engine({
   logger: quiet,
   bindAddr: config.ip,
@@ -92,26 +118,7 @@ const engine = new Engine({
     ...(config.tls.ca ? { ca: readFileSync(config.tls.ca) } : {}),
   },
   keyspaces: [
-    {
-      name: 'ks',
-      maxBytes: 64 * 1024 * 1024,
-      hotCache: config.hotCache,
-      replicaReads: config.replicaReads,
-      warmKeys: config.warmKeys,
-      dataSource: {
-        fetch: async (key) => {
-          calls++;
-          loads.set(key, (loads.get(key) ?? 0) + 1);
-          if (key.startsWith('fail:')) throw new Error(`the data source fails ${key}`);
-          if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
-          const value = new TextEncoder().encode(`v:${key}`);
-          if (!config.valueBytes) return value;
-          const padded = new Uint8Array(config.valueBytes);
-          padded.set(value.subarray(0, config.valueBytes));
-          return padded;
-        },
-      },
-    },
+    testKeyspace(),
     ...(config.https && !config.sessionListen ? [{ name: 'ssl-sessions', maxBytes: 8 << 20, replicaReads: true }] : []),
   ],
 });
@@ -206,6 +213,11 @@ async function run(command: Command): Promise<unknown> {
       return events;
     case 'owners':
       return command.keys.map((key) => engine.owners('ks', key));
+    case 'updateKeySpace':
+      await engine.updateKeySpace(testKeyspace(command.maxBytes));
+      return true;
+    case 'digests':
+      return engine.peers().map(({ id, digest, digestMismatch }) => ({ id, digest, digestMismatch }));
     case 'loads':
       return Object.fromEntries(loads);
     case 'churn':
