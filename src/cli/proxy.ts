@@ -23,7 +23,7 @@ export const proxyCommand: Command = {
     const proxy = new SessionProxy(
       parseSessionAddress(flags.listen),
       parseSessionAddress(flags.server),
-      integerFlag('retry', flags.retry, 5_000, 1),
+      { retryMs: integerFlag('retry', flags.retry, 5_000, 1) },
       pino({ name: 'distcache-proxy' }),
     );
     await proxy.start();
