@@ -35,6 +35,8 @@ export const ErrorCode = {
   METHOD_NOT_ALLOWED: 'ERR_METHOD_NOT_ALLOWED',
   /** An optional peer dependency that a feature needs (a discovery provider's client) is not installed. */
   MISSING_DEPENDENCY: 'ERR_MISSING_DEPENDENCY',
+  /** Admin API: the request carried a body; the admin API takes none (HTTP 413, and the connection is closed). */
+  CONTENT_TOO_LARGE: 'ERR_CONTENT_TOO_LARGE',
 } as const;
 
 /** One of the stable error code strings, e.g. `'ERR_TIMEOUT'`. */
