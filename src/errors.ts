@@ -31,6 +31,8 @@ export const ErrorCode = {
   UNAUTHORIZED: 'ERR_UNAUTHORIZED',
   /** Admin API: no such endpoint. */
   NOT_FOUND: 'ERR_NOT_FOUND',
+  /** The keyspace is in use and cannot be deleted: the session listener serves it (empty it instead). */
+  KEYSPACE_IN_USE: 'ERR_KEYSPACE_IN_USE',
   /** Admin API: the endpoint exists but not with that HTTP method. */
   METHOD_NOT_ALLOWED: 'ERR_METHOD_NOT_ALLOWED',
   /** An optional peer dependency that a feature needs (a discovery provider's client) is not installed. */

@@ -168,6 +168,7 @@ const STATUS_OF: Partial<Record<ErrorCode, number>> = {
   [ErrorCode.NOT_FOUND]: 404,
   [ErrorCode.KEYSPACE_NOT_FOUND]: 404,
   [ErrorCode.METHOD_NOT_ALLOWED]: 405,
+  [ErrorCode.KEYSPACE_IN_USE]: 409,
   [ErrorCode.CONTENT_TOO_LARGE]: 413,
   [ErrorCode.ENGINE_NOT_STARTED]: 503,
   [ErrorCode.PEER_UNAVAILABLE]: 503,

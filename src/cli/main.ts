@@ -42,7 +42,11 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);
   if (command === undefined) {
-    fail('distcache', ErrorCode.INVALID_ARGUMENT, `unknown command ${JSON.stringify(name)}; distcache --help lists them`);
+    fail(
+      'distcache',
+      ErrorCode.INVALID_ARGUMENT,
+      `unknown command ${JSON.stringify(name)}; distcache --help lists them`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {

@@ -165,6 +165,11 @@ export class Cluster {
     return this.#router.deleteKeyspace(name, this.memberIds(), timeoutMs);
   }
 
+  /** Empties a keyspace on every member (see {@link OwnerRouter.clearKeyspace}). */
+  clearKeyspace(keyspace: Keyspace, timeoutMs: number): Promise<void> {
+    return this.#router.clearKeyspace(keyspace, this.memberIds(), timeoutMs);
+  }
+
   /** Remote reads in progress, for a graceful stop to wait on. */
   running(): Promise<unknown>[] {
     return this.#router.running();
