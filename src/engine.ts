@@ -186,13 +186,20 @@ export class Engine extends EventEmitter<EngineEvents> {
    * Removes a keyspace, its definition and all its entries, on every node of
    * the cluster. Later calls on it fail with ERR_KEYSPACE_NOT_FOUND. The
    * keyspace the session listener serves cannot be removed
-   * (ERR_KEYSPACE_IN_USE): {@link clearKeySpace} empties it.
+   * (ERR_KEYSPACE_IN_USE): {@link clearKeySpace} empties it. A member whose
+   * session listener serves it keeps it: the call then rejects with
+   * ERR_KEYSPACE_IN_USE naming those members, once the others dropped it.
    */
   async deleteKeySpace(name: string, options?: CallOptions): Promise<void> {
     checkCallOptions(options);
     this.#requireDeletable(name);
-    await this.#cluster?.deleteKeyspace(name, this.#config.keyspaceDefaults.writeTimeout);
+    const keptBy = (await this.#cluster?.deleteKeyspace(name, this.#config.keyspaceDefaults.writeTimeout)) ?? [];
     await this.#dropLocal(name);
+    if (keptBy.length > 0)
+      throw new DistCacheError(
+        ErrorCode.KEYSPACE_IN_USE,
+        `keyspace ${JSON.stringify(name)} was deleted except on ${keptBy.join(', ')}, whose session listener serves it`,
+      );
   }
 
   /** Removes several keyspaces; fails before removing any if one is unknown or in use. */

@@ -160,8 +160,8 @@ export class Cluster {
     return this.#router.delete(keyspace, key);
   }
 
-  /** Asks every other member to drop the keyspace `name`; resolves once all that answered did. */
-  deleteKeyspace(name: string, timeoutMs: number): Promise<void> {
+  /** Asks every other member to drop the keyspace `name`; resolves the members that refused as they serve it. */
+  deleteKeyspace(name: string, timeoutMs: number): Promise<string[]> {
     return this.#router.deleteKeyspace(name, this.memberIds(), timeoutMs);
   }
 

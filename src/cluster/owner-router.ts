@@ -150,15 +150,23 @@ export class OwnerRouter {
     return deleted;
   }
 
-  /** Asks every other member to drop the keyspace `name`; resolves once all that answered did. */
-  async deleteKeyspace(name: string, memberIds: readonly string[], timeoutMs: number): Promise<void> {
+  /**
+   * Asks every other member to drop the keyspace `name`; resolves, once all
+   * that answered did, the members that refused because they serve it
+   * (ERR_KEYSPACE_IN_USE: their session listener).
+   */
+  async deleteKeyspace(name: string, memberIds: readonly string[], timeoutMs: number): Promise<string[]> {
     this.#context.hot.dropKeyspace(name);
     const others = memberIds.filter((id) => id !== this.#context.selfId);
-    await Promise.allSettled(
+    const results = await Promise.allSettled(
       others.map((id) =>
         this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace: name }, timeoutMs),
       ),
     );
+    return others.filter((_, index) => {
+      const result = results[index]!;
+      return result.status === 'rejected' && isDistCacheError(result.reason, ErrorCode.KEYSPACE_IN_USE);
+    });
   }
 
   /**

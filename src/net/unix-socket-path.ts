@@ -1,5 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { link, lstat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdtemp, rmdir, unlink } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import { DistCacheError, ErrorCode } from '../errors.js';
@@ -14,11 +13,13 @@ const PROBE_TIMEOUT_MS = 2_000;
 type Probe = 'accepts' | 'stale' | 'gone' | { unknown: string };
 
 /**
- * A UNIX socket this process created at `path`. It is bound under a random
- * name in the same directory and then hard-linked to `path`, which fails
- * rather than replaces whatever appeared there meanwhile; the random name is
- * unlinked at once. (Binding `path` itself would let libuv unlink `path` when
- * the server closes, even after another process put its own socket there.)
+ * A UNIX socket this process created at `path`. It is bound in a private
+ * directory (mode 0700, made next to `path`), given its owner and mode there,
+ * then hard-linked to `path`, which fails rather than replaces whatever
+ * appeared there meanwhile; the private directory is removed at once. So no
+ * one can connect before the socket has its mode, and binding `path` itself
+ * is avoided: libuv unlinks the path a server was bound to when it closes,
+ * even after another process put its own socket there.
  *
  * Rules: a path that exists and is not a socket is refused; a socket that
  * accepts connections is refused (EADDRINUSE); only a stale socket (one that
@@ -46,25 +47,35 @@ export class UnixSocketPath {
     const where = label.where ?? socketPath;
     const fail = (why: string, cause?: unknown) =>
       new DistCacheError(ErrorCode.INVALID_CONFIG, `${label.what}: cannot listen on ${where} (${why})`, { cause });
-    const temporary = path.join(path.dirname(socketPath), `.dc-${randomBytes(6).toString('hex')}`);
-    if (Buffer.byteLength(temporary) > MAX_SOCKET_PATH_BYTES)
+    // mkdtemp's six characters, a separator and the socket's one-letter name.
+    const privateLength = Buffer.byteLength(path.join(path.dirname(socketPath), '.dc-XXXXXX', 's'));
+    if (privateLength > MAX_SOCKET_PATH_BYTES)
       throw fail(
-        `its directory's path is too long: the socket is first bound as ${temporary}, which must fit in ${MAX_SOCKET_PATH_BYTES} bytes`,
+        `its directory's path is too long: the socket is first bound ${privateLength - Buffer.byteLength(socketPath)} bytes deeper, within ${MAX_SOCKET_PATH_BYTES} bytes`,
       );
     await removeStaleSocket(socketPath, fail);
-    await listenOrFail(server, { path: temporary }, { ...label, where });
+    const directory = await mkdtemp(path.join(path.dirname(socketPath), '.dc-')).catch(
+      (error: NodeJS.ErrnoException) => {
+        throw fail(error.code ?? error.message, error);
+      },
+    );
+    const bound = path.join(directory, 's');
     try {
-      const bound = await lstat(temporary);
-      await prepare(temporary);
-      await link(temporary, socketPath);
-      return new UnixSocketPath(socketPath, bound.dev, bound.ino);
-    } catch (error) {
-      await new Promise((resolve) => server.close(resolve));
-      const code = (error as NodeJS.ErrnoException).code;
-      if (code === 'EEXIST') throw fail('EADDRINUSE: another process created it meanwhile', error);
-      throw error instanceof DistCacheError ? error : fail(code ?? (error as Error).message, error);
+      await listenOrFail(server, { path: bound }, { ...label, where });
+      try {
+        const created = await lstat(bound);
+        await prepare(bound);
+        await link(bound, socketPath);
+        return new UnixSocketPath(socketPath, created.dev, created.ino);
+      } catch (error) {
+        await new Promise((resolve) => server.close(resolve));
+        const code = (error as NodeJS.ErrnoException).code;
+        if (code === 'EEXIST') throw fail('EADDRINUSE: another process created it meanwhile', error);
+        throw fail(code ?? (error as Error).message, error);
+      }
     } finally {
-      await unlink(temporary).catch(() => undefined);
+      await unlink(bound).catch(() => undefined);
+      await rmdir(directory).catch(() => undefined);
     }
   }
 

@@ -122,7 +122,7 @@ export class SessionListener {
           );
       }
       busy = false;
-      if (queue.length === 0 && !output.waiting) socket.resume();
+      if (queue.length === 0 && !output.hold()) socket.resume();
     };
     const output = new OutputGate(socket, this.settings.idleTimeout, () => {
       if (!busy) void next();

@@ -113,8 +113,9 @@ describe('a two-node cluster answers truthfully', () => {
         id = Buffer.from(`session-${i}`);
         if (a.owners('ssl-sessions', id.toString('hex'))[0] === `${A}:3320`) break;
       }
-      await b.deleteKeySpace('ssl-sessions');
-      assert.deepEqual(b.keySpaces(), ['ks']);
+      const refused = await rejectsWithCode(b.deleteKeySpace('ssl-sessions'), ErrorCode.KEYSPACE_IN_USE);
+      assert.match(refused.message, /except on 127\.0\.81\.2:3320/);
+      assert.deepEqual(b.keySpaces(), ['ks'], 'B dropped its own');
       assert.ok(a.keySpaces().includes('ssl-sessions'), 'A keeps the keyspace it serves');
       assert.deepEqual(
         [...(await client.request(Operation.ADD, encodeAddRequest(60_000, id, Buffer.from('s')))).data],

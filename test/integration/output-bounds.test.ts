@@ -187,30 +187,25 @@ describe('a client that sends requests and never reads the answers', () => {
 });
 
 describe('a server that never reads what proxy and snoop forward', () => {
-  it('holds proxy to a bounded memory', async () => {
-    const deaf = await deafServer('127.0.80.6', 4805);
-    const proxy = await start(['proxy', '--listen', 'IP:127.0.80.7:4806', '--server', 'IP:127.0.80.6:4805']);
+  /** Floods `command` (listening on `host:port`, forwarding to a deaf server) with 32 KB ADDs; asserts its growth. */
+  async function assertForwardingBounded(command: 'proxy' | 'snoop', host: string, port: number, deafPort: number) {
+    const deaf = await deafServer('127.0.80.6', deafPort);
+    const child = await start([command, '--listen', `IP:${host}:${port}`, '--server', `IP:127.0.80.6:${deafPort}`]);
     await sleep(200);
-    const baseline = proxy.rssMiB();
-    const bad = await nonReader(() => net.connect({ host: '127.0.80.7', port: 4806 }), ADD_FRAME, FLOOD_REQUESTS);
+    const baseline = child.rssMiB();
+    const bad = await nonReader(() => net.connect({ host, port }), ADD_FRAME, FLOOD_REQUESTS);
     let peak = baseline;
-    for (let i = 0; i < 20; i++, await sleep(150)) peak = Math.max(peak, proxy.rssMiB());
+    for (let i = 0; i < 20; i++, await sleep(150)) peak = Math.max(peak, child.rssMiB());
     bad.destroy();
-    assert.ok(peak - baseline < GROWTH_LIMIT_MIB, `proxy grew from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB`);
+    assert.ok(
+      peak - baseline < GROWTH_LIMIT_MIB,
+      `${command} grew from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB`,
+    );
     assert.equal(deaf.connections(), 1, 'one server connection, kept');
-  });
+  }
 
-  it('holds snoop to a bounded memory', async () => {
-    await deafServer('127.0.80.6', 4808);
-    const snoop = await start(['snoop', '--listen', 'IP:127.0.80.9:4809', '--server', 'IP:127.0.80.6:4808']);
-    await sleep(200);
-    const baseline = snoop.rssMiB();
-    const bad = await nonReader(() => net.connect({ host: '127.0.80.9', port: 4809 }), ADD_FRAME, FLOOD_REQUESTS);
-    let peak = baseline;
-    for (let i = 0; i < 20; i++, await sleep(150)) peak = Math.max(peak, snoop.rssMiB());
-    bad.destroy();
-    assert.ok(peak - baseline < GROWTH_LIMIT_MIB, `snoop grew from ${baseline.toFixed(0)} to ${peak.toFixed(0)} MiB`);
-  });
+  it('holds proxy to a bounded memory', () => assertForwardingBounded('proxy', '127.0.80.7', 4806, 4805));
+  it('holds snoop to a bounded memory', () => assertForwardingBounded('snoop', '127.0.80.9', 4809, 4808));
 });
 
 /** Resumes a client that has not read, and resolves the bytes it then receives before the server closes it (within 5 s). */
