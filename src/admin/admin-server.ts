@@ -17,6 +17,8 @@ const MAX_CONNECTIONS = 256;
 const REQUEST_TIMEOUT_MS = 10_000;
 /** Longest a connection may keep more than the output bound unread before it is closed. */
 const STALLED_OUTPUT_TIMEOUT_MS = 10_000;
+/** About the bytes of an answer's status line and headers, counted with its body while it waits to be sent. */
+const HEAD_BYTES = 200;
 /** Longest URL accepted (path and query). */
 const MAX_URL_BYTES = 4_096;
 
@@ -111,7 +113,7 @@ export class AdminServer {
       ...headers,
     });
     const body = request.method === 'HEAD' ? undefined : reply.body;
-    this.#backlogOf(request.socket).track(body === undefined ? 0 : Buffer.byteLength(body), (done) =>
+    this.#backlogOf(request.socket).track(HEAD_BYTES + (body === undefined ? 0 : Buffer.byteLength(body)), (done) =>
       response.once('finish', done),
     );
     response.end(body);
@@ -158,7 +160,7 @@ function sha256(text: string): Buffer {
 /** Whether a request announces a body: a Content-Length other than 0, or any Transfer-Encoding (chunked). */
 function hasBody(request: IncomingMessage): boolean {
   const length = request.headers['content-length'];
-  return (length !== undefined && length !== '0') || request.headers['transfer-encoding'] !== undefined;
+  return (length !== undefined && Number(length) !== 0) || request.headers['transfer-encoding'] !== undefined;
 }
 
 /** HTTP status of each library error code an admin request can meet. */
