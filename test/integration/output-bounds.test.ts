@@ -32,10 +32,11 @@ const ADD_FRAME = encodeMessage({
 
 const dir = mkdtempSync(path.join(tmpdir(), 'distcache-bounds-'));
 const processes: CliProcess[] = [];
-const servers: net.Server[] = [];
+/** Closes the deaf servers, their connections first (a server closes only once they have). */
+const closers: (() => Promise<unknown>)[] = [];
 after(async () => {
   await Promise.all(processes.map((child) => child.stop()));
-  await Promise.all(servers.map((server) => new Promise((resolve) => server.close(resolve))));
+  await Promise.all(closers.map((close) => close()));
   rmSync(dir, { recursive: true, force: true });
 });
 
@@ -61,11 +62,14 @@ async function deafServer(host: string, port: number): Promise<{ connections: ()
   const server = net.createServer({ pauseOnConnect: true }, (socket) => {
     connections++;
     sockets.add(socket);
+    socket.on('close', () => sockets.delete(socket));
     socket.on('error', () => undefined);
   });
-  server.on('close', () => sockets.forEach((socket) => socket.destroy()));
   await new Promise<void>((resolve) => server.listen(port, host, resolve));
-  servers.push(server);
+  closers.push(() => {
+    sockets.forEach((socket) => socket.destroy());
+    return new Promise((resolve) => server.close(resolve));
+  });
   return { connections: () => connections };
 }
 
