@@ -195,6 +195,7 @@ export class OwnerRouter {
   /** Empties the keyspace on this node only: its entries, its hot copies, and remote reads that would keep one. */
   clearLocal(name: string, keyspace: Keyspace | undefined): void {
     this.#context.hot.dropKeyspace(name);
+    this.#context.holders.dropKeyspace(name);
     this.#flights.supersedeAll();
     keyspace?.clear();
   }
