@@ -192,10 +192,14 @@ export class OwnerRouter {
       );
   }
 
-  /** Empties the keyspace on this node only: its entries, its hot copies, and remote reads that would keep one. */
+  /**
+   * Empties the keyspace on this node only: its entries, its hot copies, and
+   * remote reads that would keep one. It keeps the nodes it answered reads
+   * for: a holder that has not applied the flush yet (or never will, if it
+   * missed it) must still be invalidated by the next write of a key.
+   */
   clearLocal(name: string, keyspace: Keyspace | undefined): void {
     this.#context.hot.dropKeyspace(name);
-    this.#context.holders.dropKeyspace(name);
     this.#flights.supersedeAll();
     keyspace?.clear();
   }
