@@ -18,7 +18,7 @@ import { PendingRequests } from './pending-requests.js';
 
 /** A request a client can send (the transport adds the request id). */
 export type PeerRequest = DistributiveOmit<
-  Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 | 15 | 16 | 17 | 18 | 19 | 25 }>,
+  Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 | 15 | 30 | 31 | 32 | 33 | 34 | 35 }>,
   'requestId'
 >;
 
@@ -35,12 +35,13 @@ const MESSAGE_NAMES: Record<PeerRequest['type'], string> = {
   12: 'DELETE',
   13: 'DELETE_KEYSPACE',
   14: 'INVALIDATE',
-  15: 'PUT',
-  16: 'DELETE',
-  17: 'INVALIDATE',
-  18: 'PEEK',
-  19: 'HANDOFF',
-  25: 'SYNC',
+  15: 'CLEAR_KEYSPACE',
+  30: 'PUT',
+  31: 'DELETE',
+  32: 'INVALIDATE',
+  33: 'PEEK',
+  34: 'HANDOFF',
+  35: 'SYNC',
 };
 
 /** Requests one connection may have waiting for an answer; past it requests fail at once. */

@@ -104,6 +104,7 @@ export function createPeerRequestHandler(context: PeerRequestContext): PeerReque
     sync: async (requester) => {
       await copies.serveSync(requester);
     },
+    clearKeyspace: (name) => context.router.clearLocal(name, context.keyspace(name)),
   };
 }
 

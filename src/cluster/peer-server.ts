@@ -24,6 +24,8 @@ export interface PeerRequestHandler {
   /** Deletes a key; whether a value was held. */
   delete(write: PeerDelete): boolean | Promise<boolean>;
   deleteKeyspace(keyspace: string): Promise<void>;
+  /** Drops every entry of a keyspace here (a flush another node broadcast). */
+  clearKeyspace(keyspace: string): void;
   /** Another node wrote `key` with `version` (Infinity: a node too old to say): drop older copies of it here. */
   invalidate(keyspace: string, key: string, version: number): void | Promise<void>;
   /** This node's copy of `key` as held (a tombstone, expired), without loading; undefined when none. */
@@ -230,6 +232,9 @@ export class PeerServer {
           const done = this.handler.invalidate(message.keyspace, message.key, version);
           return okReply(requestId, done instanceof Promise ? done.then(() => true) : true);
         }
+        case MessageType.CLEAR_KEYSPACE:
+          this.handler.clearKeyspace(message.keyspace);
+          return okReply(requestId, true);
         case MessageType.DELETE_KEYSPACE:
           return okReply(
             requestId,
