@@ -184,11 +184,15 @@ export class PeerClient {
         }
         for (const message of messages) {
           if (handshaking) {
-            if (
-              message.type !== MessageType.HELLO_REPLY ||
-              message.version !== PEER_PROTOCOL_VERSION ||
-              !this.proof.verify(challenge, message.proof)
-            ) {
+            if (message.type === MessageType.HELLO_REPLY && message.version !== PEER_PROTOCOL_VERSION) {
+              socket.destroy(
+                new Error(
+                  `peer speaks protocol version ${message.version}; this node speaks ${PEER_PROTOCOL_VERSION} only`,
+                ),
+              );
+              return;
+            }
+            if (message.type !== MessageType.HELLO_REPLY || !this.proof.verify(challenge, message.proof)) {
               socket.destroy(new Error('peer refused the handshake or has another cluster key'));
               return;
             }

@@ -18,16 +18,19 @@ import {
  *   u32 length | u8 type | u32 requestId | payload (length - 5 bytes)
  *
  * big-endian, `length` counting everything after itself (fields:
- * peer-frame.ts); a value is the rest of the frame. Which messages a
- * connection may carry depends on the version its handshake chose
- * (peer-handshake.ts): the versioned writes, PEEK, HANDOFF and SYNC, and
- * their replies, need version 3.
+ * peer-frame.ts); a value is the rest of the frame.
  */
 
 /** Largest frame accepted: a 16 MiB value plus its header. Larger values are not sent between nodes. */
 export const MAX_PEER_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 
-export const PEER_PROTOCOL_VERSION = 1;
+/**
+ * Version 3 carries entry versions: the versioned writes and invalidations,
+ * PEEK/COPY, HANDOFF and SYNC (types 24 and 30-35). A node of another version
+ * (1 and 2 have no versions, so their writes could not be ordered) is
+ * refused at the HELLO, and the refusal logged on both sides.
+ */
+export const PEER_PROTOCOL_VERSION = 3;
 
 /** Bytes of a handshake nonce and proof. */
 export const NONCE_BYTES = 32;
@@ -53,22 +56,6 @@ export const MessageType = {
   COPY: 24,
   SYNC: 35,
 } as const;
-
-/** The message types protocol version 3 added. */
-const VERSION_3_TYPES = new Set<number>([
-  MessageType.VERSIONED_PUT,
-  MessageType.VERSIONED_DELETE,
-  MessageType.VERSIONED_INVALIDATE,
-  MessageType.PEEK,
-  MessageType.HANDOFF,
-  MessageType.COPY,
-  MessageType.SYNC,
-]);
-
-/** Whether a connection of protocol `version` may carry messages of `type`. */
-export function carriedBy(type: number, version: number): boolean {
-  return version >= 3 || !VERSION_3_TYPES.has(type);
-}
 
 /** Bits of a versioned write's flag byte. */
 const WRITE_FLAGS = { IF_ABSENT: 1, STAND_IN: 2 } as const;

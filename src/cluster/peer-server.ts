@@ -160,8 +160,9 @@ export class PeerServer {
       }
       for (const message of messages) {
         if (state === 'hello') {
-          if (message.type !== MessageType.HELLO || message.version !== PEER_PROTOCOL_VERSION)
-            return refuse('expected a HELLO of this protocol version');
+          if (message.type !== MessageType.HELLO) return refuse('expected a HELLO');
+          if (message.version !== PEER_PROTOCOL_VERSION)
+            return refuse(`peer protocol version ${message.version}; this node speaks ${PEER_PROTOCOL_VERSION} only`);
           socket.write(
             encodePeerMessage({
               type: MessageType.HELLO_REPLY,
