@@ -159,7 +159,10 @@ export class CopyCoordinator {
     const { replicaCount, name } = keyspace.config;
     let ownsAll = this.#leavingTo === undefined;
     for (const { key, copy } of entries) {
-      if (keyspace.merge(key, copy)) applied(key, copy.version);
+      if (keyspace.merge(key, copy)) {
+        this.resync.merged(keyspace, key);
+        applied(key, copy.version);
+      }
       ownsAll &&= view.isOwner(name, key, replicaCount, this.#context.selfId);
     }
     return ownsAll;

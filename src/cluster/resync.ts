@@ -53,6 +53,12 @@ interface Round {
   otherSide: Set<string> | undefined;
   /** Per keyspace, the keys checked against the other side since the round began or widened. */
   checked: Map<string, Set<string>>;
+  /**
+   * Per keyspace, the keys whose copy came from another node during the
+   * round (a push, a handoff): a version above the floor does not make it
+   * the newest, as a write that reached only the sender may be newer.
+   */
+  merged: Map<string, Set<string>>;
   /** Members asked to send their entries. */
   readonly asked: Set<string>;
   /** Members asked that have not finished. */
@@ -106,6 +112,7 @@ export class Resync {
         floor: 0,
         otherSide: otherSide && new Set(otherSide),
         checked: new Map(),
+        merged: new Map(),
         asked: new Set(),
         waiting: new Set(),
         began: now,
@@ -120,6 +127,7 @@ export class Resync {
     }
     round.floor = this.#context.clock.next();
     round.checked = new Map();
+    round.merged = new Map();
     round.began = now;
     round.deadline = now + SYNC_DEADLINE_MS;
     this.#wakeAt(round, SYNC_MINIMUM_MS);
@@ -164,13 +172,23 @@ export class Resync {
     const round = this.#round;
     if (round === undefined) return true;
     const copy = keyspace.copyOf(key);
-    return (copy !== undefined && copy.version > round.floor) || (round.checked.get(keyspace.name)?.has(key) ?? false);
+    if (round.checked.get(keyspace.name)?.has(key)) return true;
+    return copy !== undefined && copy.version > round.floor && !(round.merged.get(keyspace.name)?.has(key) ?? false);
   }
 
   /** Checks `key` against the other side, once for every concurrent caller; undefined when there is nothing to check. */
   check(keyspace: Keyspace, key: string): Promise<void> | undefined {
     if (this.isChecked(keyspace, key)) return undefined;
     return this.#checks.do(`${keyspace.name}\u0000${key}`, () => this.#check(this.#round!, keyspace, key));
+  }
+
+  /** A copy of `key` from another node was applied here: while syncing, it is checked before it is trusted. */
+  merged(keyspace: Keyspace, key: string): void {
+    const round = this.#round;
+    if (round === undefined) return;
+    let merged = round.merged.get(keyspace.name);
+    if (merged === undefined) round.merged.set(keyspace.name, (merged = new Set()));
+    merged.add(key);
   }
 
   /** Ends the sync in progress (the node is stopping). */

@@ -2,7 +2,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { Handoff, batches, type HandoffEntry } from '../../src/cluster/handoff.js';
 import { createXxhash64 } from '../../src/cluster/hasher.js';
+import { HotCache } from '../../src/cluster/hot-cache.js';
 import { Placement } from '../../src/cluster/placement.js';
+import { Resync } from '../../src/cluster/resync.js';
 import { resolveKeyspaceConfig } from '../../src/config.js';
 import { Keyspace } from '../../src/keyspace/keyspace.js';
 import type { KeyspaceObserver } from '../../src/keyspace/observer.js';
@@ -148,6 +150,48 @@ describe('Handoff', async () => {
       assert.ok(batch.length <= 1_024);
       const size = batch.reduce((sum, entry) => sum + entry.key.length + entry.copy.value!.byteLength, 0);
       assert.ok(batch.length === 1 || size <= 512 * 1024, `${size} bytes in a batch of ${batch.length}`);
+    }
+  });
+});
+
+describe('Resync', async () => {
+  const hasher = await createXxhash64();
+
+  it('trusts a key written here after the sync began, but checks a copy another node sent during it, however new', async () => {
+    const clock = new HybridLogicalClock();
+    const keyspace = new Keyspace(keyspaceOf(1).config, silentLogger, unobserved, { clock, tombstoneTtl: 60_000 });
+    const placement = new Placement(hasher);
+    placement.setMembers([A, B]);
+    const peeked: string[] = [];
+    const resync = new Resync({
+      selfId: A,
+      placement,
+      clock,
+      hot: new HotCache(),
+      logger: silentLogger,
+      others: () => [B],
+      peek: async (_node, _keyspace, key) => {
+        peeked.push(key);
+        return undefined;
+      },
+      requestSync: () => new Promise(() => {}),
+    });
+    try {
+      resync.start('started');
+      keyspace.commitPut(keyspace.preparePut({ key: 'written', value: bytes('w') }));
+      keyspace.merge('pushed', { value: bytes('p'), expiresAt: 0, version: clock.next() });
+      resync.merged(keyspace, 'pushed');
+      assert.equal(resync.isChecked(keyspace, 'written'), true, 'a write here after the sync began is the newest');
+      assert.equal(
+        resync.isChecked(keyspace, 'pushed'),
+        false,
+        'a pushed copy may be older than a write its sender missed',
+      );
+      await resync.check(keyspace, 'pushed');
+      assert.deepEqual(peeked, ['pushed']);
+      assert.equal(resync.isChecked(keyspace, 'pushed'), true);
+    } finally {
+      resync.stop();
     }
   });
 });
