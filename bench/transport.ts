@@ -40,6 +40,7 @@ async function tcpVariant() {
       delete: () => false,
       deleteKeyspace: async () => {},
       invalidate() {},
+      getMany: async () => [],
     },
     new ClusterKeyProof(undefined),
     silent,

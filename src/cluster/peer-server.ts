@@ -11,12 +11,15 @@ import {
   PeerMessageDecoder,
   encodePeerMessage,
   type PeerMessage,
+  type PeerReadEntry,
 } from './peer-codec.js';
 
 /** What a node does for its peers' requests: always locally, never forwarded again. */
 export interface PeerRequestHandler {
   /** A hit answers synchronously, so the server can reply without a promise. */
   get(keyspace: string, key: string): PeerReadReply | Promise<PeerReadReply>;
+  /** Reads several keys of one keyspace: each key's answer in their order, within one frame. */
+  getMany(keyspace: string, keys: readonly string[]): Promise<PeerReadEntry[]>;
   /** Stores a value; false when `ifAbsent` and a fresh entry is there. */
   put(keyspace: string, key: string, expiresAt: number, value: Uint8Array, ifAbsent: boolean): boolean;
   delete(keyspace: string, key: string): boolean;
@@ -184,6 +187,10 @@ export class PeerServer {
           });
           return read instanceof Promise ? read.then(toValue, failed) : toValue(read);
         }
+        case MessageType.GET_MANY:
+          return this.handler
+            .getMany(message.keyspace, message.keys)
+            .then((entries) => ({ type: MessageType.VALUES, requestId, entries }) as PeerMessage, failed);
         case MessageType.PUT:
           return {
             type: MessageType.OK,

@@ -140,6 +140,7 @@ describe('PeerServer.close', () => {
       delete: () => false,
       deleteKeyspace: async () => undefined,
       invalidate: () => undefined,
+      getMany: async () => [],
     };
     const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);
     await server.listen('127.0.27.5', 3320);
