@@ -4,12 +4,14 @@
  * parent through IPC (test/helpers/cluster.ts). Config: DISTCACHE_TEST_NODE.
  */
 import { readFileSync } from 'node:fs';
+import pg from 'pg';
 import { measureInFlight } from '../../bench/harness.js';
 import { DnsDiscovery, type DnsDiscoveryOptions } from '../../discovery/dns.js';
 import { NatsDiscovery, type NatsDiscoveryOptions } from '../../discovery/nats.js';
 import { StaticDiscovery } from '../../discovery/static.js';
 import type { DiscoveryProvider } from '../../src/discovery.js';
-import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
+import { Engine, isDistCacheError, jsonCodec, type KeyspaceOptions, type Logger } from '../../src/index.js';
+import { CountedUsers, type CountedUser } from './counted-users.js';
 
 export interface NodeConfig {
   ip: string;
@@ -35,10 +37,13 @@ export interface NodeConfig {
   sessionMaxBytes?: number;
   /** Runs the admin server on `ip:9464`. */
   admin?: boolean;
+  /** Adds a keyspace `users` (JSON values, fetch and fetchMany) over a {@link CountedUsers} table in this Postgres. */
+  database?: { url: string; table: string };
 }
 
 export type Command =
   | { cmd: 'getMany'; keys: string[] }
+  | { cmd: 'getManyUsers'; keys: string[] }
   | { cmd: 'put'; key: string; value: string }
   | { cmd: 'delete'; key: string }
   | { cmd: 'peers' }
@@ -53,6 +58,20 @@ const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
 const quiet: Logger = { debug() {}, info() {}, warn() {}, error: (fields, message) => console.error(message, fields) };
 let calls = 0;
 const text = new TextDecoder();
+const database = config.database && new pg.Pool({ connectionString: config.database.url, max: 4 });
+const usersKeyspace: KeyspaceOptions<unknown>[] = database
+  ? [
+      {
+        name: 'users',
+        maxBytes: 16 * 1024 * 1024,
+        codec: jsonCodec,
+        dataSource: CountedUsers.existing(
+          { query: async <Row>(sql: string, params?: unknown[]) => (await database.query(sql, params)).rows as Row[] },
+          config.database!.table,
+        ).dataSource({ batched: true }),
+      },
+    ]
+  : [];
 const engine = new Engine({
   logger: quiet,
   bindAddr: config.ip,
@@ -87,6 +106,7 @@ const engine = new Engine({
         },
       },
     },
+    ...usersKeyspace,
   ],
 });
 
@@ -146,6 +166,8 @@ async function run(command: Command): Promise<unknown> {
           : `error:${result.reason?.code}`,
       );
     }
+    case 'getManyUsers':
+      return (await engine.getMany<CountedUser>('users', command.keys)).map((result) => result?.value.name ?? null);
     case 'put':
       await engine.put('ks', { key: command.key, value: new TextEncoder().encode(command.value) });
       return true;
@@ -165,6 +187,7 @@ async function run(command: Command): Promise<unknown> {
       return events;
     case 'stop':
       await engine.stop();
+      await database?.end();
       setImmediate(() => process.exit(0));
       return true;
   }

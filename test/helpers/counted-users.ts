@@ -1,5 +1,16 @@
-import type { SqlDatabase, User } from '../../example/users-database.js';
 import type { DataSource } from '../../src/index.js';
+
+/** What the table needs of a database: PGlite or a pg pool behind the examples' `Queryable` will do. */
+export interface Queryable {
+  query<Row>(sql: string, params?: unknown[]): Promise<Row[]>;
+}
+
+/** A row of the table. */
+export interface CountedUser {
+  id: number;
+  name: string;
+  email: string;
+}
 
 /**
  * A users table in a real Postgres (PGlite or a server) that counts the
@@ -10,12 +21,12 @@ import type { DataSource } from '../../src/index.js';
  */
 export class CountedUsers {
   private constructor(
-    readonly db: SqlDatabase,
+    readonly db: Queryable,
     readonly table: string,
   ) {}
 
   /** Creates the table with users 1..`rows`, its logging function and its log (dropping leftovers first). */
-  static async create(db: SqlDatabase, rows = 1_000, table = `distcache_counted_users_${process.pid}`) {
+  static async create(db: Queryable, rows = 1_000, table = `distcache_counted_users_${process.pid}`) {
     const users = new CountedUsers(db, table);
     await users.drop();
     await db.query(`CREATE TABLE ${table} (id integer PRIMARY KEY, name text NOT NULL, email text NOT NULL)`);
@@ -32,6 +43,11 @@ export class CountedUsers {
         RETURN QUERY SELECT * FROM ${table} WHERE id = ANY(wanted);
       END $$`);
     return users;
+  }
+
+  /** A table {@link create} made, as another process sees it. */
+  static existing(db: Queryable, table: string): CountedUsers {
+    return new CountedUsers(db, table);
   }
 
   /** Queries the database has answered since the table was created. */
@@ -56,9 +72,9 @@ export class CountedUsers {
    * `fetchMany` (one query for all the ids, answered as a Map by key). Each
    * call waits `delayMs` after its query, as a slower database would.
    */
-  dataSource({ batched, delayMs = 0 }: { batched: boolean; delayMs?: number }): DataSource<User> {
-    const byIds = async (keys: readonly string[]): Promise<User[]> => {
-      const rows = await this.db.query<User>(`SELECT id, name, email FROM ${this.table}_by_ids($1::int[])`, [
+  dataSource({ batched, delayMs = 0 }: { batched: boolean; delayMs?: number }): DataSource<CountedUser> {
+    const byIds = async (keys: readonly string[]): Promise<CountedUser[]> => {
+      const rows = await this.db.query<CountedUser>(`SELECT id, name, email FROM ${this.table}_by_ids($1::int[])`, [
         keys.map(Number),
       ]);
       if (delayMs > 0) await new Promise((resolve) => setTimeout(resolve, delayMs));
