@@ -11,7 +11,7 @@
  *   npm run bench:read-path      (writes bench/results/read-path.json)
  */
 import { openDatabase, seedUsers, USERS_TABLE, usersDataSource } from '../example/users-database.js';
-import { Engine, type Logger } from '../src/index.js';
+import { Engine, jsonCodec, type Logger } from '../src/index.js';
 import { format, interleavedMedians, report, row } from './harness.js';
 
 const silent: Logger = { debug() {}, info() {}, warn() {}, error() {} };
@@ -28,7 +28,7 @@ const STREAM_INTERVAL_MS = 1;
 async function coldGetMany() {
   const db = await openDatabase('');
   await seedUsers(db);
-  const users = 2 * ROUNDS * BATCH_KEYS;
+  const users = 2 * (ROUNDS + 1) * BATCH_KEYS; // every trial and the warm-up read ids of their own
   await db.query(
     `INSERT INTO ${USERS_TABLE} (id, name, email) SELECT n, 'user ' || n, 'user' || n || '@example.com' FROM generate_series(4, $1::int) AS n`,
     [users + 3],
@@ -38,8 +38,13 @@ async function coldGetMany() {
   const engine = new Engine({
     logger: silent,
     keyspaces: [
-      { name: 'batched', maxBytes: 64 << 20, dataSource: batched },
-      { name: 'single', maxBytes: 64 << 20, dataSource: { fetch: (key, context) => single.fetch(key, context) } },
+      { name: 'batched', maxBytes: 64 << 20, codec: jsonCodec, dataSource: batched },
+      {
+        name: 'single',
+        maxBytes: 64 << 20,
+        codec: jsonCodec,
+        dataSource: { fetch: (key, context) => single.fetch(key, context) },
+      },
     ],
   });
   await engine.start();
