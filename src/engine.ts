@@ -6,6 +6,7 @@ import type { AdminView, EngineHealth } from './admin/routes.js';
 import { Cluster, type KeyspaceDirectory, type PeerInfo } from './cluster/cluster.js';
 import { keyspaceDigest } from './cluster/keyspace-digest.js';
 import type { Member, MembershipChange } from './cluster/membership.js';
+import { selfAddress, selfPeerInfo } from './cluster/peer-info.js';
 import { resolveEngineConfig, resolveKeyspaceConfig, type EngineConfig } from './config.js';
 import { DistCacheError, ErrorCode } from './errors.js';
 import { Keyspace } from './keyspace/keyspace.js';
@@ -73,6 +74,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   #transition: Promise<void> | undefined;
   /** Present while running with a discovery other than standalone. */
   #cluster: Cluster | undefined;
+  /** When this node last started (epoch ms): a standalone node's incarnation. */
+  #startedAt = 0;
   /** Present while running with the `sessionCache` option. */
   #sessions: SessionListener | undefined;
   /** Present while running with the `admin` option. */
@@ -85,7 +88,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     super();
     this.#config = resolveEngineConfig(options);
     for (const config of this.#config.keyspaces) this.#definitions.set(config.name, config);
-    this.#telemetry = new Telemetry(this.#config.admin && new EngineMetrics(this.#metricSources()));
+    const parts = { sessionListener: this.#config.sessionCache !== undefined };
+    this.#telemetry = new Telemetry(this.#config.admin && new EngineMetrics(this.#metricSources(), parts));
   }
 
   /**
@@ -239,10 +243,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#keyspaceNamed(name).stats();
   }
 
-  /** The members of the cluster this node knows of, itself first; empty when standalone. */
+  /** The members of the cluster this node knows of, itself first (marked `self`); a standalone node lists only itself. */
   peers(): PeerInfo[] {
     this.#requireRunning();
-    return this.#cluster?.peers() ?? [];
+    return this.#cluster?.peers() ?? [this.#standaloneSelf()];
+  }
+
+  /** A standalone node as a member list shows it, under the addresses it would have in a cluster. */
+  #standaloneSelf(): PeerInfo {
+    const digest = keyspaceDigest([...this.#definitions.values()]);
+    return selfPeerInfo(selfAddress(this.#config.cluster), this.#startedAt, digest);
   }
 
   /** Liveness and readiness: ready once running with `minimumPeersQuorum` members alive, and no longer once stopping. */
@@ -298,6 +308,7 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   async #start(): Promise<void> {
     const { discovery, logger } = this.#config;
+    this.#startedAt = Date.now();
     for (const config of this.#definitions.values())
       this.#keyspaces.set(config.name, new Keyspace(config, logger, this.#telemetry));
     try {
@@ -392,7 +403,7 @@ export class Engine extends EventEmitter<EngineEvents> {
           stats: keyspace.stats(),
           immediate: keyspace,
         })),
-      members: () => this.#cluster?.peers() ?? [],
+      members: () => this.#cluster?.peers() ?? [{ state: 'alive' }],
     };
   }
 

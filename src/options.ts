@@ -121,7 +121,7 @@ export interface EngineOptions {
   rateLimit?: RateLimitOptions;
   /** Longest time in ms `stop()` waits for loads in progress. Default 30000. */
   shutdownTimeout?: number;
-  /** Where distcache logs; any pino-compatible logger. Default: pino at `info` on stdout. */
+  /** Where distcache logs; any pino-compatible logger. Default: pino at `warn` on stdout (`distcache serve`: `info`). */
   logger?: Logger;
   /** Default timeout in ms of puts and deletes sent to owner nodes. Default 5000. */
   writeTimeout?: number;

@@ -5,6 +5,7 @@ import { DEFAULTS } from '../config.js';
 import type { DiscoveryProvider } from '../discovery.js';
 import { Engine } from '../engine.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
+import { defaultLogger } from '../logger.js';
 import type { EngineOptions } from '../options.js';
 import { integerFlag, parseFlags, UsageError, type Command } from './command.js';
 import { untilSignal } from './signals.js';
@@ -42,9 +43,11 @@ engine; standalone without a discovery flag (--peers, --dns, --nats,
   --dns NAME             DNS discovery: A records of NAME (SRV when NAME
                          starts with "_", e.g. _distcache._tcp.cache.internal)
   --dns-server IP[:PORT] DNS server to ask (default: the system's)
-  --nats URL,URL         NATS discovery through these servers
+  --nats URL,URL         NATS discovery through these servers (needs the
+                         package @nats-io/transport-node installed)
   --kubernetes SELECTOR  Kubernetes discovery: Running and Ready pods with
-                         these labels, in the pod's own namespace
+                         these labels, in the pod's own namespace (needs the
+                         package @kubernetes/client-node installed)
   --replicas N           nodes holding each session (default ${DEFAULTS.replicaCount})
   --cluster-key KEY      pre-shared key of the cluster (16+ characters)
   --admin HOST:PORT      the admin HTTP server (health, readiness, members,
@@ -60,7 +63,8 @@ file. SIGTERM and SIGINT stop the node gracefully.`;
 export async function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<EngineOptions> {
   const flags = parseFlags(argv, FLAGS, env);
   const file = flags.config === undefined ? {} : readConfigFile(flags.config);
-  const options: EngineOptions = { keyspaces: [], ...file };
+  // A server logs its lifecycle (started, joined, stopped), unlike an engine embedded in an application.
+  const options: EngineOptions = { keyspaces: [], logger: defaultLogger('info'), ...file };
   const sessionCache = { ...(options.sessionCache ?? { listen: [] }) };
   if (flags.listen !== undefined) sessionCache.listen = flags.listen;
   if (flags['max-bytes'] !== undefined) sessionCache.maxBytes = integerFlag('max-bytes', flags['max-bytes'], 0, 1);

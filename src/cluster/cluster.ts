@@ -1,4 +1,3 @@
-import { networkInterfaces } from 'node:os';
 import { discoveryAddress, type DiscoveryProvider } from '../discovery.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
@@ -10,10 +9,11 @@ import type { Telemetry } from '../observability/telemetry.js';
 import { Admission } from './admission.js';
 import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
-import { Membership, type Member, type MembershipChange } from './membership.js';
+import { Membership, type MembershipChange } from './membership.js';
 import { OwnerRouter } from './owner-router.js';
 import { ClusterKeyProof } from './peer-auth.js';
 import { PeerClient } from './peer-client.js';
+import { selfAddress, selfPeerInfo, type PeerInfo } from './peer-info.js';
 import { createPeerRequestHandler } from './peer-request-handler.js';
 import { PeerServer } from './peer-server.js';
 import { Placement } from './placement.js';
@@ -28,15 +28,7 @@ export interface KeyspaceDirectory {
   dropLocal(name: string): Promise<void>;
 }
 
-/** A member as `engine.peers()` reports it. */
-export interface PeerInfo extends Member {
-  /** True for this node. */
-  readonly self: boolean;
-  /** True when its keyspace definitions differ from this node's. */
-  readonly digestMismatch: boolean;
-  /** True when it takes part in placement: alive and its peer port passed the handshake. */
-  readonly admitted: boolean;
-}
+export type { PeerInfo } from './peer-info.js';
 
 export interface ClusterStartOptions {
   readonly config: ClusterConfig;
@@ -83,8 +75,8 @@ export class Cluster {
     const { config, logger } = options;
     this.#options = options;
     this.#placement = placement;
-    const host = config.bindAddr === '0.0.0.0' ? firstExternalIpv4() : config.bindAddr;
-    this.#selfId = `${host}:${config.bindPort}`;
+    const { id, host } = selfAddress(config);
+    this.#selfId = id;
     this.#proof = new ClusterKeyProof(config.clusterKey);
     this.#membership = new Membership(
       {
@@ -177,17 +169,11 @@ export class Cluster {
 
   /** Every member this node knows of, itself first. */
   peers(): PeerInfo[] {
-    const self: PeerInfo = {
-      id: this.#selfId,
-      discoveryAddress: this.#discoveryAddress(),
-      incarnation: this.#incarnation,
-      state: 'alive',
-      digest: this.#options.digest,
-      lastSeen: Date.now(),
-      self: true,
-      digestMismatch: false,
-      admitted: true,
-    };
+    const self = selfPeerInfo(
+      { id: this.#selfId, discoveryAddress: this.#discoveryAddress() },
+      this.#incarnation,
+      this.#options.digest,
+    );
     const placed = new Set(this.#placement.members);
     const others = this.#membership.members().map((member) => ({
       ...member,
@@ -333,11 +319,4 @@ export class Cluster {
     }
     return client;
   }
-}
-
-function firstExternalIpv4(): string {
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
-  }
-  return '127.0.0.1';
 }

@@ -1,7 +1,8 @@
 /**
  * One cluster node in its own process, for the multi-process tests: an
- * Engine with StaticDiscovery and a counting data source, driven by the
- * parent through IPC (test/helpers/cluster.ts). Config: DISTCACHE_TEST_NODE.
+ * Engine with StaticDiscovery and a counting data source (which fails the
+ * keys that start with `fail:`), driven by the parent through IPC
+ * (test/helpers/cluster.ts). Config: DISTCACHE_TEST_NODE.
  */
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
@@ -97,6 +98,7 @@ const engine = new Engine({
       dataSource: {
         fetch: async (key) => {
           calls++;
+          if (key.startsWith('fail:')) throw new Error(`the data source fails ${key}`);
           if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
           const value = new TextEncoder().encode(`v:${key}`);
           if (!config.valueBytes) return value;
