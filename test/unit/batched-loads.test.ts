@@ -111,6 +111,7 @@ describe('batched loads (fetchMany)', () => {
     controller.abort(new Error('client went away'));
     await rejectsWithCode(aborted, ErrorCode.ABORTED);
     assert.equal(text((await other)?.value), 'value:b');
+    assert.deepEqual(source.batches, [['a', 'b']], 'both keys went in one batch');
     assert.equal(engine.stats('ks').entries, 2);
     await engine.stop();
   });
