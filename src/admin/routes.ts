@@ -169,7 +169,7 @@ function describeKeyspace({ config, stats }: { config: KeyspaceConfig; stats: Ke
       replicaReads: config.replicaReads,
       codec: config.codec?.name ?? 'bytes',
       dataSource: config.dataSource !== undefined,
-      fetchMany: config.dataSource?.fetchMany !== undefined,
+      batchedLoads: config.dataSource?.fetchMany !== undefined,
       rateLimit: config.rateLimit ?? null,
       circuitBreaker: config.circuitBreaker ?? null,
       warmKeys: config.warmKeys.length,
