@@ -3,6 +3,7 @@ import { StandaloneDiscovery } from '../discovery/standalone.js';
 import type { Hasher } from './cluster/hasher.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { ClusterConfig } from './cluster/settings.js';
+import { DEFAULT_TIMING } from './cluster/swim/timing.js';
 import type { DiscoveryProvider } from './discovery.js';
 import { DistCacheError, ErrorCode } from './errors.js';
 import type { Codec } from './keyspace/codecs.js';
@@ -74,9 +75,10 @@ export const DEFAULTS = {
   bootstrapTimeout: 30_000,
   joinRetryInterval: 1_000,
   maxJoinAttempts: 10,
-  heartbeatInterval: 500,
-  suspectAfter: 1_500,
-  probeTimeout: 1_000,
+  probeInterval: DEFAULT_TIMING.probeInterval,
+  probeTimeout: DEFAULT_TIMING.probeTimeout,
+  suspicionMultiplier: DEFAULT_TIMING.suspicionMultiplier,
+  indirectChecks: DEFAULT_TIMING.indirectChecks,
   sessionKeyspace: 'ssl-sessions',
   /** About dc_server's default of 512 sessions of typical size (≈ 3 KiB with id and overhead). */
   sessionMaxBytes: 2 * 1024 * 1024,
@@ -106,6 +108,11 @@ const isFunction = (value: unknown): boolean => typeof value === 'function';
 const fraction = z.number().min(0).lt(1);
 /** Most keys one fetchMany call may be given. */
 const MAX_BATCH = 10_000;
+/** An option that no longer exists: setting it fails with what to use instead. */
+const replacedBy = (option: string) =>
+  z
+    .never({ error: `was replaced by ${option} when membership moved to SWIM (one probe per probeInterval)` })
+    .optional();
 
 const circuitBreakerSchema = z.strictObject({
   failureThreshold: z.number().int().min(1).optional(),
@@ -205,9 +212,22 @@ const engineSchema = z.strictObject({
     .optional(),
   membership: z
     .strictObject({
-      heartbeatInterval: timeout.optional(),
-      suspectAfter: timeout.optional(),
+      probeInterval: timeout.optional(),
       probeTimeout: timeout.optional(),
+      suspicionMultiplier: z.number().int().min(1).max(100).optional(),
+      indirectChecks: z.number().int().min(0).max(16).optional(),
+      // The heartbeat protocol's options, named so that an old configuration is told what replaced them.
+      heartbeatInterval: replacedBy('probeInterval'),
+      suspectAfter: replacedBy('suspicionMultiplier'),
+    })
+    .superRefine((membership, context) => {
+      const interval = membership.probeInterval ?? DEFAULTS.probeInterval;
+      const probeTimeout = membership.probeTimeout ?? DEFAULTS.probeTimeout;
+      if (probeTimeout >= interval)
+        context.addIssue({
+          code: 'custom',
+          message: `probeTimeout (${probeTimeout} ms) must be shorter than probeInterval (${interval} ms); half of it or less leaves time for the indirect probes`,
+        });
     })
     .optional(),
   sessionCache: z
@@ -287,9 +307,10 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
       tls: parsed.tls,
       hasher: parsed.hasher,
       membership: {
-        heartbeatInterval: parsed.membership?.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
-        suspectAfter: parsed.membership?.suspectAfter ?? DEFAULTS.suspectAfter,
+        probeInterval: parsed.membership?.probeInterval ?? DEFAULTS.probeInterval,
         probeTimeout: parsed.membership?.probeTimeout ?? DEFAULTS.probeTimeout,
+        suspicionMultiplier: parsed.membership?.suspicionMultiplier ?? DEFAULTS.suspicionMultiplier,
+        indirectChecks: parsed.membership?.indirectChecks ?? DEFAULTS.indirectChecks,
       },
     },
   };

@@ -147,8 +147,21 @@ export interface EngineOptions {
   tls?: PeerTlsOptions;
   /** Placement hash; every node must use the same. Default xxhash64. */
   hasher?: Hasher;
-  /** Failure detection timing in ms. Default heartbeat 500, suspect after 1500, probe timeout 1000. */
-  membership?: Partial<FailureDetection>;
+  /**
+   * Failure detection (SWIM). Each `probeInterval` ms (default 500) a node
+   * pings one member; without an ack within `probeTimeout` ms (default 200,
+   * shorter than probeInterval) it asks `indirectChecks` members (default 3)
+   * to ping it; without any ack by the period's end the member is suspect,
+   * and dead after `suspicionMultiplier` (default 4) × max(1, log10 N) ×
+   * probeInterval unless it refutes. (`heartbeatInterval` and `suspectAfter`
+   * are gone: there are no heartbeats.)
+   */
+  membership?: Partial<FailureDetection> & {
+    /** Gone: replaced by `probeInterval` (there are no heartbeats); setting it fails. */
+    heartbeatInterval?: never;
+    /** Gone: replaced by `suspicionMultiplier`; setting it fails. */
+    suspectAfter?: never;
+  };
   /** The distcache wire-protocol listener, for SSL/TLS servers sharing sessions. Default: off. */
   sessionCache?: SessionCacheOptions;
   /** The admin HTTP server: health, readiness, members, keyspaces, Prometheus metrics, dashboard. Default: off. */

@@ -1,3 +1,4 @@
+import { isIP } from 'node:net';
 import { discoveryAddress, type DiscoveryProvider } from '../discovery.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
@@ -7,9 +8,10 @@ import type { Logger } from '../logger.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { Admission } from './admission.js';
+import { CopyHolders } from './copy-holders.js';
 import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
-import { Membership, type MembershipChange } from './membership.js';
+import { Membership, type Member, type MembershipChange } from './membership.js';
 import { OwnerRouter } from './owner-router.js';
 import { ClusterKeyProof } from './peer-auth.js';
 import { PeerClient } from './peer-client.js';
@@ -60,6 +62,9 @@ export class Cluster {
   readonly #clients = new Map<string, PeerClient>();
   readonly #proof: ClusterKeyProof;
   readonly #hot = new HotCache();
+  readonly #holders = new CopyHolders();
+  /** Member ids by the host their peer connections come from, to name the nodes that read from this one. */
+  #membersByHost = new Map<string, string[]>();
   /** Members whose peer port completed the handshake (cluster key, TLS): only they enter placement. */
   readonly #admission: Admission;
   #rediscover: NodeJS.Timeout | undefined;
@@ -95,6 +100,7 @@ export class Cluster {
       selfId: this.#selfId,
       placement,
       hot: this.#hot,
+      holders: this.#holders,
       client: (id) => this.#client(id),
     });
     const handler = createPeerRequestHandler({
@@ -103,6 +109,8 @@ export class Cluster {
       dropLocal: (name) => options.directory.dropLocal(name),
       hot: this.#hot,
       router: this.#router,
+      holders: this.#holders,
+      membersAt: (host) => this.#membersByHost.get(host) ?? [],
     });
     this.#server = new PeerServer(handler, this.#proof, logger, config.tls);
     this.#admission = new Admission({
@@ -171,7 +179,7 @@ export class Cluster {
   peers(): PeerInfo[] {
     const self = selfPeerInfo(
       { id: this.#selfId, discoveryAddress: this.#discoveryAddress() },
-      this.#incarnation,
+      this.#membership.incarnation,
       this.#options.digest,
     );
     const placed = new Set(this.#placement.members);
@@ -279,6 +287,7 @@ export class Cluster {
     const gone = member.state === 'dead' || member.state === 'left';
     if (gone) this.#admission.forget(member.id);
     else this.#admission.consider(member.id);
+    this.#membersByHost = membersByHost(this.#membership.members());
     this.#updatePlacement();
     if (member.digest !== this.#options.digest && !gone) {
       this.#options.logger.warn({ member: member.id }, 'member has different keyspace definitions (digest mismatch)');
@@ -311,12 +320,39 @@ export class Cluster {
     if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
   }
 
+  /**
+   * The address this node's peer connections leave from: its own, so that a
+   * node answering its reads can tell which member asked (see CopyHolders).
+   */
+  #sourceAddress(): string | undefined {
+    const { host } = splitHostPort(this.#selfId);
+    return isIP(host) === 0 ? undefined : host;
+  }
+
   #client(id: string): PeerClient {
     let client = this.#clients.get(id);
     if (client === undefined) {
-      client = new PeerClient(id, this.#proof, this.#options.config.tls, this.#options.telemetry);
+      client = new PeerClient(
+        id,
+        this.#proof,
+        this.#options.config.tls,
+        this.#options.telemetry,
+        this.#sourceAddress(),
+      );
       this.#clients.set(id, client);
     }
     return client;
   }
+}
+
+/** Member ids grouped by the host of their peer address (nodes on one host share its address as the source of their connections). */
+function membersByHost(members: readonly Member[]): Map<string, string[]> {
+  const byHost = new Map<string, string[]>();
+  for (const { id } of members) {
+    const { host } = splitHostPort(id);
+    const ids = byHost.get(host);
+    if (ids === undefined) byHost.set(host, [id]);
+    else ids.push(id);
+  }
+  return byHost;
 }

@@ -7,9 +7,10 @@ export const HOT_TTL_MS = 5_000;
 
 /**
  * Copies of remote-owned entries this node read recently, one small LRU per
- * keyspace (1/8 of its maxBytes). Invalidations broadcast on every put and
- * delete drop them; their keys are the "hot keys" warmup prefetches when this
- * node becomes their owner.
+ * keyspace (1/8 of its maxBytes). The node that answered remembers the
+ * reader for as long (CopyHolders), and a write of the key invalidates it;
+ * their keys are the "hot keys" warmup prefetches when this node becomes
+ * their owner.
  */
 export class HotCache {
   readonly #stores = new Map<string, ByteBoundedLru>();
@@ -20,18 +21,27 @@ export class HotCache {
   }
 
   /**
-   * Keeps a copy of a remote answer for at most {@link HOT_TTL_MS}. The copy
-   * is exact: the answer's bytes may share a slab with other replies.
+   * Keeps a copy of a remote answer for at most {@link HOT_TTL_MS} from
+   * `askedAt`, when the request left: the answering node remembers this one
+   * as a holder for that long from when the request arrived, which is later.
+   * The copy is exact: the answer's bytes may share a slab with other replies.
    */
-  set(keyspaceName: string, maxBytes: number, key: string, value: Uint8Array | null, expiresAt: number): void {
+  set(
+    keyspaceName: string,
+    maxBytes: number,
+    key: string,
+    value: Uint8Array | null,
+    expiresAt: number,
+    askedAt: number,
+  ): void {
     const now = Date.now();
-    if (expiresAt !== 0 && expiresAt <= now) return;
+    const cap = askedAt + HOT_TTL_MS;
+    if ((expiresAt !== 0 && expiresAt <= now) || cap <= now) return;
     let store = this.#stores.get(keyspaceName);
     if (store === undefined) {
       store = new ByteBoundedLru(Math.max(1, Math.floor(maxBytes * HOT_SHARE)));
       this.#stores.set(keyspaceName, store);
     }
-    const cap = now + HOT_TTL_MS;
     store.set(key, value === null ? null : value.slice(), expiresAt === 0 ? cap : Math.min(expiresAt, cap));
   }
 

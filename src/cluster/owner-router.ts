@@ -4,6 +4,7 @@ import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import type { GetResult, PreparedPut, ReadResult } from '../keyspace/types.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
+import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
 import { MAX_KEYS_PER_GET_MANY, MessageType, type PeerReadEntry } from './peer-codec.js';
@@ -24,6 +25,8 @@ export interface RouterContext {
   readonly selfId: string;
   readonly placement: Placement;
   readonly hot: HotCache;
+  /** The nodes this node answered reads of each key: they may hold hot copies. */
+  readonly holders: CopyHolders;
   client(id: string): PeerClient;
 }
 
@@ -32,8 +35,17 @@ export interface RouterContext {
  * own path when it is the owner; else its hot copy; else one request to the
  * owner (collapsed across concurrent callers), falling back to the next node
  * in rendezvous order when the owner cannot be reached. Writes: to the owner
- * and its replicas, and at the same time an acknowledged invalidation to
- * every other node, so a read after the write returns it from any node.
+ * and its replicas, and acknowledged invalidations only where a copy may be,
+ * so a write costs O(copies), not O(members), and a read after the write
+ * returns it from any node:
+ *   - each node that writes a key (an owner, a stand-in) invalidates the
+ *     nodes it answered reads of that key within the hot-copy lifetime, after
+ *     its write and before it acknowledges it;
+ *   - the writer also invalidates the node ranked right after the owners: the
+ *     owner before the last topology change (it may hold the key in its store,
+ *     and readers with a view that lags may still ask it), and the first
+ *     fallback while an owner cannot be reached; it forwards the invalidation
+ *     to the nodes it answered.
  */
 export class OwnerRouter {
   readonly #context: RouterContext;
@@ -111,6 +123,7 @@ export class OwnerRouter {
    */
   #askMany(keyspace: Keyspace, owner: string, batch: BatchedRead[]): void {
     const keys = batch.map((read) => read.key);
+    const askedAt = Date.now();
     this.#context
       .client(owner)
       .request(
@@ -123,7 +136,8 @@ export class OwnerRouter {
             ErrorCode.PROTOCOL,
             `peer ${owner} answered a GET_MANY of ${batch.length} keys with message type ${reply.type}`,
           );
-        for (const [i, read] of batch.entries()) read.resolve(this.#settle(keyspace, owner, read, reply.entries[i]!));
+        for (const [i, read] of batch.entries())
+          read.resolve(this.#settle(keyspace, owner, read, reply.entries[i]!, askedAt));
       })
       .catch((error: unknown) => {
         for (const read of batch) read.resolve(this.#fallBack(keyspace, read.key, owner, read.flight, error));
@@ -136,12 +150,13 @@ export class OwnerRouter {
     owner: string,
     { key, flight }: BatchedRead,
     entry: PeerReadEntry,
+    askedAt: number,
   ): ReadResult | undefined | Promise<ReadResult | undefined> {
     switch (entry.status) {
       case 'found':
-        return this.#received(keyspace, key, flight, entry.value, entry.expiresAt);
+        return this.#received(keyspace, key, flight, entry.value, entry.expiresAt, askedAt);
       case 'not_found':
-        return this.#received(keyspace, key, flight, null, entry.expiresAt);
+        return this.#received(keyspace, key, flight, null, entry.expiresAt, askedAt);
       case 'error':
         return this.#fallBack(
           keyspace,
@@ -181,21 +196,24 @@ export class OwnerRouter {
       value: entry.bytes,
     });
     let wroteHere = false;
+    const holdersTold: Promise<void>[] = [];
     const writeHere = (onlyIfAbsent: boolean) => (): boolean => {
       const stored = keyspace.commitPut(entry, onlyIfAbsent);
       wroteHere ||= stored;
+      const told = this.invalidateHolders(keyspace, entry.key);
+      if (told !== undefined) holdersTold.push(told);
       return stored;
     };
     const ranked = this.#context.placement.rank(name, entry.key);
-    // Other nodes drop their copies while the owners write: a needless invalidation (the
+    // The former owner drops its copies while the owners write: a needless invalidation (the
     // key was taken) only costs a hot copy.
-    const invalidated = this.#invalidateOthers(keyspace, entry.key, ranked);
+    const invalidated = this.#invalidateFormerOwner(keyspace, entry.key, ranked);
     if (!ifAbsent) {
       await this.#toOwners(keyspace, entry.key, ranked, writeHere(false), request(false));
     } else {
       const decided = await this.#toOwners(keyspace, entry.key, ranked, writeHere(true), request(true), 1);
       if (!decided.changed) {
-        await invalidated;
+        await Promise.all([invalidated, ...holdersTold]);
         return false;
       }
       // The node that decided holds the entry; the other copies go to the next nodes.
@@ -210,7 +228,7 @@ export class OwnerRouter {
           keyspace.config.replicaCount - 1,
         ).catch(ignoreUnreachable);
     }
-    await invalidated;
+    await Promise.all([invalidated, ...holdersTold]);
     this.#invalidate(keyspace, entry.key, ranked, wroteHere);
     return true;
   }
@@ -220,14 +238,18 @@ export class OwnerRouter {
     validateKey(key);
     const name = keyspace.name;
     const ranked = this.#context.placement.rank(name, key);
+    const holdersTold: Promise<void>[] = [];
+    const deleteHere = (): boolean => {
+      const deleted = keyspace.delete(key);
+      const told = this.invalidateHolders(keyspace, key);
+      if (told !== undefined) holdersTold.push(told);
+      return deleted;
+    };
     const [{ changed: deleted }] = await Promise.all([
-      this.#toOwners(keyspace, key, ranked, () => keyspace.delete(key), {
-        type: MessageType.DELETE,
-        keyspace: name,
-        key,
-      }),
-      this.#invalidateOthers(keyspace, key, ranked),
+      this.#toOwners(keyspace, key, ranked, deleteHere, { type: MessageType.DELETE, keyspace: name, key }),
+      this.#invalidateFormerOwner(keyspace, key, ranked),
     ]);
+    await Promise.all(holdersTold);
     this.#invalidate(keyspace, key, ranked, false);
     return deleted;
   }
@@ -243,9 +265,24 @@ export class OwnerRouter {
     );
   }
 
-  /** Applies an invalidation another node sent. */
-  onInvalidation(keyspace: Keyspace, key: string): void {
+  /** Applies an invalidation another node sent, and passes it on to the nodes this one answered reads of `key`. */
+  onInvalidation(keyspace: Keyspace, key: string): Promise<void> | undefined {
     this.#invalidate(keyspace, key, this.#context.placement.rank(keyspace.name, key), false);
+    return this.invalidateHolders(keyspace, key);
+  }
+
+  /**
+   * Invalidates `key` on the nodes this node answered reads of it within the
+   * hot-copy lifetime (every member when it could not keep track), once;
+   * resolves when they answered, or is undefined when there is no one to
+   * tell. Call it after writing the key here. A node that cannot be reached
+   * is left to its hot copy's short lifetime.
+   */
+  invalidateHolders(keyspace: Keyspace, key: string): Promise<void> | undefined {
+    const holders = this.#context.holders.take(keyspace.name, key, Date.now());
+    const { selfId, placement } = this.#context;
+    const targets = (holders === 'everyone' ? placement.members : holders).filter((id) => id !== selfId);
+    return targets.length === 0 ? undefined : this.#sendInvalidations(keyspace, key, targets);
   }
 
   /** Remote reads in progress, for a graceful stop to wait on. */
@@ -268,24 +305,33 @@ export class OwnerRouter {
   /** Asks one node for `key`; keeps a hot copy of the answer. */
   #ask(keyspace: Keyspace, key: string, node: string, flight: Flight): Promise<ReadResult> {
     const name = keyspace.name;
+    const askedAt = Date.now();
     return this.#context
       .client(node)
       .request({ type: MessageType.GET, keyspace: name, key }, keyspace.config.readTimeout + PEER_MARGIN_MS)
       .then((reply) => {
         if (reply.type !== MessageType.VALUE)
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${node} answered a GET with message type ${reply.type}`);
-        return this.#received(keyspace, key, flight, reply.found ? reply.value : null, reply.expiresAt);
+        return this.#received(keyspace, key, flight, reply.found ? reply.value : null, reply.expiresAt, askedAt);
       });
   }
 
   /**
    * A value another node answered, as a read: stale when it had expired there
-   * (served by `staleWhileRevalidate` or `staleIfError`). A fresh one is kept as a hot copy.
+   * (served by `staleWhileRevalidate` or `staleIfError`). A fresh one is kept as a hot copy,
+   * for at most the hot-copy lifetime from `askedAt`, when the request left.
    */
-  #received(keyspace: Keyspace, key: string, flight: Flight, value: Uint8Array | null, expiresAt: number): ReadResult {
+  #received(
+    keyspace: Keyspace,
+    key: string,
+    flight: Flight,
+    value: Uint8Array | null,
+    expiresAt: number,
+    askedAt: number,
+  ): ReadResult {
     if (value !== null && expiresAt !== 0 && expiresAt <= Date.now()) return { value, expiresAt, stale: true };
     if (!flight.superseded && keyspace.config.hotCache)
-      this.#context.hot.set(keyspace.name, keyspace.config.maxBytes, key, value, expiresAt);
+      this.#context.hot.set(keyspace.name, keyspace.config.maxBytes, key, value, expiresAt, askedAt);
     return { value, expiresAt };
   }
 
@@ -390,21 +436,19 @@ export class OwnerRouter {
     if (!wroteHere && !owners.includes(this.#context.selfId)) keyspace.delete(key);
   }
 
-  /**
-   * Tells every member that is neither this node nor an owner to drop its
-   * copies of `key`, and waits for their answers. A member that cannot be
-   * reached is left to its hot copies' short TTL.
-   */
-  async #invalidateOthers(keyspace: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
-    const name = keyspace.name;
-    const owners = new Set(ranked.slice(0, keyspace.config.replicaCount));
-    const others = ranked.filter((id) => id !== this.#context.selfId && !owners.has(id));
+  /** Invalidates `key` on the node ranked right after the owners (see the class comment), unless that is this one. */
+  #invalidateFormerOwner(keyspace: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
+    const next = ranked[keyspace.config.replicaCount];
+    return next === undefined || next === this.#context.selfId
+      ? Promise.resolve()
+      : this.#sendInvalidations(keyspace, key, [next]);
+  }
+
+  /** Sends an INVALIDATE of `key` to each of `targets`; resolves once each answered or failed. */
+  async #sendInvalidations(keyspace: Keyspace, key: string, targets: readonly string[]): Promise<void> {
     const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
-    await Promise.allSettled(
-      others.map((id) =>
-        this.#context.client(id).request({ type: MessageType.INVALIDATE, keyspace: name, key }, timeout),
-      ),
-    );
+    const request = { type: MessageType.INVALIDATE, keyspace: keyspace.name, key } as const;
+    await Promise.allSettled(targets.map((id) => this.#context.client(id).request(request, timeout)));
   }
 }
 

@@ -67,6 +67,8 @@ export class PeerClient {
     private readonly proof: ClusterKeyProof,
     private readonly tlsOptions: PeerTlsOptions | undefined,
     private readonly telemetry: Telemetry = new Telemetry(undefined),
+    /** The local address to connect from, so the peer sees which member this is; any when undefined. */
+    private readonly localAddress?: string,
   ) {
     ({ host: this.#host, port: this.#port } = splitHostPort(address));
   }
@@ -121,7 +123,7 @@ export class PeerClient {
 
   #connect(): Promise<BatchedWriter> {
     return new Promise((resolve, reject) => {
-      const options = { host: this.#host, port: this.#port };
+      const options = { host: this.#host, port: this.#port, localAddress: this.localAddress };
       // Plain TCP reads into one reused buffer (the decoder copies what it keeps): a 'data'
       // event costs an ArrayBuffer per read, and V8 sweeps every young one at each scavenge.
       // TLS sockets take no `onread`.

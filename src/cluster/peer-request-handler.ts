@@ -2,6 +2,7 @@ import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import type { ReadResult } from '../keyspace/types.js';
+import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
 import type { OwnerRouter } from './owner-router.js';
 import { MAX_PEER_FRAME_BYTES, peerReadEntryBytes, type PeerReadEntry } from './peer-codec.js';
@@ -21,11 +22,17 @@ export interface PeerRequestContext {
   dropLocal(name: string): Promise<void>;
   readonly hot: HotCache;
   readonly router: OwnerRouter;
+  /** The nodes this node answers reads for, by key: a write here invalidates them. */
+  readonly holders: CopyHolders;
+  /** The members whose peer connections come from `host` (none: a reader this node cannot name). */
+  membersAt(host: string): readonly string[];
 }
 
 /**
  * The server side of peer requests: answers them with this node's own
  * keyspaces, never routing them on (the asking node already chose this one).
+ * A read's requester is remembered as a holder of a hot copy; a write here is
+ * acknowledged once the holders of the key dropped theirs.
  */
 export function createPeerRequestHandler(context: PeerRequestContext): PeerRequestHandler {
   const keyspaceNamed = (name: string): Keyspace => {
@@ -35,27 +42,42 @@ export function createPeerRequestHandler(context: PeerRequestContext): PeerReque
     return found;
   };
   return {
-    get: (name, key) => {
-      const read = keyspaceNamed(name).read(key, undefined);
+    get: (name, key, remoteHost) => {
+      const keyspace = keyspaceNamed(name);
+      // Before the read: a write that lands while it runs must find this reader.
+      context.holders.record(name, key, context.membersAt(remoteHost), Date.now());
+      const read = keyspace.read(key, undefined);
       return read instanceof Promise ? read.then(toReadReply) : toReadReply(read);
     },
-    getMany: async (name, keys) => {
+    getMany: async (name, keys, remoteHost) => {
       const keyspace = keyspaceNamed(name);
-      // Every key is asked before any answer is awaited: the misses load as one batch.
-      const reads = keys.map((key) => readOne(keyspace, key));
+      const readers = context.membersAt(remoteHost);
+      // Every key is asked before any answer is awaited: the misses load as one batch. Each
+      // reader is recorded before its read, as for a GET.
+      const reads = keys.map((key) => {
+        context.holders.record(name, key, readers, Date.now());
+        return readOne(keyspace, key);
+      });
       return withinOneFrame((await Promise.allSettled(reads)).map(toReadEntry));
     },
     put: (name, key, expiresAt, value, ifAbsent) => {
       validateKey(key);
-      return keyspaceNamed(name).commitPut({ key, bytes: value, expiry: expiresAt }, ifAbsent);
+      const keyspace = keyspaceNamed(name);
+      const stored = keyspace.commitPut({ key, bytes: value, expiry: expiresAt }, ifAbsent);
+      return context.router.invalidateHolders(keyspace, key)?.then(() => stored) ?? stored;
     },
-    delete: (name, key) => keyspaceNamed(name).delete(key),
+    delete: (name, key) => {
+      const keyspace = keyspaceNamed(name);
+      const deleted = keyspace.delete(key);
+      return context.router.invalidateHolders(keyspace, key)?.then(() => deleted) ?? deleted;
+    },
     invalidate: (name, key) => {
       validateKey(key);
-      context.router.onInvalidation(keyspaceNamed(name), key);
+      return context.router.onInvalidation(keyspaceNamed(name), key);
     },
     deleteKeyspace: async (name) => {
       context.hot.dropKeyspace(name);
+      context.holders.dropKeyspace(name);
       if (context.keyspace(name) !== undefined) await context.dropLocal(name);
     },
   };

@@ -16,16 +16,22 @@ import {
 
 /** What a node does for its peers' requests: always locally, never forwarded again. */
 export interface PeerRequestHandler {
-  /** A hit answers synchronously, so the server can reply without a promise. */
-  get(keyspace: string, key: string): PeerReadReply | Promise<PeerReadReply>;
-  /** Reads several keys of one keyspace: each key's answer in their order, within one frame. */
-  getMany(keyspace: string, keys: readonly string[]): Promise<PeerReadEntry[]>;
+  /** A hit answers synchronously, so the server can reply without a promise. `remoteHost`: the requester's IP. */
+  get(keyspace: string, key: string, remoteHost: string): PeerReadReply | Promise<PeerReadReply>;
+  /** Reads several keys of one keyspace: each key's answer in their order, within one frame. `remoteHost`: as for get. */
+  getMany(keyspace: string, keys: readonly string[], remoteHost: string): Promise<PeerReadEntry[]>;
   /** Stores a value; false when `ifAbsent` and a fresh entry is there. */
-  put(keyspace: string, key: string, expiresAt: number, value: Uint8Array, ifAbsent: boolean): boolean;
-  delete(keyspace: string, key: string): boolean;
+  put(
+    keyspace: string,
+    key: string,
+    expiresAt: number,
+    value: Uint8Array,
+    ifAbsent: boolean,
+  ): boolean | Promise<boolean>;
+  delete(keyspace: string, key: string): boolean | Promise<boolean>;
   deleteKeyspace(keyspace: string): Promise<void>;
   /** Another node wrote `key`: drop copies of it here. */
-  invalidate(keyspace: string, key: string): void;
+  invalidate(keyspace: string, key: string): void | Promise<void>;
 }
 
 /** The owner's answer to a GET: the bytes (null = does not exist) and their expiry. */
@@ -100,6 +106,8 @@ export class PeerServer {
   }
 
   #accept(socket: net.Socket): void {
+    // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
+    const remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     const writer = new BatchedWriter(socket);
     this.#connections.set(socket, writer);
     socket.setNoDelay(true);
@@ -148,7 +156,7 @@ export class PeerServer {
           decoder.maxFrameBytes = MAX_PEER_FRAME_BYTES;
           state = 'ready';
         } else {
-          const reply = this.#serve(message);
+          const reply = this.#serve(message, remoteHost);
           if (!(reply instanceof Promise)) {
             writeReply(writer, reply);
             continue;
@@ -171,13 +179,13 @@ export class PeerServer {
   }
 
   /** Answers one request, synchronously when it can; every failure becomes an ERROR reply with the error's code. */
-  #serve(message: PeerMessage): PeerMessage | Promise<PeerMessage> {
+  #serve(message: PeerMessage, remoteHost: string): PeerMessage | Promise<PeerMessage> {
     const requestId = message.requestId;
     const failed = (error: unknown): PeerMessage => errorReply(requestId, error);
     try {
       switch (message.type) {
         case MessageType.GET: {
-          const read = this.handler.get(message.keyspace, message.key);
+          const read = this.handler.get(message.keyspace, message.key, remoteHost);
           const toValue = ({ bytes, expiresAt }: PeerReadReply): PeerMessage => ({
             type: MessageType.VALUE,
             requestId,
@@ -189,19 +197,19 @@ export class PeerServer {
         }
         case MessageType.GET_MANY:
           return this.handler
-            .getMany(message.keyspace, message.keys)
+            .getMany(message.keyspace, message.keys, remoteHost)
             .then((entries) => ({ type: MessageType.VALUES, requestId, entries }) as PeerMessage, failed);
         case MessageType.PUT:
-          return {
-            type: MessageType.OK,
+          return okReply(
             requestId,
-            flag: this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent),
-          };
+            this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent),
+          );
         case MessageType.DELETE:
-          return { type: MessageType.OK, requestId, flag: this.handler.delete(message.keyspace, message.key) };
-        case MessageType.INVALIDATE:
-          this.handler.invalidate(message.keyspace, message.key);
-          return { type: MessageType.OK, requestId, flag: true };
+          return okReply(requestId, this.handler.delete(message.keyspace, message.key));
+        case MessageType.INVALIDATE: {
+          const done = this.handler.invalidate(message.keyspace, message.key);
+          return okReply(requestId, done instanceof Promise ? done.then(() => true) : true);
+        }
         case MessageType.DELETE_KEYSPACE:
           return this.handler
             .deleteKeyspace(message.keyspace)
@@ -216,6 +224,15 @@ export class PeerServer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The OK reply carrying `flag`, once it is known; a failure becomes an ERROR reply. */
+function okReply(requestId: number, flag: boolean | Promise<boolean>): PeerMessage | Promise<PeerMessage> {
+  if (!(flag instanceof Promise)) return { type: MessageType.OK, requestId, flag };
+  return flag.then(
+    (known): PeerMessage => ({ type: MessageType.OK, requestId, flag: known }),
+    (error: unknown) => errorReply(requestId, error),
+  );
+}
 
 /** The ERROR reply that carries `error`'s code to the requester. */
 function errorReply(requestId: number, error: unknown): PeerMessage {

@@ -12,7 +12,9 @@ import { NatsDiscovery, type NatsDiscoveryOptions } from '../../discovery/nats.j
 import { StaticDiscovery } from '../../discovery/static.js';
 import type { DiscoveryProvider } from '../../src/discovery.js';
 import { Engine, isDistCacheError, jsonCodec, type KeyspaceOptions, type Logger } from '../../src/index.js';
+import { shareTlsSessions, type TlsSessionSharing } from '../../src/tls/index.js';
 import { CountedUsers, type CountedUser } from './counted-users.js';
+import { listenHttps } from './https-server.js';
 
 export interface NodeConfig {
   ip: string;
@@ -30,7 +32,7 @@ export interface NodeConfig {
   /** Value size in bytes (default: the `v:<key>` text). */
   valueBytes?: number;
   hotCache?: boolean;
-  membership?: { heartbeatInterval?: number; suspectAfter?: number; probeTimeout?: number };
+  membership?: { probeInterval?: number; probeTimeout?: number; suspicionMultiplier?: number; indirectChecks?: number };
   warmKeys?: string[];
   /** Session listener addresses (the distcache protocol). */
   sessionListen?: string[];
@@ -40,6 +42,8 @@ export interface NodeConfig {
   admin?: boolean;
   /** Adds a keyspace `users` (JSON values, fetch and fetchMany) over a {@link CountedUsers} table in this Postgres. */
   database?: { url: string; table: string };
+  /** An HTTPS server on `ip:port` (started by the `startHttps` command), answering its ip, wired to the engine by distcache/tls. */
+  https?: { port: number; key: string; cert: string; rotationInterval?: number; deadline?: number };
 }
 
 export type Command =
@@ -53,6 +57,8 @@ export type Command =
   | { cmd: 'owned'; keys: string[]; by: string }
   | { cmd: 'bench'; keys: string[]; durationMs: number; inFlight: number }
   | { cmd: 'events' }
+  | { cmd: 'startHttps' }
+  | { cmd: 'tlsStats' }
   | { cmd: 'stop' };
 
 const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
@@ -109,6 +115,7 @@ const engine = new Engine({
       },
     },
     ...usersKeyspace,
+    ...(config.https && !config.sessionListen ? [{ name: 'ssl-sessions', maxBytes: 8 << 20, replicaReads: true }] : []),
   ],
 });
 
@@ -156,6 +163,19 @@ async function load(keys: string[], durationMs: number, concurrency: number, mar
   return { ok, wrong, errors, firstOkAfterMark };
 }
 
+let tlsSharing: TlsSessionSharing | undefined;
+
+/** The HTTPS server of the `https` option, wired to the engine. */
+async function startHttps(options: NonNullable<NodeConfig['https']>): Promise<void> {
+  const server = await listenHttps(config.ip, options.port, options, config.ip);
+  tlsSharing = await shareTlsSessions(server, {
+    engine,
+    logger: quiet,
+    deadline: options.deadline,
+    ticketKeys: { rotationInterval: options.rotationInterval },
+  });
+}
+
 async function run(command: Command): Promise<unknown> {
   switch (command.cmd) {
     case 'getMany': {
@@ -187,6 +207,11 @@ async function run(command: Command): Promise<unknown> {
       return measureInFlight((key) => engine.get('ks', key), command.keys, command.durationMs, command.inFlight);
     case 'events':
       return events;
+    case 'startHttps':
+      await startHttps(config.https!);
+      return true;
+    case 'tlsStats':
+      return tlsSharing?.stats();
     case 'stop':
       await engine.stop();
       await database?.end();

@@ -1,5 +1,5 @@
 /**
- * The long fuzz run: the peer, distcache protocol and NATS announcement decoder properties with
+ * The long fuzz run: the peer, distcache protocol, NATS announcement and SWIM message decoder properties with
  * 1,000,000 cases each.
  *   npm run soak
  */
@@ -14,6 +14,7 @@ const result = spawnSync(
     'test/fuzz/peer-codec.fuzz.test.ts',
     'test/fuzz/protocol-codec.fuzz.test.ts',
     'test/fuzz/nats-announcement.fuzz.test.ts',
+    'test/fuzz/swim-codec.fuzz.test.ts',
   ],
   {
     stdio: 'inherit',
