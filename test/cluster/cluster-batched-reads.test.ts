@@ -4,16 +4,14 @@ import { startPostgres, type PostgresServer } from '../../example/postgres-serve
 import { openDatabase, type SqlDatabase } from '../../example/users-database.js';
 import { startCluster, stopCluster, type ClusterNode } from '../helpers/cluster.js';
 import { CountedUsers } from '../helpers/counted-users.js';
+import { peerRequestsByType } from '../helpers/metrics.js';
 
 const ids = (from: number, count: number): string[] => Array.from({ length: count }, (_, i) => String(from + i));
 
 /** Reads (GET and GET_MANY, any outcome) a node has sent its peers, from the Prometheus metrics it exports. */
 async function peerReadsSent(node: ClusterNode): Promise<number> {
-  const metrics = await (await fetch(`http://${node.config.ip}:9464/metrics`)).text();
-  return metrics
-    .split('\n')
-    .filter((line) => /^distcache_peer_request_duration_seconds_count\{type="GET(_MANY)?"/.test(line))
-    .reduce((sum, line) => sum + Number(line.slice(line.lastIndexOf(' ') + 1)), 0);
+  const counts = peerRequestsByType(await (await fetch(`http://${node.config.ip}:9464/metrics`)).text());
+  return (counts.get('GET') ?? 0) + (counts.get('GET_MANY') ?? 0);
 }
 
 const peerReadsOf = async (nodes: ClusterNode[]): Promise<number> =>
@@ -29,7 +27,7 @@ describe('getMany on a 3-node cluster over a shared Postgres, counting queries i
     server = await startPostgres();
     db = await openDatabase(server.url);
     users = await CountedUsers.create(db, 1_000);
-    nodes = await startCluster('127.0.110', 3, { admin: true, database: { url: server.url, table: users.table } });
+    nodes = await startCluster('127.0.111', 3, { admin: true, database: { url: server.url, table: users.table } });
   });
   after(async () => {
     await stopCluster(nodes);

@@ -22,7 +22,7 @@ import { CountedUsers } from '../helpers/counted-users.js';
 import { bytes, silentLogger, sleep, text } from '../helpers/engine.js';
 import { peerRequestsByType } from '../helpers/metrics.js';
 
-const IPS = ['127.0.111.2', '127.0.111.3', '127.0.111.4'];
+const IPS = ['127.0.111.12', '127.0.111.13', '127.0.111.14'];
 const PEERS = IPS.map((ip) => `${ip}:3322`);
 const BIG = 6 * 1024 * 1024;
 
