@@ -27,11 +27,11 @@ export const MessageType = {
   DELETE: 12,
   DELETE_KEYSPACE: 13,
   INVALIDATE: 14,
-  GET_MANY: 16,
   VALUE: 20,
   OK: 21,
   ERROR: 22,
-  VALUES: 24,
+  GET_MANY: 30,
+  VALUES: 31,
 } as const;
 
 /** Most keys one GET_MANY carries; a longer read is split over several. */
