@@ -150,6 +150,36 @@ for (const [name, open] of databases) {
       assert.equal(stats.misses, 1, 'only the first get missed');
     });
 
+    it('a refresh that fails keeps the old value, answered at once, until it expires', async () => {
+      const ttl = 600;
+      const engine = await start({
+        dataSource: users.dataSource({ batched: true }),
+        defaultTtl: ttl,
+        refreshAhead: 0.5,
+      });
+      await engine.get('users', '8');
+      const loaded = Date.now();
+      await db.query(`DROP FUNCTION ${users.table}_by_ids(integer[])`);
+      await sleep(loaded + 0.6 * ttl - Date.now());
+      // Past the refresh point: the hit starts a refresh, which fails in the database.
+      assert.equal((await engine.get<User>('users', '8'))?.value.name, 'user 8');
+      for (let i = 0; i < 50 && engine.stats('users').loadErrors === 0; i++) await sleep(5);
+      assert.ok(engine.stats('users').loadErrors >= 1, 'the refresh ran and failed');
+      // Until the expiry, gets still answer the old value at once.
+      let answered = 0;
+      while (Date.now() < loaded + 0.9 * ttl) {
+        const read = engine.get<User>('users', '8');
+        assert.ok(await answeredAtOnce(read), 'a get waited for the database');
+        assert.equal((await read)?.value.name, 'user 8');
+        answered++;
+        await sleep(20);
+      }
+      assert.ok(answered >= 5, `${answered} gets between the failed refresh and the expiry`);
+      assert.equal(engine.stats('users').misses, 1, 'only the first get missed');
+      await sleep(loaded + ttl + 20 - Date.now());
+      await rejectsWithCode(engine.get('users', '8'), ErrorCode.DATASOURCE_FAILED);
+    });
+
     it('staleWhileRevalidate answers an expired value at once marked stale: true, and one reload runs', async () => {
       const engine = await start({
         dataSource: users.dataSource({ batched: true, delayMs: 30 }),
