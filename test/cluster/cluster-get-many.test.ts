@@ -9,6 +9,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import { StaticDiscovery } from '../../discovery/static.js';
 import { openDatabase, type SqlDatabase, type User } from '../../example/users-database.js';
+import { createXxhash64 } from '../../src/cluster/hasher.js';
+import { Placement } from '../../src/cluster/placement.js';
 import {
   Engine,
   ErrorCode,
@@ -73,6 +75,7 @@ describe('getMany on a 3-node cluster over PGlite, counting queries in the datab
           key.startsWith('bad') ? 'not bytes' : key.startsWith('gone') ? undefined : bytes(`v:${key}`),
         ),
       },
+      { name: 'copies', maxBytes: 1 << 20, dataSource: source((key) => bytes(`loaded:${key}`)) },
       {
         name: 'big',
         maxBytes: 64 << 20,
@@ -179,6 +182,31 @@ describe('getMany on a 3-node cluster over PGlite, counting queries in the datab
       assert.match(error.message, /unusable value/);
     });
     assert.deepEqual(requests, { GET: 0, GET_MANY: 2 });
+  });
+
+  it('a write at the owner reaches the hot copies a GET_MANY left on the node that asked', async () => {
+    // Keys whose owner is node 1 and whose next-ranked node (the one every write also
+    // invalidates) is node 2: node 0 hears of a write only as a reader the owner remembers.
+    const placement = new Placement(await createXxhash64());
+    placement.setMembers(IPS.map((ip) => `${ip}:3320`));
+    const keys: string[] = [];
+    for (let i = 0; keys.length < 4; i++) {
+      const [owner, next] = placement.rank('copies', `c${i}`);
+      if (owner === `${IPS[1]}:3320` && next === `${IPS[2]}:3320`) keys.push(`c${i}`);
+    }
+    const first = await nodes[0]!.getMany('copies', keys);
+    assert.deepEqual(
+      first.map((result) => text(result?.value)),
+      keys.map((key) => `loaded:${key}`),
+    );
+    const again = await peerRequestsDuring(nodes, () => nodes[0]!.getMany('copies', keys));
+    assert.deepEqual(again, { GET: 0, GET_MANY: 0 }, 'node 0 answers from its hot copies');
+    for (const key of keys) await nodes[1]!.put('copies', { key, value: bytes(`written:${key}`) });
+    const after = await nodes[0]!.getMany('copies', keys);
+    assert.deepEqual(
+      after.map((result) => text(result?.value)),
+      keys.map((key) => `written:${key}`),
+    );
   });
 
   it('values too large for one reply together come back one by one; each caller still gets its value', async () => {
