@@ -70,9 +70,12 @@ for (const [name, open] of databases) {
       assert.equal(await users.queries(), 1);
       const more = await engine.getMany<User>('users', ids(101, 250));
       assert.equal(more.filter((result) => result !== undefined).length, 250);
+      // The 250 ids' three queries run at once, on a pool's connections: the database may log them in any order.
+      const [first, ...rest] = (await users.idsAsked()).map((asked) => asked.length);
+      assert.equal(first, 100);
       assert.deepEqual(
-        (await users.idsAsked()).map((asked) => asked.length),
-        [100, 100, 100, 50],
+        rest.sort((a, b) => b - a),
+        [100, 100, 50],
       );
     });
 
