@@ -17,7 +17,10 @@ import type { PeerTlsOptions } from './peer-server.js';
 import { PendingRequests } from './pending-requests.js';
 
 /** A request a client can send (the transport adds the request id). */
-export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 | 30 }>, 'requestId'>;
+export type PeerRequest = DistributiveOmit<
+  Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 | 15 | 30 }>,
+  'requestId'
+>;
 
 /**
  * An error the peer answered with (its data source failed, the keyspace is
@@ -32,6 +35,7 @@ const MESSAGE_NAMES: Record<PeerRequest['type'], string> = {
   12: 'DELETE',
   13: 'DELETE_KEYSPACE',
   14: 'INVALIDATE',
+  15: 'CLEAR_KEYSPACE',
   30: 'GET_MANY',
 };
 
