@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { StandaloneDiscovery } from '../discovery/standalone.js';
 import type { Hasher } from './cluster/hasher.js';
 import type { FailureDetection } from './cluster/membership.js';
+import { checkPeerSecurity } from './cluster/peer-channel.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { DiscoveryProvider } from './discovery.js';
 import { DistCacheError, ErrorCode } from './errors.js';
@@ -276,6 +277,7 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
     resolveKeyspaceConfig(keyspace, keyspaceDefaults, `keyspaces[${index}]`),
   );
   const sessionCache = parsed.sessionCache && resolveSessionCache(parsed.sessionCache, keyspaces, keyspaceDefaults);
+  checkPeerSecurity(parsed.clusterKey, parsed.tls);
   const seen = new Set<string>();
   for (const { name } of keyspaces) {
     if (seen.has(name)) {

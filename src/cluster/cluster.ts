@@ -12,7 +12,7 @@ import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
 import { Membership, type Member, type MembershipChange } from './membership.js';
 import { OwnerRouter } from './owner-router.js';
-import { ClusterKeyProof } from './peer-auth.js';
+import { peerSecurity, type PeerSecurity } from './peer-channel.js';
 import { PeerClient } from './peer-client.js';
 import { PeerServer, type PeerReadReply, type PeerRequestHandler } from './peer-server.js';
 import { Placement } from './placement.js';
@@ -63,7 +63,7 @@ export class Cluster {
   readonly #placement: Placement;
   readonly #server: PeerServer;
   readonly #clients = new Map<string, PeerClient>();
-  readonly #proof: ClusterKeyProof;
+  readonly #security: PeerSecurity;
   readonly #hot = new HotCache();
   /** Members whose peer port completed the handshake (cluster key, TLS): only they enter placement. */
   readonly #verified = new Set<string>();
@@ -85,8 +85,8 @@ export class Cluster {
     this.#placement = placement;
     const host = config.bindAddr === '0.0.0.0' ? firstExternalIpv4() : config.bindAddr;
     this.#selfId = `${host}:${config.bindPort}`;
-    this.#proof = new ClusterKeyProof(config.clusterKey);
-    this.#server = new PeerServer(this.#handler(), this.#proof, logger, config.tls);
+    this.#security = peerSecurity(config.clusterKey, config.tls);
+    this.#server = new PeerServer(this.#handler(), this.#security, logger, { selfId: this.#selfId });
     this.#membership = new Membership(
       {
         id: this.#selfId,
@@ -304,7 +304,7 @@ export class Cluster {
   #client(id: string): PeerClient {
     let client = this.#clients.get(id);
     if (client === undefined) {
-      client = new PeerClient(id, this.#proof, this.#options.config.tls, this.#options.telemetry);
+      client = new PeerClient(id, this.#security, { telemetry: this.#options.telemetry });
       this.#clients.set(id, client);
     }
     return client;
