@@ -2,6 +2,8 @@
  * Cluster speed, side by side in one run on loopback (issue: cluster):
  * - remote get (non-owner → owner, owner hit, hot cache off) with 64 requests
  *   in flight and 1 KB values vs ioredis GET against a real redis-server;
+ * - the same remote get in a second cluster with a clusterKey (the peer port
+ *   runs TLS 1.3 keyed by it) vs the first, which has none;
  * - failover: time from kill -9 of the owner to the first successful get of
  *   one of its keys, and the errors meanwhile.
  *
@@ -20,6 +22,7 @@ const VALUE_BYTES = 1024;
 const TRIAL_MS = 4_000;
 const ROUNDS = 5;
 const REDIS = { host: '127.0.41.1', port: 6399 };
+const CLUSTER_KEY = 'bench-cluster-key-0123456789abcdef';
 
 async function startRedis() {
   const server = spawn(
@@ -39,26 +42,42 @@ async function startRedis() {
 const keys = Array.from({ length: 4_000 }, (_, i) => `user:${i}`);
 const redis = await startRedis();
 const nodes = await startCluster('127.0.41', 2, { hotCache: false, valueBytes: VALUE_BYTES });
+const keyedNodes = await startCluster('127.0.79', 2, {
+  hotCache: false,
+  valueBytes: VALUE_BYTES,
+  clusterKey: CLUSTER_KEY,
+});
 const [a, b] = nodes as [ClusterNode, ClusterNode];
+const [keyedA, keyedB] = keyedNodes as [ClusterNode, ClusterNode];
+
+/** Keys `reader` must fetch from `owner`, already held by the owner: every remote get is an owner hit. */
+async function remoteHits(reader: ClusterNode, owner: ClusterNode): Promise<string[]> {
+  const remote = await reader.send<string[]>({ cmd: 'owned', keys, by: owner.id });
+  await owner.send({ cmd: 'getMany', keys: remote });
+  return remote;
+}
+
 try {
-  const remoteKeys = await a.send<string[]>({ cmd: 'owned', keys, by: b.id });
-  await b.send({ cmd: 'getMany', keys: remoteKeys }); // the owner holds them: every remote get is an owner hit
+  const remoteKeys = await remoteHits(a, b);
+  const keyedRemoteKeys = await remoteHits(keyedA, keyedB);
   const value = Buffer.alloc(VALUE_BYTES, 7);
   await Promise.all(remoteKeys.map((key) => redis.client.set(key, value)));
 
-  const samples: Record<'engine' | 'redis', InFlightReport[]> = { engine: [], redis: [] };
+  const samples: Record<'engine' | 'keyed' | 'redis', InFlightReport[]> = { engine: [], keyed: [], redis: [] };
+  const remoteGets = async (node: ClusterNode, remote: string[], into: InFlightReport[]) => {
+    const result = await node.send<InFlightReport>({
+      cmd: 'bench',
+      keys: remote,
+      durationMs: TRIAL_MS,
+      inFlight: IN_FLIGHT,
+    });
+    into.push(result);
+    return result.opsPerSecond;
+  };
   const medians = await interleavedMedians(
     {
-      engine: async () => {
-        const result = await a.send<InFlightReport>({
-          cmd: 'bench',
-          keys: remoteKeys,
-          durationMs: TRIAL_MS,
-          inFlight: IN_FLIGHT,
-        });
-        samples.engine.push(result);
-        return result.opsPerSecond;
-      },
+      engine: () => remoteGets(a, remoteKeys, samples.engine),
+      keyed: () => remoteGets(keyedA, keyedRemoteKeys, samples.keyed),
       redis: async () => {
         const result = await measureInFlight((key) => redis.client.getBuffer(key), remoteKeys, TRIAL_MS, IN_FLIGHT);
         samples.redis.push(result);
@@ -100,6 +119,29 @@ try {
         atMost: 1.5,
       }),
       row(
+        'remote get ops/s with clusterKey (TLS 1.3, PSK)',
+        medians.keyed,
+        'the same without clusterKey (plain TCP)',
+        medians.engine,
+        'ops/s',
+        { atLeast: 0.7 },
+      ),
+      row(
+        'remote get ops/s with clusterKey (TLS 1.3, PSK)',
+        medians.keyed,
+        'ioredis GET, redis-server',
+        medians.redis,
+        'ops/s',
+        { atLeast: 1.0 },
+      ),
+      row(
+        'remote get p99 latency with clusterKey',
+        medianP99(samples.keyed),
+        'the same without clusterKey',
+        medianP99(samples.engine),
+        'ms',
+      ),
+      row(
         'failover: kill -9 to first successful get of an affected key',
         recoveredMs,
         'detection budget (≤ 3 s)',
@@ -116,11 +158,12 @@ try {
     ],
     [
       `2 node processes on 127.0.41.x, ${IN_FLIGHT} gets in flight from one node to keys the other owns, ${VALUE_BYTES}-byte values, hot cache off`,
+      `clusterKey rows: 2 more node processes on 127.0.79.x with a clusterKey, so their peer port runs TLS 1.3 with a pre-shared key (TLS_AES_128_GCM_SHA256); both clusters run throughout and take turns`,
       `redis-server ${REDIS.host}:${REDIS.port} (no persistence), ioredis with ${IN_FLIGHT} GETs in flight from this process; median of ${ROUNDS} interleaved ${TRIAL_MS / 1000} s trials`,
       'failover: the owner is killed with SIGKILL while the other node reads its keys; gets fall back to the next node in rendezvous order, which loads from the data source',
     ],
   );
 } finally {
-  await stopCluster(nodes);
+  await stopCluster([...nodes, ...keyedNodes]);
   await redis.stop();
 }

@@ -37,6 +37,9 @@ export interface VersionRange {
 /** The versions this build speaks. */
 export const PEER_PROTOCOL_VERSIONS: VersionRange = { min: 1, max: 2 };
 
+/** Largest frame a server reads before the handshake is done: a HELLO with a target id fits, nothing larger is buffered. */
+export const HANDSHAKE_FRAME_BYTES = 512;
+
 /** First version in which a server sends GOING_AWAY. */
 export const GOING_AWAY_SINCE = 2;
 

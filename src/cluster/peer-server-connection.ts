@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import { BatchedWriter } from './batched-writer.js';
 import { OutputBackpressure, type OutputLimits } from './output-backpressure.js';
 import { MAX_PEER_FRAME_BYTES, MessageType, PeerMessageDecoder, type PeerMessage } from './peer-codec.js';
-import { GOING_AWAY_SINCE, type ServerHandshake } from './peer-handshake.js';
+import { GOING_AWAY_SINCE, HANDSHAKE_FRAME_BYTES, type ServerHandshake } from './peer-handshake.js';
 
 /** What a connection needs from its server. */
 export interface ConnectionServer {
@@ -21,8 +21,6 @@ export interface ConnectionServer {
 const MAX_ASYNC_PER_CONNECTION = 1024;
 /** Time a connection has to complete the handshake once its channel is up. */
 const HANDSHAKE_TIMEOUT_MS = 5_000;
-/** Largest frame before the handshake completes: a HELLO with a target id fits, and nothing larger is buffered. */
-const HANDSHAKE_FRAME_BYTES = 512;
 
 const NO_MESSAGES: PeerMessage[] = [];
 
