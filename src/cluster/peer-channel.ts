@@ -98,18 +98,18 @@ export interface PeerSocket {
 }
 
 /**
- * Opens a connection to a peer port. Plain TCP reads into `onread` (TLS
- * sockets take none). A TLS client checks the server's certificate against
- * `ca`, not its name: peers are addressed by IP.
+ * Opens a connection to a peer port. Plain TCP reads into `onread` when
+ * given (TLS sockets take none). A TLS client checks the server's
+ * certificate against `ca`, not its name: peers are addressed by IP.
  */
 export function connectPeer(
   security: PeerSecurity,
   target: { host: string; port: number },
-  onread: net.OnReadOpts,
+  onread?: net.OnReadOpts,
 ): PeerSocket {
   switch (security.kind) {
     case 'none':
-      return { socket: net.connect({ ...target, onread }), readyEvent: 'connect' };
+      return { socket: net.connect(onread ? { ...target, onread } : target), readyEvent: 'connect' };
     case 'certificates':
       return {
         socket: tls.connect({ ...target, ...security.tls, checkServerIdentity: () => undefined }),
