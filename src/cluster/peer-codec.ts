@@ -17,9 +17,9 @@ import { ValueSlab } from './value-slab.js';
 export const MAX_PEER_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 
 /**
- * Message types. 1-3 belonged to the handshake of distcache 0.1 (protocol
- * version 1 before version ranges) and are never used again: a node that
- * still sends them is refused as an unknown message type.
+ * Message types. 1-3 belonged to the HMAC handshake that came before TLS
+ * and version ranges, and are never used again: a node that still sends
+ * them is refused as an unknown message type.
  */
 export const MessageType = {
   HELLO: 4,

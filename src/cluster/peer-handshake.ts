@@ -24,8 +24,8 @@ import { MessageType, type OutgoingPeerMessage, type PeerMessage } from './peer-
  *      new requests on the connection, so they go to the next node at once
  * A node speaks every version of its range, so a cluster upgraded one node
  * at a time keeps working: each pair of nodes speaks the newest version both
- * know. (distcache 0.1's handshake, an HMAC exchange, is not part of any
- * range: such a node cannot connect.)
+ * know. (The HMAC handshake that came before TLS and version ranges is not
+ * part of any range: a node that speaks it cannot connect.)
  */
 
 /** Protocol versions a node speaks, both ends included. */

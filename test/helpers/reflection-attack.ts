@@ -1,12 +1,12 @@
 /**
- * The reflection attack on distcache 0.1's peer handshake, written out as a
- * stranger without the cluster key would run it. That handshake was
+ * The reflection attack on the peer handshake that came before TLS, written
+ * out as a stranger without the cluster key would run it. That handshake was
  * HELLO(nonce_c) → HELLO_REPLY(nonce_s, HMAC(key, nonce_c)) → AUTH(HMAC(key, nonce_s)),
  * and the server computed the proof for any nonce it was sent:
  *   1. connection 1 sends HELLO and receives nonce_s1;
  *   2. connection 2 sends HELLO with nonce = nonce_s1 and receives HMAC(key, nonce_s1);
  *   3. connection 1 sends that as AUTH, then a GET.
- * The frames are built by hand, byte for byte as 0.1 sent them, so the attack
+ * The frames are built by hand, byte for byte as that build sent them, so the attack
  * does not depend on the codec of the build under test.
  *
  *   node --import tsx test/helpers/reflection-attack.ts <host:port> <keyspace> <key>

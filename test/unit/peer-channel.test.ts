@@ -14,6 +14,7 @@ import { Engine, ErrorCode, type Logger } from '../../src/index.js';
 import { rejectsWithCode, throwsWithCode } from '../helpers/assert-code.js';
 import { TestCa } from '../helpers/certs.js';
 import { silentLogger } from '../helpers/engine.js';
+import { TcpRelay } from '../helpers/tcp-relay.js';
 
 const KEY = 'the-cluster-key-of-this-test-0123';
 const WRONG_KEY = 'another-cluster-key-0123456789ab';
@@ -55,6 +56,27 @@ async function startServer(
 
 function get(client: PeerClient, key = 'k') {
   return client.request({ type: MessageType.GET, keyspace: 'ks', key }, 2_000);
+}
+
+const PRE_SHARED_KEY = 41;
+const PSK_KEY_EXCHANGE_MODES = 45;
+const KEY_SHARE = 51;
+
+/** The extensions (type → hex) of the ClientHello or ServerHello at the start of a TLS byte stream. */
+function helloExtensions(stream: Buffer, hello: 'client' | 'server'): Map<number, string> {
+  let at = 5 + 4 + 2 + 32; // record header, handshake header, legacy version, random
+  at += 1 + stream[at]!; // legacy session id
+  at += hello === 'client' ? 2 + stream.readUInt16BE(at) : 2; // cipher suites, or the chosen one
+  at += hello === 'client' ? 1 + stream[at]! : 1; // compression methods
+  const end = at + 2 + stream.readUInt16BE(at);
+  const extensions = new Map<number, string>();
+  for (at += 2; at < end; at += 4 + stream.readUInt16BE(at + 2)) {
+    extensions.set(
+      stream.readUInt16BE(at),
+      stream.subarray(at + 4, at + 4 + stream.readUInt16BE(at + 2)).toString('hex'),
+    );
+  }
+  return extensions;
 }
 
 /** Resolves when `socket` closes; rejects if it is still open after `ms`. */
@@ -149,6 +171,41 @@ describe('peer port with a cluster key: TLS 1.3 with a pre-shared key', () => {
       );
     } finally {
       impostor.close();
+    }
+  });
+
+  it('refuses a connection a network attacker redirected from another node, though it holds the key', async () => {
+    const { logger, lines } = recordingLogger();
+    await startServer('127.0.70.9:3320', peerSecurity(KEY, undefined), {}, logger);
+    // The client dials 127.0.70.10, and the network hands its connection to 127.0.70.9.
+    const redirect = await TcpRelay.start({ host: '127.0.70.10', port: 3320 }, { host: '127.0.70.9', port: 3320 });
+    try {
+      const error = await rejectsWithCode(
+        new PeerClient('127.0.70.10:3320', peerSecurity(KEY, undefined)).verify(),
+        ErrorCode.PEER_UNAVAILABLE,
+      );
+      assert.match(error.message, /meant for "127\.0\.70\.10:3320", this node is 127\.0\.70\.9:3320/);
+      assert.ok(lines.some((line) => line.message === 'peer connection refused'));
+    } finally {
+      await redirect.close();
+    }
+  });
+
+  it('mixes an (EC)DHE exchange into the PSK, so a recorded connection stays secret if the key leaks later', async () => {
+    await startServer('127.0.70.11:3320', peerSecurity(KEY, undefined), { selfId: '127.0.70.12:3320' });
+    const relay = await TcpRelay.start({ host: '127.0.70.12', port: 3320 }, { host: '127.0.70.11', port: 3320 });
+    const client = new PeerClient('127.0.70.12:3320', peerSecurity(KEY, undefined));
+    try {
+      await client.verify();
+      const [connection] = relay.connections;
+      const clientHello = helloExtensions(Buffer.concat(connection!.toServer), 'client');
+      const serverHello = helloExtensions(Buffer.concat(connection!.toClient), 'server');
+      assert.equal(clientHello.get(PSK_KEY_EXCHANGE_MODES), '0101', 'the client offers psk_dhe_ke only');
+      assert.ok(serverHello.has(PRE_SHARED_KEY), 'the server took the PSK');
+      assert.ok(serverHello.has(KEY_SHARE), 'and answered with a key share');
+    } finally {
+      client.close();
+      await relay.close();
     }
   });
 
