@@ -140,7 +140,8 @@ const PSK_ONLY = {
 } as const satisfies tls.SecureContextOptions;
 
 /** Why the peer port refused a client's TLS handshake, as an operator reads it in the log. */
-export function describeTlsFailure(error: NodeJS.ErrnoException): string {
+export function describeTlsFailure(security: PeerSecurity, error: NodeJS.ErrnoException): string {
+  if (security.kind !== 'cluster-key') return error.code ?? error.message;
   switch (error.code) {
     case 'ERR_SSL_BINDER_DOES_NOT_VERIFY':
       return 'the client holds another cluster key';

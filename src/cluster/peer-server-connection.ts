@@ -102,7 +102,7 @@ export class PeerServerConnection {
         if (!this.#shakeHands(this.#queue[this.#next++]!)) return;
         continue;
       }
-      if (this.#async >= MAX_ASYNC_PER_CONNECTION || this.#output.backedUp()) {
+      if (this.#backedUp()) {
         this.#pause();
         return;
       }
@@ -110,10 +110,15 @@ export class PeerServerConnection {
     }
     this.#queue = NO_MESSAGES;
     this.#next = 0;
-    if (this.#paused) {
+    if (this.#paused && !this.#backedUp()) {
       this.#paused = false;
       this.#socket.resume();
     }
+  }
+
+  /** Whether the connection must stop taking requests: too many in progress, or too much unsent. */
+  #backedUp(): boolean {
+    return this.#async >= MAX_ASYNC_PER_CONNECTION || this.#output.backedUp();
   }
 
   #pause(): void {

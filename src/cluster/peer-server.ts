@@ -79,7 +79,10 @@ export class PeerServer {
     this.#server = createPeerListener(security, (socket) => this.#accept(socket));
     this.#server.maxConnections = MAX_CONNECTIONS;
     this.#server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: net.Socket) =>
-      logger.warn({ remote: socket.remoteAddress, why: describeTlsFailure(error) }, 'peer TLS handshake refused'),
+      logger.warn(
+        { remote: socket.remoteAddress, why: describeTlsFailure(security, error) },
+        'peer TLS handshake refused',
+      ),
     );
   }
 
