@@ -24,6 +24,8 @@ export type Goal = { readonly atLeast: number } | { readonly atMost: number };
 
 export interface BenchResult {
   readonly bench: string;
+  /** The README table it belongs to: Performance (default) or Scaling. */
+  readonly section?: 'scaling';
   readonly date: string;
   readonly node: string;
   readonly cpu: string;
@@ -87,9 +89,10 @@ export async function interleavedMedians<K extends string>(
 }
 
 /** Prints the rows and writes bench/results/<bench>.json. */
-export function report(bench: string, rows: BenchRow[], notes: string[]): void {
+export function report(bench: string, rows: BenchRow[], notes: string[], section?: 'scaling'): void {
   const result: BenchResult = {
     bench,
+    ...(section === undefined ? {} : { section }),
     date: new Date().toISOString(),
     node: process.version,
     cpu: cpus()[0]?.model ?? 'unknown',

@@ -14,6 +14,7 @@ import { parseSessionAddress } from '../src/protocol/address.js';
 import { DcClient } from '../src/protocol/client.js';
 import { encodeAddRequest, Operation, Status } from '../src/protocol/codec.js';
 import { ClusterNode, waitForAdmitted } from '../test/helpers/cluster.js';
+import { seededRandom } from '../test/helpers/random.js';
 import { interleavedMedians, report, row } from './harness.js';
 
 // Nodes run the compiled JavaScript (npm run bench:* compiles it first), as users run distcache.
@@ -32,17 +33,6 @@ interface Trial {
   readonly opsPerSecond: number;
   readonly getHitRatio: number;
   readonly addStoredRatio: number;
-}
-
-/** A small seeded PRNG (mulberry32), so every contender replays the same request stream. */
-function random(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = Math.imul(state ^ (state >>> 15), 1 | state);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
 }
 
 /**
@@ -65,7 +55,7 @@ async function load(addresses: string[], clients: number): Promise<Trial> {
   const started = performance.now();
   await Promise.all(
     connections.map(async (client, worker) => {
-      const next = random(worker + 1);
+      const next = seededRandom(worker + 1);
       while (performance.now() - started < TRIAL_MS) {
         const id = ids[Math.floor(next() * ids.length)]!;
         const dice = Math.floor(next() * 10);
@@ -93,7 +83,7 @@ async function load(addresses: string[], clients: number): Promise<Trial> {
 async function prefill(address: string): Promise<void> {
   const client = new DcClient(parseSessionAddress(address));
   await client.connected;
-  const next = random(0);
+  const next = seededRandom(0);
   for (const id of ids) if (next() < 0.75) await client.request(Operation.ADD, encodeAddRequest(600_000, id, session));
   client.close();
 }

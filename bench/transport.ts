@@ -7,7 +7,7 @@
  *
  *   npm run bench:transport     (writes bench/results/transport.json)
  */
-import '../src/cluster/promise-shim.js';
+import '../src/lib/promise-shim.js';
 import { pushable } from 'it-pushable';
 import { createHost } from '../src/cluster/libp2p-host.js';
 import { PeerClient } from '../src/cluster/peer-client.js';

@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { isIP } from 'node:net';
-import { CoreV1Api, KubeConfig, ListWatch, Watch, type V1Pod } from '@kubernetes/client-node';
+import type { KubeConfig, ListWatch, V1Pod, Watch } from '@kubernetes/client-node';
 import { z } from 'zod';
 import {
   discoveryAddress,
@@ -9,7 +9,14 @@ import {
   type DiscoveryProvider,
 } from '../src/discovery.js';
 import { DistCacheError, ErrorCode } from '../src/errors.js';
+import { importOptional } from '../src/optional-dependency.js';
 import { parseOptions, portNumber, timerMs } from '../src/validate.js';
+
+/** The Kubernetes client is an optional peer dependency: only this provider needs it. */
+const kubernetesClient = await importOptional(
+  { name: '@kubernetes/client-node', range: '^1.4.0', neededBy: 'KubernetesDiscovery' },
+  () => import('@kubernetes/client-node'),
+);
 
 /** Options of {@link KubernetesDiscovery}. */
 export interface KubernetesDiscoveryOptions {
@@ -36,6 +43,9 @@ const SERVICE_ACCOUNT_NAMESPACE = '/var/run/secrets/kubernetes.io/serviceaccount
  * resumes from the last resourceVersion after an error, and relists when the
  * API answers 410 Gone. The service account needs `list` and `watch` on pods
  * (deploy/kubernetes/rbac.yaml).
+ *
+ * Needs the package `@kubernetes/client-node` (an optional peer dependency of
+ * distcache): without it the constructor throws ERR_MISSING_DEPENDENCY.
  */
 export class KubernetesDiscovery implements DiscoveryProvider {
   readonly name = 'kubernetes';
@@ -47,6 +57,7 @@ export class KubernetesDiscovery implements DiscoveryProvider {
   /** Watch failures since the last event. */
   #failures = 0;
 
+  /** Throws ERR_MISSING_DEPENDENCY without `@kubernetes/client-node`, ERR_INVALID_CONFIG for bad options. */
   constructor(options: KubernetesDiscoveryOptions) {
     this.#options = validate(options);
   }
@@ -56,7 +67,8 @@ export class KubernetesDiscovery implements DiscoveryProvider {
     this.#context = context;
     this.#stopped = false;
     const { kubeConfig, namespace, labelSelector } = this.#options;
-    const api = kubeConfig.makeApiClient(CoreV1Api);
+    const client = kubernetesClient();
+    const api = kubeConfig.makeApiClient(client.CoreV1Api);
     const ignore = (what: string) =>
       context.logger.debug({ what }, 'Kubernetes discovery ignored an object without metadata.name');
     const list = async () => {
@@ -66,9 +78,9 @@ export class KubernetesDiscovery implements DiscoveryProvider {
         items: (Array.isArray(pods.items) ? pods.items : []).filter((pod) => hasName(pod) || void ignore('list item')),
       };
     };
-    const informer = new ListWatch<V1Pod>(
+    const informer = new client.ListWatch<V1Pod>(
       `/api/v1/namespaces/${encodeURIComponent(namespace)}/pods`,
-      new CheckedWatch(kubeConfig, ignore),
+      checkedWatch(kubeConfig, ignore),
       list,
       false,
       labelSelector,
@@ -152,22 +164,21 @@ export class KubernetesDiscovery implements DiscoveryProvider {
  * store: it dereferences `object.metadata` unchecked, and a malformed event
  * would otherwise end as an unhandled rejection.
  */
-class CheckedWatch extends Watch {
-  constructor(
-    config: KubeConfig,
-    readonly ignore: (what: string) => void,
-  ) {
-    super(config);
-  }
-
-  override watch(...[path, query, callback, done]: Parameters<Watch['watch']>): Promise<AbortController> {
-    const checked: typeof callback = (phase, object, event) => {
-      const usable = phase === 'ERROR' ? typeof object === 'object' && object !== null : hasName(object);
-      if (usable) callback(phase, object, event);
-      else this.ignore(`watch event ${String(phase)}`);
-    };
-    return super.watch(path, query, checked, done);
-  }
+function checkedWatch(config: KubeConfig, ignore: (what: string) => void): Watch {
+  const watch = new (kubernetesClient().Watch)(config);
+  const open = watch.watch.bind(watch);
+  watch.watch = (path, query, callback, done) =>
+    open(
+      path,
+      query,
+      (phase, object, event) => {
+        const usable = phase === 'ERROR' ? typeof object === 'object' && object !== null : hasName(object);
+        if (usable) callback(phase, object, event);
+        else ignore(`watch event ${String(phase)}`);
+      },
+      done,
+    );
+  return watch;
 }
 
 function hasName(object: unknown): boolean {
@@ -185,13 +196,16 @@ const kubernetesOptionsSchema = z.object({
   ),
   portName: z.string().min(1, 'must be a container port name').default('discovery'),
   port: portNumber.default(3322),
-  kubeConfig: z.union([z.string().min(1), z.instanceof(KubeConfig)]).optional(),
+  kubeConfig: z
+    .union([z.string().min(1), z.custom<KubeConfig>(isKubeConfig, 'must be a kubeconfig file or a KubeConfig')])
+    .optional(),
   retryInterval: timerMs.default(1_000),
 });
 
 type ResolvedOptions = Omit<z.infer<typeof kubernetesOptionsSchema>, 'kubeConfig'> & { kubeConfig: KubeConfig };
 
 function validate(options: KubernetesDiscoveryOptions): ResolvedOptions {
+  kubernetesClient();
   const parsed = parseOptions(kubernetesOptionsSchema, options, 'KubernetesDiscovery options');
   return { ...parsed, kubeConfig: loadKubeConfig(parsed.kubeConfig) };
 }
@@ -200,8 +214,8 @@ function validate(options: KubernetesDiscoveryOptions): ResolvedOptions {
 function loadKubeConfig(given: string | KubeConfig | undefined): KubeConfig {
   const invalid = (message: string, cause?: unknown) =>
     new DistCacheError(ErrorCode.INVALID_CONFIG, `KubernetesDiscovery: ${message}`, { cause });
-  const kubeConfig = given instanceof KubeConfig ? given : new KubeConfig();
-  if (!(given instanceof KubeConfig)) {
+  const kubeConfig = isKubeConfig(given) ? given : new (kubernetesClient().KubeConfig)();
+  if (!isKubeConfig(given)) {
     if (given === undefined && !process.env.KUBERNETES_SERVICE_HOST)
       throw invalid('not running in Kubernetes (KUBERNETES_SERVICE_HOST is unset): pass kubeConfig, a kubeconfig file');
     try {
@@ -217,6 +231,10 @@ function loadKubeConfig(given: string | KubeConfig | undefined): KubeConfig {
   if (!kubeConfig.getCurrentCluster())
     throw invalid('the kubeconfig names no current cluster (outside Kubernetes, pass kubeConfig: a kubeconfig file)');
   return kubeConfig;
+}
+
+function isKubeConfig(value: unknown): value is KubeConfig {
+  return value instanceof kubernetesClient().KubeConfig;
 }
 
 /** The namespace of the pod this runs in, from its service account; `default` outside Kubernetes. */

@@ -1,14 +1,14 @@
-import {
-  connect,
-  createInbox,
-  credsAuthenticator,
-  type NatsConnection,
-  type Msg,
-  type TlsOptions,
-} from '@nats-io/transport-node';
+import type { NatsConnection, Msg, TlsOptions } from '@nats-io/transport-node';
 import { z } from 'zod';
 import { isDiscoveryAddress, type DiscoveryContext, type DiscoveryProvider } from '../src/discovery.js';
+import { importOptional } from '../src/optional-dependency.js';
 import { parseOptions, timerMs } from '../src/validate.js';
+
+/** The NATS client is an optional peer dependency: only this provider needs it. */
+const natsClient = await importOptional(
+  { name: '@nats-io/transport-node', range: '^3.3.1', neededBy: 'NatsDiscovery' },
+  () => import('@nats-io/transport-node'),
+);
 
 /** Options of {@link NatsDiscovery}. */
 export interface NatsDiscoveryOptions {
@@ -73,6 +73,9 @@ export function decodeAnnouncement(data: Uint8Array): Announcement | undefined {
  * `announceInterval`, and announces its leave. While NATS is unreachable the
  * known addresses are kept and the client reconnects; on reconnection the
  * node announces itself again, so nodes started during the outage are found.
+ *
+ * Needs the package `@nats-io/transport-node` (an optional peer dependency of
+ * distcache): without it the constructor throws ERR_MISSING_DEPENDENCY.
  */
 export class NatsDiscovery implements DiscoveryProvider {
   readonly name = 'nats';
@@ -87,9 +90,11 @@ export class NatsDiscovery implements DiscoveryProvider {
   #stopped = true;
   /** Connection attempts failed in a row: the first is a warning, the rest debug lines. */
   #failedConnects = 0;
-  readonly #inbox = createInbox('_INBOX.distcache');
+  readonly #inbox: string;
 
+  /** Throws ERR_MISSING_DEPENDENCY without `@nats-io/transport-node`, ERR_INVALID_CONFIG for bad options. */
   constructor(options: NatsDiscoveryOptions) {
+    this.#inbox = natsClient().createInbox('_INBOX.distcache');
     this.#options = validate(options);
   }
 
@@ -126,6 +131,7 @@ export class NatsDiscovery implements DiscoveryProvider {
 
   async #tryConnect(): Promise<void> {
     const { servers, token, user, pass, credentials, tls, reconnectInterval } = this.#options;
+    const { connect, credsAuthenticator } = natsClient();
     try {
       const connection = await connect({
         servers,

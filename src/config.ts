@@ -1,29 +1,27 @@
 import { z } from 'zod';
 import { StandaloneDiscovery } from '../discovery/standalone.js';
 import type { Hasher } from './cluster/hasher.js';
-import type { FailureDetection } from './cluster/membership.js';
 import { checkPeerSecurity } from './cluster/peer-channel.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
+import type { ClusterConfig } from './cluster/settings.js';
+import { DEFAULT_TIMING } from './cluster/swim/timing.js';
 import type { DiscoveryProvider } from './discovery.js';
 import { DistCacheError, ErrorCode } from './errors.js';
-import type { CircuitBreakerSettings } from './keyspace/circuit-breaker.js';
 import type { Codec } from './keyspace/codecs.js';
-import type { RateLimitSettings } from './keyspace/rate-limiter.js';
+import type { KeyspaceConfig } from './keyspace/settings.js';
+import type { DataSource } from './keyspace/types.js';
 import { defaultLogger, type Logger } from './logger.js';
 import { splitHostPort } from './net/host-port.js';
-import type { CircuitBreakerOptions, DataSource, RateLimitOptions } from './options.js';
-import { parseSessionAddress } from './protocol/address.js';
-import { MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
-
-export type {
+import type {
+  AdminOptions,
   CircuitBreakerOptions,
-  DataSource,
   EngineOptions,
   KeyspaceOptions,
   RateLimitOptions,
   SessionCacheOptions,
-  AdminOptions,
 } from './options.js';
+import { parseSessionAddress } from './protocol/address.js';
+import { MAX_TIMER_MS, parseOptions, timerMs } from './validate.js';
 
 /** The session listener's options with every default applied. */
 export interface SessionCacheConfig {
@@ -33,41 +31,6 @@ export interface SessionCacheConfig {
   readonly socket: { owner?: number; group?: number; mode?: number } | undefined;
   readonly idleTimeout: number;
   readonly maxConnections: number;
-}
-
-/** The cluster settings with every default applied. */
-export interface ClusterConfig {
-  readonly bindAddr: string;
-  readonly bindPort: number;
-  readonly discoveryPort: number;
-  readonly minimumPeersQuorum: number;
-  readonly bootstrapTimeout: number;
-  readonly joinRetryInterval: number;
-  readonly maxJoinAttempts: number;
-  readonly clusterKey: string | undefined;
-  readonly tls: PeerTlsOptions | undefined;
-  readonly hasher: Hasher | undefined;
-  readonly membership: FailureDetection;
-}
-
-/** A keyspace's options with every default applied: what the runtime reads. */
-export interface KeyspaceConfig {
-  readonly name: string;
-  readonly maxBytes: number;
-  readonly dataSource: DataSource<unknown> | undefined;
-  readonly expiresAt: ((key: string) => Date | number | undefined) | undefined;
-  readonly defaultTtl: number;
-  readonly readTimeout: number;
-  readonly rateLimit: RateLimitSettings | undefined;
-  readonly circuitBreaker: CircuitBreakerSettings | undefined;
-  readonly codec: Codec<unknown> | undefined;
-  readonly staleIfError: number;
-  readonly negativeTtl: number;
-  readonly writeTimeout: number;
-  readonly warmKeys: readonly string[];
-  readonly hotCache: boolean;
-  readonly replicaCount: number;
-  readonly replicaReads: boolean;
 }
 
 /** The engine's options with every default applied. */
@@ -113,9 +76,10 @@ export const DEFAULTS = {
   bootstrapTimeout: 30_000,
   joinRetryInterval: 1_000,
   maxJoinAttempts: 10,
-  heartbeatInterval: 500,
-  suspectAfter: 1_500,
-  probeTimeout: 1_000,
+  probeInterval: DEFAULT_TIMING.probeInterval,
+  probeTimeout: DEFAULT_TIMING.probeTimeout,
+  suspicionMultiplier: DEFAULT_TIMING.suspicionMultiplier,
+  indirectChecks: DEFAULT_TIMING.indirectChecks,
   sessionKeyspace: 'ssl-sessions',
   /** About dc_server's default of 512 sessions of typical size (≈ 3 KiB with id and overhead). */
   sessionMaxBytes: 2 * 1024 * 1024,
@@ -126,12 +90,22 @@ export const DEFAULTS = {
   failureThreshold: 5,
   resetTimeout: 10_000,
   rateLimitWaitTimeout: 250,
+  staleIfError: 0,
+  negativeTtl: 0,
+  warmKeys: [],
+  hotCache: true,
+  replicaReads: false,
 } as const;
 
 /** A timeout in ms: at most setTimeout's ceiling, above which it would fire at once. */
 const timeout = timerMs;
 const duration = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const isFunction = (value: unknown): boolean => typeof value === 'function';
+/** An option that no longer exists: setting it fails with what to use instead. */
+const replacedBy = (option: string) =>
+  z
+    .never({ error: `was replaced by ${option} when membership moved to SWIM (one probe per probeInterval)` })
+    .optional();
 
 const circuitBreakerSchema = z.strictObject({
   failureThreshold: z.number().int().min(1).optional(),
@@ -222,9 +196,22 @@ const engineSchema = z.strictObject({
     .optional(),
   membership: z
     .strictObject({
-      heartbeatInterval: timeout.optional(),
-      suspectAfter: timeout.optional(),
+      probeInterval: timeout.optional(),
       probeTimeout: timeout.optional(),
+      suspicionMultiplier: z.number().int().min(1).max(100).optional(),
+      indirectChecks: z.number().int().min(0).max(16).optional(),
+      // The heartbeat protocol's options, named so that an old configuration is told what replaced them.
+      heartbeatInterval: replacedBy('probeInterval'),
+      suspectAfter: replacedBy('suspicionMultiplier'),
+    })
+    .superRefine((membership, context) => {
+      const interval = membership.probeInterval ?? DEFAULTS.probeInterval;
+      const probeTimeout = membership.probeTimeout ?? DEFAULTS.probeTimeout;
+      if (probeTimeout >= interval)
+        context.addIssue({
+          code: 'custom',
+          message: `probeTimeout (${probeTimeout} ms) must be shorter than probeInterval (${interval} ms); half of it or less leaves time for the indirect probes`,
+        });
     })
     .optional(),
   sessionCache: z
@@ -273,8 +260,8 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
     rateLimit: parsed.rateLimit,
     replicaCount: parsed.replicaCount ?? DEFAULTS.replicaCount,
   };
-  const keyspaces = parsed.keyspaces.map((keyspace, index) =>
-    resolveKeyspaceConfig(keyspace, keyspaceDefaults, `keyspaces[${index}]`),
+  const keyspaces = parsed.keyspaces.map((options, index) =>
+    resolveKeyspaceConfig(options, keyspaceDefaults, `keyspaces[${index}]`),
   );
   const sessionCache = parsed.sessionCache && resolveSessionCache(parsed.sessionCache, keyspaces, keyspaceDefaults);
   checkPeerSecurity(parsed.clusterKey, parsed.tls);
@@ -305,9 +292,10 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
       tls: parsed.tls,
       hasher: parsed.hasher,
       membership: {
-        heartbeatInterval: parsed.membership?.heartbeatInterval ?? DEFAULTS.heartbeatInterval,
-        suspectAfter: parsed.membership?.suspectAfter ?? DEFAULTS.suspectAfter,
+        probeInterval: parsed.membership?.probeInterval ?? DEFAULTS.probeInterval,
         probeTimeout: parsed.membership?.probeTimeout ?? DEFAULTS.probeTimeout,
+        suspicionMultiplier: parsed.membership?.suspicionMultiplier ?? DEFAULTS.suspicionMultiplier,
+        indirectChecks: parsed.membership?.indirectChecks ?? DEFAULTS.indirectChecks,
       },
     },
   };
@@ -323,19 +311,19 @@ function resolveSessionCache(
   defaults: KeyspaceDefaults,
 ): SessionCacheConfig {
   for (const address of options.listen) parseSessionAddress(address);
-  const keyspace = options.keyspace ?? DEFAULTS.sessionKeyspace;
-  const defined = keyspaces.find((candidate) => candidate.name === keyspace);
+  const name = options.keyspace ?? DEFAULTS.sessionKeyspace;
+  const defined = keyspaces.find((candidate) => candidate.name === name);
   if (defined?.dataSource !== undefined) {
     throw new DistCacheError(
       ErrorCode.INVALID_CONFIG,
-      `sessionCache.keyspace: "${keyspace}" has a data source; sessions live only in the cache`,
+      `sessionCache.keyspace: "${name}" has a data source; sessions live only in the cache`,
     );
   }
   if (defined === undefined) {
     keyspaces.push(
       resolveKeyspaceConfig(
         {
-          name: keyspace,
+          name,
           maxBytes: options.maxBytes ?? DEFAULTS.sessionMaxBytes,
           circuitBreaker: false,
           rateLimit: false,
@@ -348,7 +336,7 @@ function resolveSessionCache(
   }
   return {
     listen: options.listen,
-    keyspace,
+    keyspace: name,
     tls: options.tls,
     socket: options.socket,
     idleTimeout: options.idleTimeout ?? DEFAULTS.sessionIdleTimeout,
@@ -387,13 +375,13 @@ export function resolveKeyspaceConfig(
       resetTimeout: circuitBreaker.resetTimeout ?? DEFAULTS.resetTimeout,
     },
     codec: parsed.codec,
-    staleIfError: parsed.staleIfError ?? 0,
-    negativeTtl: parsed.negativeTtl ?? 0,
+    staleIfError: parsed.staleIfError ?? DEFAULTS.staleIfError,
+    negativeTtl: parsed.negativeTtl ?? DEFAULTS.negativeTtl,
     writeTimeout: parsed.writeTimeout ?? defaults.writeTimeout,
-    warmKeys: parsed.warmKeys ?? [],
-    hotCache: parsed.hotCache ?? true,
+    warmKeys: parsed.warmKeys ?? DEFAULTS.warmKeys,
+    hotCache: parsed.hotCache ?? DEFAULTS.hotCache,
     replicaCount: parsed.replicaCount ?? defaults.replicaCount,
-    replicaReads: parsed.replicaReads ?? false,
+    replicaReads: parsed.replicaReads ?? DEFAULTS.replicaReads,
   };
 }
 
@@ -407,3 +395,44 @@ function isListenAddress(value: string): boolean {
   const { host, port } = splitHostPort(value);
   return host.length > 0 && port >= 0 && port <= 65_535 && !/\s/.test(host);
 }
+
+/*
+ * Compile-time checks that the schemas above accept exactly the options that
+ * options.ts documents, with compatible types, and that the resolved keyspace
+ * settings have a field for every keyspace option: `npm run typecheck` fails,
+ * naming the fields, when one side gains a field the other lacks.
+ */
+
+/** `true` when A and B have the same keys, else the keys only one of them has. */
+type SameKeys<A, B> = [Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A>] extends [never]
+  ? true
+  : { onlyInOne: Exclude<keyof A, keyof B> | Exclude<keyof B, keyof A> };
+/** `true` when a value of either type is a value of the other. */
+type SameValues<A, B> = [A] extends [B]
+  ? [B] extends [A]
+    ? true
+    : { schema: A; documented: B }
+  : { schema: A; documented: B };
+/** A schema's input and its documented interface describe the same options. */
+type Agree<Schema, Documented> =
+  SameKeys<Schema, Documented> extends true ? SameValues<Schema, Documented> : SameKeys<Schema, Documented>;
+type Holds<Check extends true> = Check;
+type EngineInput = z.input<typeof engineSchema>;
+
+/** Not API: exported so the compiler checks it (see above). */
+export type OptionsAgree = [
+  Holds<Agree<z.input<typeof keyspaceSchema>, KeyspaceOptions<unknown>>>,
+  Holds<Agree<z.input<typeof circuitBreakerSchema>, CircuitBreakerOptions>>,
+  Holds<Agree<z.input<typeof rateLimitSchema>, RateLimitOptions>>,
+  // keyspaces are validated one by one with keyspaceSchema, checked above
+  Holds<SameKeys<EngineInput, EngineOptions>>,
+  Holds<Agree<Omit<EngineInput, 'keyspaces'>, Omit<EngineOptions, 'keyspaces'>>>,
+  Holds<Agree<NonNullable<EngineInput['membership']>, NonNullable<EngineOptions['membership']>>>,
+  Holds<Agree<NonNullable<EngineInput['tls']>, NonNullable<EngineOptions['tls']>>>,
+  Holds<Agree<NonNullable<EngineInput['sessionCache']>, SessionCacheOptions>>,
+  Holds<
+    Agree<NonNullable<NonNullable<EngineInput['sessionCache']>['socket']>, NonNullable<SessionCacheOptions['socket']>>
+  >,
+  Holds<Agree<NonNullable<EngineInput['admin']>, AdminOptions>>,
+  Holds<SameKeys<KeyspaceConfig, KeyspaceOptions>>,
+];

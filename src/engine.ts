@@ -6,19 +6,15 @@ import type { AdminView, EngineHealth } from './admin/routes.js';
 import { Cluster, type KeyspaceDirectory, type PeerInfo } from './cluster/cluster.js';
 import { keyspaceDigest } from './cluster/keyspace-digest.js';
 import type { Member, MembershipChange } from './cluster/membership.js';
-import {
-  resolveEngineConfig,
-  resolveKeyspaceConfig,
-  type EngineConfig,
-  type EngineOptions,
-  type KeyspaceConfig,
-  type KeyspaceOptions,
-} from './config.js';
+import { selfAddress, selfPeerInfo } from './cluster/peer-info.js';
+import { resolveEngineConfig, resolveKeyspaceConfig, type EngineConfig } from './config.js';
 import { DistCacheError, ErrorCode } from './errors.js';
-import { Keyspace, type GetResult, type KeyspaceStats, type PutEntry } from './keyspace/keyspace.js';
+import { Keyspace } from './keyspace/keyspace.js';
+import type { KeyspaceConfig } from './keyspace/settings.js';
+import type { GetResult, KeyspaceStats, PutEntry } from './keyspace/types.js';
 import { EngineMetrics, type MetricSources } from './observability/metrics.js';
-import { Telemetry } from './observability/telemetry.js';
-import { activeTracer } from './observability/tracing.js';
+import { Telemetry, type ReadPath } from './observability/telemetry.js';
+import type { EngineOptions, KeyspaceOptions } from './options.js';
 import { SessionListener } from './protocol/listener.js';
 import { SessionOperations } from './protocol/session-operations.js';
 
@@ -72,12 +68,14 @@ export class Engine extends EventEmitter<EngineEvents> {
   readonly #config: EngineConfig;
   /** Keyspace definitions, kept across stop/start; updateKeySpace and deleteKeySpace change them. */
   readonly #definitions = new Map<string, KeyspaceConfig>();
-  /** Keyspace runtimes, present while running. */
+  /** The keyspaces, present while running. */
   readonly #keyspaces = new Map<string, Keyspace>();
   #state: EngineState = 'idle';
   #transition: Promise<void> | undefined;
   /** Present while running with a discovery other than standalone. */
   #cluster: Cluster | undefined;
+  /** When this node last started (epoch ms): a standalone node's incarnation. */
+  #startedAt = 0;
   /** Present while running with the `sessionCache` option. */
   #sessions: SessionListener | undefined;
   /** Present while running with the `admin` option. */
@@ -89,8 +87,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   constructor(options: EngineOptions) {
     super();
     this.#config = resolveEngineConfig(options);
-    for (const keyspace of this.#config.keyspaces) this.#definitions.set(keyspace.name, keyspace);
-    this.#telemetry = new Telemetry(this.#config.admin && new EngineMetrics(this.#metricSources()));
+    for (const config of this.#config.keyspaces) this.#definitions.set(config.name, config);
+    const parts = { sessionListener: this.#config.sessionCache !== undefined };
+    this.#telemetry = new Telemetry(this.#config.admin && new EngineMetrics(this.#metricSources(), parts));
   }
 
   /**
@@ -124,29 +123,15 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /**
-   * Reads `key` from `keyspace`, loading it from the data source on a miss.
+   * Reads `key` from the keyspace `keyspaceName`, loading it from the data source on a miss.
    * Resolves `undefined` when the data source says the key does not exist.
    */
-  get<V = Uint8Array>(keyspace: string, key: string, options?: CallOptions): Promise<GetResult<V> | undefined> {
+  get<V = Uint8Array>(keyspaceName: string, key: string, options?: CallOptions): Promise<GetResult<V> | undefined> {
     // Not `async`: a hit resolves through one promise instead of two (the hot path of every read).
     try {
       throwIfAborted(options?.signal);
-      const runtime = this.#keyspace(keyspace);
-      // Metrics count every get but time only a sample of those answered at once: timing costs more than a hit.
-      const telemetry = this.#telemetry;
-      const metrics = telemetry.metrics !== undefined;
-      if (activeTracer() !== undefined || (metrics && telemetry.sample())) {
-        return telemetry.observedGet(this.#reader, runtime, key, options?.signal, this.#ownerOf) as Promise<
-          GetResult<V> | undefined
-        >;
-      }
-      const read = this.#read(runtime, key, options?.signal) as
-        GetResult<V> | undefined | Promise<GetResult<V> | undefined>;
-      if (!metrics) return read instanceof Promise ? read : Promise.resolve(read);
-      if (read instanceof Promise) return telemetry.waited(runtime, read);
-      if (read !== undefined) runtime.immediateHits++;
-      else runtime.immediateNotFound++;
-      return Promise.resolve(read);
+      const keyspace = this.#keyspaceNamed(keyspaceName);
+      return this.#telemetry.get(this.#readPath, keyspace, key, options?.signal) as Promise<GetResult<V> | undefined>;
     } catch (error) {
       return Promise.reject(error);
     }
@@ -154,54 +139,54 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Reads several keys; the results are in the order of `keys`. Rejects with the first error. */
   async getMany<V = Uint8Array>(
-    keyspace: string,
+    keyspaceName: string,
     keys: readonly string[],
     options?: CallOptions,
   ): Promise<(GetResult<V> | undefined)[]> {
     throwIfAborted(options?.signal);
-    const runtime = this.#keyspace(keyspace);
+    this.#keyspaceNamed(keyspaceName);
     requireArray(keys, 'keys');
-    return Promise.all(keys.map((key) => this.get<V>(runtime.config.name, key, options)));
+    return Promise.all(keys.map((key) => this.get<V>(keyspaceName, key, options)));
   }
 
   /**
-   * Writes one entry to `keyspace`; `ttl` (ms) or `expiresAt` override the
+   * Writes one entry to the keyspace `keyspaceName`; `ttl` (ms) or `expiresAt` override the
    * keyspace's expiry. Resolves true when written; with `ifAbsent`, the owner
    * checks and writes in one step and resolves false, writing nothing, when
    * the key already holds a fresh value (with `replicaReads`, a replica
    * holding a fresh copy answers false itself).
    */
-  async put<V = Uint8Array>(keyspace: string, entry: PutEntry<V>, options?: PutOptions): Promise<boolean> {
+  async put<V = Uint8Array>(keyspaceName: string, entry: PutEntry<V>, options?: PutOptions): Promise<boolean> {
     throwIfAborted(options?.signal);
-    const runtime = this.#keyspace(keyspace);
-    return this.#write(runtime, runtime.preparePut(entry), options?.ifAbsent ?? false);
+    const keyspace = this.#keyspaceNamed(keyspaceName);
+    return this.#write(keyspace, keyspace.preparePut(entry), options?.ifAbsent ?? false);
   }
 
   /** Writes several entries; all are validated before any is written. */
   async putMany<V = Uint8Array>(
-    keyspace: string,
+    keyspaceName: string,
     entries: readonly PutEntry<V>[],
     options?: CallOptions,
   ): Promise<void> {
     throwIfAborted(options?.signal);
-    const runtime = this.#keyspace(keyspace);
+    const keyspace = this.#keyspaceNamed(keyspaceName);
     requireArray(entries, 'entries');
-    const prepared = entries.map((entry) => runtime.preparePut(entry));
-    await Promise.all(prepared.map((write) => this.#write(runtime, write)));
+    const prepared = entries.map((entry) => keyspace.preparePut(entry));
+    await Promise.all(prepared.map((write) => this.#write(keyspace, write)));
   }
 
-  /** Removes `key` from `keyspace`; resolves true when it was cached. */
-  async delete(keyspace: string, key: string, options?: CallOptions): Promise<boolean> {
+  /** Removes `key` from the keyspace `keyspaceName`; resolves true when it was cached. */
+  async delete(keyspaceName: string, key: string, options?: CallOptions): Promise<boolean> {
     throwIfAborted(options?.signal);
-    return this.#remove(this.#keyspace(keyspace), key);
+    return this.#remove(this.#keyspaceNamed(keyspaceName), key);
   }
 
   /** Removes several keys; resolves how many were cached. */
-  async deleteMany(keyspace: string, keys: readonly string[], options?: CallOptions): Promise<number> {
+  async deleteMany(keyspaceName: string, keys: readonly string[], options?: CallOptions): Promise<number> {
     throwIfAborted(options?.signal);
-    const runtime = this.#keyspace(keyspace);
+    const keyspace = this.#keyspaceNamed(keyspaceName);
     requireArray(keys, 'keys');
-    const deleted = await Promise.all(keys.map((key) => this.#remove(runtime, key)));
+    const deleted = await Promise.all(keys.map((key) => this.#remove(keyspace, key)));
     return deleted.filter(Boolean).length;
   }
 
@@ -211,12 +196,8 @@ export class Engine extends EventEmitter<EngineEvents> {
    */
   async deleteKeySpace(name: string, options?: CallOptions): Promise<void> {
     throwIfAborted(options?.signal);
-    this.#keyspace(name);
-    await this.#cluster?.router.deleteKeyspace(
-      name,
-      this.#cluster.memberIds(),
-      this.#config.keyspaceDefaults.writeTimeout,
-    );
+    this.#keyspaceNamed(name);
+    await this.#cluster?.deleteKeyspace(name, this.#config.keyspaceDefaults.writeTimeout);
     await this.#dropLocal(name);
   }
 
@@ -224,7 +205,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   async deleteKeySpaces(names: readonly string[], options?: CallOptions): Promise<void> {
     throwIfAborted(options?.signal);
     requireArray(names, 'names');
-    for (const name of names) this.#keyspace(name);
+    for (const name of names) this.#keyspaceNamed(name);
     for (const name of names) await this.deleteKeySpace(name);
   }
 
@@ -252,14 +233,20 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** Counters and sizes of one keyspace. */
-  stats(keyspace: string): KeyspaceStats {
-    return this.#keyspace(keyspace).stats();
+  stats(name: string): KeyspaceStats {
+    return this.#keyspaceNamed(name).stats();
   }
 
-  /** The members of the cluster this node knows of, itself first; empty when standalone. */
+  /** The members of the cluster this node knows of, itself first (marked `self`); a standalone node lists only itself. */
   peers(): PeerInfo[] {
     this.#requireRunning();
-    return this.#cluster?.peers() ?? [];
+    return this.#cluster?.peers() ?? [this.#standaloneSelf()];
+  }
+
+  /** A standalone node as a member list shows it, under the addresses it would have in a cluster. */
+  #standaloneSelf(): PeerInfo {
+    const digest = keyspaceDigest([...this.#definitions.values()]);
+    return selfPeerInfo(selfAddress(this.#config.cluster), this.#startedAt, digest);
   }
 
   /** Liveness and readiness: ready once running with `minimumPeersQuorum` members alive, and no longer once stopping. */
@@ -275,44 +262,47 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   /** The node ids (peer addresses) that own `key`, owner first; empty when standalone. */
-  owners(keyspace: string, key: string): string[] {
-    this.#keyspace(keyspace);
-    return this.#cluster?.owners(keyspace, key) ?? [];
+  owners(keyspaceName: string, key: string): string[] {
+    this.#keyspaceNamed(keyspaceName);
+    return this.#cluster?.owners(keyspaceName, key) ?? [];
   }
 
-  /** {@link #read} and the owner lookup as values, made once, for the observed path. */
-  readonly #reader = (runtime: Keyspace, key: string, signal: AbortSignal | undefined) =>
-    this.#read(runtime, key, signal);
-  readonly #ownerOf = (keyspace: string, key: string): string | undefined => this.#cluster?.primary(keyspace, key);
+  /** The read path as telemetry runs it: made once, so a get makes no closure. */
+  readonly #readPath: ReadPath<Keyspace, GetResult<unknown> | undefined> = {
+    read: (keyspace, key, signal) => this.#read(keyspace, key, signal),
+    ownerOf: (keyspaceName, key) => this.#cluster?.primary(keyspaceName, key),
+  };
 
-  #read(runtime: Keyspace, key: string, signal: AbortSignal | undefined) {
-    return this.#cluster ? this.#cluster.router.get(runtime, key, signal) : runtime.get(key, signal);
+  /** Reads `key` here when standalone, else wherever the cluster says it lives. */
+  #read(keyspace: Keyspace, key: string, signal: AbortSignal | undefined) {
+    return this.#cluster ? this.#cluster.get(keyspace, key, signal) : keyspace.get(key, signal);
   }
 
   /** Every write goes through here: to the owners when clustered, counted and timed when observed. */
-  #write(runtime: Keyspace, entry: ReturnType<Keyspace['preparePut']>, ifAbsent = false): Promise<boolean> {
+  #write(keyspace: Keyspace, entry: ReturnType<Keyspace['preparePut']>, ifAbsent = false): Promise<boolean> {
     const write = () =>
       this.#cluster
-        ? this.#cluster.router.put(runtime, entry, ifAbsent)
-        : Promise.resolve(runtime.commitPut(entry, ifAbsent));
-    return this.#telemetry.active ? this.#telemetry.write(runtime.config.name, 'put', write) : write();
+        ? this.#cluster.put(keyspace, entry, ifAbsent)
+        : Promise.resolve(keyspace.commitPut(entry, ifAbsent));
+    return this.#telemetry.active ? this.#telemetry.write(keyspace.name, 'put', write) : write();
   }
 
   /** Every delete goes through here, like {@link #write}. */
-  #remove(runtime: Keyspace, key: string): Promise<boolean> {
-    const remove = async () => (this.#cluster ? this.#cluster.router.delete(runtime, key) : runtime.delete(key));
-    return this.#telemetry.active ? this.#telemetry.write(runtime.config.name, 'delete', remove) : remove();
+  #remove(keyspace: Keyspace, key: string): Promise<boolean> {
+    const remove = async () => (this.#cluster ? this.#cluster.delete(keyspace, key) : keyspace.delete(key));
+    return this.#telemetry.active ? this.#telemetry.write(keyspace.name, 'delete', remove) : remove();
   }
 
   async #dropLocal(name: string): Promise<void> {
-    const runtime = this.#keyspaces.get(name);
+    const keyspace = this.#keyspaces.get(name);
     this.#keyspaces.delete(name);
     this.#definitions.delete(name);
-    await runtime?.close();
+    await keyspace?.close();
   }
 
   async #start(): Promise<void> {
     const { discovery, logger } = this.#config;
+    this.#startedAt = Date.now();
     for (const config of this.#definitions.values())
       this.#keyspaces.set(config.name, new Keyspace(config, logger, this.#telemetry));
     try {
@@ -364,7 +354,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** The distcache protocol listener, over this engine's session keyspace (through the cluster when there is one). */
   async #startSessionListener(): Promise<SessionListener> {
     const settings = this.#config.sessionCache!;
-    const keyspace = settings.keyspace;
+    const keyspaceName = settings.keyspace;
     const listener = new SessionListener(
       {
         listen: settings.listen,
@@ -375,9 +365,9 @@ export class Engine extends EventEmitter<EngineEvents> {
       },
       new SessionOperations(
         {
-          get: async (key) => (await this.get(keyspace, key))?.value,
-          put: (key, value, expiresAt) => this.put(keyspace, { key, value, expiresAt }, { ifAbsent: true }),
-          delete: (key) => this.delete(keyspace, key),
+          get: async (key) => (await this.get(keyspaceName, key))?.value,
+          put: (key, value, expiresAt) => this.put(keyspaceName, { key, value, expiresAt }, { ifAbsent: true }),
+          delete: (key) => this.delete(keyspaceName, key),
         },
         (operation, status) => this.#telemetry.sessionOperation(operation, status),
       ),
@@ -392,22 +382,22 @@ export class Engine extends EventEmitter<EngineEvents> {
       health: () => this.health(),
       peers: () => this.peers(),
       keyspaces: () =>
-        [...this.#keyspaces.values()].map((runtime) => ({ config: runtime.config, stats: runtime.stats() })),
-      owners: (keyspace, key) => this.owners(keyspace, key),
-      deleteKey: (keyspace, key) => this.delete(keyspace, key),
-      deleteKeyspace: (keyspace) => this.deleteKeySpace(keyspace),
+        [...this.#keyspaces.values()].map((keyspace) => ({ config: keyspace.config, stats: keyspace.stats() })),
+      owners: (keyspaceName, key) => this.owners(keyspaceName, key),
+      deleteKey: (keyspaceName, key) => this.delete(keyspaceName, key),
+      deleteKeyspace: (name) => this.deleteKeySpace(name),
     };
   }
 
   #metricSources(): MetricSources {
     return {
       keyspaces: () =>
-        [...this.#keyspaces.values()].map((runtime) => ({
-          name: runtime.config.name,
-          stats: runtime.stats(),
-          immediate: runtime,
+        [...this.#keyspaces.values()].map((keyspace) => ({
+          name: keyspace.name,
+          stats: keyspace.stats(),
+          immediate: keyspace,
         })),
-      members: () => this.#cluster?.peers() ?? [],
+      members: () => this.#cluster?.peers() ?? [{ state: 'alive' }],
     };
   }
 
@@ -423,8 +413,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#cluster = undefined;
     // Leave first, so peers route elsewhere; finish this node's own loads and remote reads; then close.
     cluster?.leave();
-    const inFlight = [...this.#keyspaces.values()].flatMap((runtime) => runtime.running());
-    if (cluster) inFlight.push(...cluster.router.running());
+    const inFlight = [...this.#keyspaces.values()].flatMap((keyspace) => keyspace.running());
+    if (cluster) inFlight.push(...cluster.running());
     await settleWithin(inFlight, this.#config.shutdownTimeout);
     if (cluster) await cluster.stop();
     else await this.#config.discovery.stop();
@@ -436,9 +426,9 @@ export class Engine extends EventEmitter<EngineEvents> {
   }
 
   async #closeKeyspaces(): Promise<void> {
-    const runtimes = [...this.#keyspaces.values()];
+    const keyspaces = [...this.#keyspaces.values()];
     this.#keyspaces.clear();
-    await Promise.all(runtimes.map((runtime) => runtime.close()));
+    await Promise.all(keyspaces.map((keyspace) => keyspace.close()));
   }
 
   #requireRunning(): void {
@@ -448,9 +438,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     throw new DistCacheError(ErrorCode.ENGINE_NOT_STARTED, `engine is not running: ${why}`);
   }
 
-  #keyspace(name: string): Keyspace {
-    const runtime = this.#keyspaces.get(name);
-    if (runtime !== undefined && this.#state === 'running') return runtime;
+  #keyspaceNamed(name: string): Keyspace {
+    const keyspace = this.#keyspaces.get(name);
+    if (keyspace !== undefined && this.#state === 'running') return keyspace;
     this.#requireRunning();
     throw new DistCacheError(
       ErrorCode.KEYSPACE_NOT_FOUND,

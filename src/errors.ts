@@ -33,6 +33,8 @@ export const ErrorCode = {
   NOT_FOUND: 'ERR_NOT_FOUND',
   /** Admin API: the endpoint exists but not with that HTTP method. */
   METHOD_NOT_ALLOWED: 'ERR_METHOD_NOT_ALLOWED',
+  /** An optional peer dependency that a feature needs (a discovery provider's client) is not installed. */
+  MISSING_DEPENDENCY: 'ERR_MISSING_DEPENDENCY',
 } as const;
 
 /** One of the stable error code strings, e.g. `'ERR_TIMEOUT'`. */

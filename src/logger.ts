@@ -11,7 +11,13 @@ export interface Logger {
   error: LogFn;
 }
 
-/** The default logger: pino at `info`, JSON lines on stdout. Nothing is logged per cache hit. */
-export function defaultLogger(): Logger {
-  return pino({ name: 'distcache', level: 'info' });
+/**
+ * The default logger: pino, JSON lines on stdout. At `warn` for an engine
+ * embedded in an application, whose stdout is its own: only what needs a
+ * look (a peer refused, discovery failing) is written. `distcache serve`
+ * runs at `info`, as a server logs its lifecycle. Nothing is logged per
+ * cache hit.
+ */
+export function defaultLogger(level: 'info' | 'warn' = 'warn'): Logger {
+  return pino({ name: 'distcache', level });
 }

@@ -3,6 +3,7 @@ import type { FailureDetection } from './cluster/membership.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { DiscoveryProvider } from './discovery.js';
 import type { Codec } from './keyspace/codecs.js';
+import type { DataSource } from './keyspace/types.js';
 import type { Logger } from './logger.js';
 
 /**
@@ -10,16 +11,6 @@ import type { Logger } from './logger.js';
  * a keyspace's, and the session listener's. Validation and defaults live in
  * config.ts.
  */
-
-/** Where a keyspace loads missing keys from: a database, an API. */
-export interface DataSource<V = Uint8Array> {
-  /**
-   * Loads one key. Return `undefined` or `null` when the key does not exist.
-   * `signal` fires when the keyspace's `readTimeout` elapses: pass it on to
-   * the driver so abandoned queries stop.
-   */
-  fetch(key: string, context: { signal: AbortSignal }): Promise<V | null | undefined> | V | null | undefined;
-}
 
 /** Circuit breaker options; time values in ms. */
 export interface CircuitBreakerOptions {
@@ -102,7 +93,7 @@ export interface EngineOptions {
   rateLimit?: RateLimitOptions;
   /** Longest time in ms `stop()` waits for loads in progress. Default 30000. */
   shutdownTimeout?: number;
-  /** Where distcache logs; any pino-compatible logger. Default: pino at `info` on stdout. */
+  /** Where distcache logs; any pino-compatible logger. Default: pino at `warn` on stdout (`distcache serve`: `info`). */
   logger?: Logger;
   /** Default timeout in ms of puts and deletes sent to owner nodes. Default 5000. */
   writeTimeout?: number;
@@ -122,14 +113,30 @@ export interface EngineOptions {
   joinRetryInterval?: number;
   /** Join attempts during `start()`. Default 10. */
   maxJoinAttempts?: number;
-  /** Pre-shared key of the cluster: libp2p private network on the discovery port and a key proof on the peer port. Default none. */
+  /**
+   * Pre-shared key of the cluster, the same on every node: a libp2p private network on the discovery port, and TLS 1.3
+   * keyed by it on the peer port (unless `tls` with `ca` secures that port). Default none.
+   */
   clusterKey?: string;
-  /** TLS for the peer port; with `ca`, mutual TLS (peers need a certificate signed by it). Default none. */
+  /** TLS for the peer port; with `ca`, mutual TLS (peers need a certificate signed by it); next to `clusterKey`, `ca` is required. Default none. */
   tls?: PeerTlsOptions;
   /** Placement hash; every node must use the same. Default xxhash64. */
   hasher?: Hasher;
-  /** Failure detection timing in ms. Default heartbeat 500, suspect after 1500, probe timeout 1000. */
-  membership?: Partial<FailureDetection>;
+  /**
+   * Failure detection (SWIM). Each `probeInterval` ms (default 500) a node
+   * pings one member; without an ack within `probeTimeout` ms (default 200,
+   * shorter than probeInterval) it asks `indirectChecks` members (default 3)
+   * to ping it; without any ack by the period's end the member is suspect,
+   * and dead after `suspicionMultiplier` (default 4) × max(1, log10 N) ×
+   * probeInterval unless it refutes. (`heartbeatInterval` and `suspectAfter`
+   * are gone: there are no heartbeats.)
+   */
+  membership?: Partial<FailureDetection> & {
+    /** Gone: replaced by `probeInterval` (there are no heartbeats); setting it fails. */
+    heartbeatInterval?: never;
+    /** Gone: replaced by `suspicionMultiplier`; setting it fails. */
+    suspectAfter?: never;
+  };
   /** The distcache wire-protocol listener, for SSL/TLS servers sharing sessions. Default: off. */
   sessionCache?: SessionCacheOptions;
   /** The admin HTTP server: health, readiness, members, keyspaces, Prometheus metrics, dashboard. Default: off. */

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { DistCacheError, ErrorCode, describeValue } from './errors.js';
+import type { Logger } from './logger.js';
 
 /** Longest delay a Node timer takes; longer ones fire at once. */
 export const MAX_TIMER_MS = 2 ** 31 - 1;
@@ -9,6 +10,17 @@ export const timerMs = z.number().int().min(1).max(MAX_TIMER_MS);
 
 /** A TCP or UDP port other than 0. */
 export const portNumber = z.number().int().min(1).max(65_535);
+
+/** A pino-compatible logger: debug, info, warn and error methods. */
+export const loggerSchema = z.custom<Logger>(
+  (value) =>
+    typeof value === 'object' &&
+    value !== null &&
+    ['debug', 'info', 'warn', 'error'].every(
+      (level) => typeof (value as Record<string, unknown>)[level] === 'function',
+    ),
+  'must be a pino-compatible logger with debug, info, warn and error methods',
+);
 
 /**
  * Validates options with a zod schema at the edge; a failure throws

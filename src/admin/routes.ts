@@ -1,7 +1,7 @@
 import type { PeerInfo } from '../cluster/cluster.js';
-import type { KeyspaceConfig } from '../config.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
-import type { KeyspaceStats } from '../keyspace/keyspace.js';
+import type { KeyspaceConfig } from '../keyspace/settings.js';
+import type { KeyspaceStats } from '../keyspace/types.js';
 import type { EngineMetrics } from '../observability/metrics.js';
 import { DASHBOARD_PAGE } from './dashboard-page.js';
 
@@ -120,9 +120,11 @@ export class AdminRoutes {
   #ownership(query: URLSearchParams) {
     const keyspace = query.get('keyspace') ?? this.view.keyspaces()[0]?.config.name;
     if (keyspace === undefined) return { keyspace: null, sample: 0, shares: [] };
+    // A standalone node owns every key, and has no owners list: it is the one member.
+    const self = this.view.peers().find((peer) => peer.self)?.id ?? 'self';
     const counts = new Map<string, number>();
     for (let i = 0; i < OWNERSHIP_SAMPLE; i++) {
-      const owner = this.view.owners(keyspace, `sample-${i}`)[0] ?? 'self';
+      const owner = this.view.owners(keyspace, `sample-${i}`)[0] ?? self;
       counts.set(owner, (counts.get(owner) ?? 0) + 1);
     }
     const shares = [...counts]

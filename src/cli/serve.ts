@@ -1,10 +1,12 @@
 import { readFileSync } from 'node:fs';
 import { parse as parseYaml } from 'yaml';
 import { StaticDiscovery } from '../../discovery/static.js';
-import type { EngineOptions } from '../config.js';
+import { DEFAULTS } from '../config.js';
 import type { DiscoveryProvider } from '../discovery.js';
 import { Engine } from '../engine.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
+import { defaultLogger } from '../logger.js';
+import type { EngineOptions } from '../options.js';
 import { integerFlag, parseFlags, UsageError, type Command } from './command.js';
 import { untilSignal } from './signals.js';
 
@@ -33,21 +35,23 @@ engine; standalone without a discovery flag (--peers, --dns, --nats,
 --kubernetes: at most one), else a member of the cluster.
 
   --listen ADDR          UNIX:/path, IP:port or IP:host:port (repeatable)
-  --max-bytes N          size of the session keyspace (default 2097152)
-  --bind-addr IP         peer and discovery address (default 0.0.0.0)
-  --bind-port N          peer port (default 3320)
-  --discovery-port N     discovery port (default 3322)
+  --max-bytes N          size of the session keyspace (default ${DEFAULTS.sessionMaxBytes})
+  --bind-addr IP         peer and discovery address (default ${DEFAULTS.bindAddr})
+  --bind-port N          peer port (default ${DEFAULTS.bindPort})
+  --discovery-port N     discovery port (default ${DEFAULTS.discoveryPort})
   --peers H:P,H:P        static discovery: the nodes' discovery addresses
   --dns NAME             DNS discovery: A records of NAME (SRV when NAME
                          starts with "_", e.g. _distcache._tcp.cache.internal)
   --dns-server IP[:PORT] DNS server to ask (default: the system's)
-  --nats URL,URL         NATS discovery through these servers
+  --nats URL,URL         NATS discovery through these servers (needs the
+                         package @nats-io/transport-node installed)
   --kubernetes SELECTOR  Kubernetes discovery: Running and Ready pods with
-                         these labels, in the pod's own namespace
-  --replicas N           nodes holding each session (default 1)
+                         these labels, in the pod's own namespace (needs the
+                         package @kubernetes/client-node installed)
+  --replicas N           nodes holding each session (default ${DEFAULTS.replicaCount})
   --cluster-key KEY      pre-shared key of the cluster (16+ characters)
   --admin HOST:PORT      the admin HTTP server (health, readiness, members,
-                         keyspaces, /metrics, dashboard), e.g. 127.0.0.1:9464
+                         keyspaces, /metrics, dashboard), e.g. ${DEFAULTS.adminListen}
   --admin-token TOKEN    bearer token the admin DELETE endpoints require
   --config FILE          JSON or YAML file of engine options that are data
 
@@ -59,7 +63,8 @@ file. SIGTERM and SIGINT stop the node gracefully.`;
 export async function serveOptions(argv: string[], env: NodeJS.ProcessEnv = process.env): Promise<EngineOptions> {
   const flags = parseFlags(argv, FLAGS, env);
   const file = flags.config === undefined ? {} : readConfigFile(flags.config);
-  const options: EngineOptions = { keyspaces: [], ...file };
+  // A server logs its lifecycle (started, joined, stopped), unlike an engine embedded in an application.
+  const options: EngineOptions = { keyspaces: [], logger: defaultLogger('info'), ...file };
   const sessionCache = { ...(options.sessionCache ?? { listen: [] }) };
   if (flags.listen !== undefined) sessionCache.listen = flags.listen;
   if (flags['max-bytes'] !== undefined) sessionCache.maxBytes = integerFlag('max-bytes', flags['max-bytes'], 0, 1);

@@ -1,21 +1,25 @@
-import { networkInterfaces } from 'node:os';
-import type { ClusterConfig } from '../config.js';
+import { isIP } from 'node:net';
 import { discoveryAddress, type DiscoveryProvider } from '../discovery.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
-import { validateKey } from '../keyspace/entry-input.js';
-import type { Keyspace, ReadResult } from '../keyspace/keyspace.js';
+import type { Keyspace } from '../keyspace/keyspace.js';
+import type { GetResult, PreparedPut } from '../keyspace/types.js';
+import { CoalescedRun } from '../lib/coalesced-run.js';
 import type { Logger } from '../logger.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { Telemetry } from '../observability/telemetry.js';
-import { CoalescedRun } from './coalesced-run.js';
+import { Admission } from './admission.js';
+import { CopyHolders } from './copy-holders.js';
 import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
 import { Membership, type Member, type MembershipChange } from './membership.js';
 import { OwnerRouter } from './owner-router.js';
 import { peerSecurity, type PeerSecurity } from './peer-channel.js';
 import { PeerClient } from './peer-client.js';
-import { PeerServer, type PeerReadReply, type PeerRequestHandler } from './peer-server.js';
+import { selfAddress, selfPeerInfo, type PeerInfo } from './peer-info.js';
+import { createPeerRequestHandler } from './peer-request-handler.js';
+import { PeerServer } from './peer-server.js';
 import { Placement } from './placement.js';
+import type { ClusterConfig } from './settings.js';
 import { warmUp } from './warmup.js';
 
 /** The keyspaces of this node, as the cluster reaches them. */
@@ -26,15 +30,7 @@ export interface KeyspaceDirectory {
   dropLocal(name: string): Promise<void>;
 }
 
-/** A member as `engine.peers()` reports it. */
-export interface PeerInfo extends Member {
-  /** True for this node. */
-  readonly self: boolean;
-  /** True when its keyspace definitions differ from this node's. */
-  readonly digestMismatch: boolean;
-  /** True when it takes part in placement: alive and its peer port passed the handshake. */
-  readonly admitted: boolean;
-}
+export type { PeerInfo } from './peer-info.js';
 
 export interface ClusterStartOptions {
   readonly config: ClusterConfig;
@@ -50,12 +46,13 @@ export interface ClusterStartOptions {
 
 /**
  * One node's part of the cluster: the peer port (server and clients),
- * membership on the discovery port, placement over the live members, the
- * owner router, hot copies and warmup. Built by {@link Cluster.start}, which
- * resolves once the quorum is reached.
+ * membership on the discovery port, admission and placement of the live
+ * members, the owner router, hot copies and warmup. Built by
+ * {@link Cluster.start}, which resolves once the quorum is reached; then
+ * {@link get}, {@link put} and {@link delete} send each call to the key's owners.
  */
 export class Cluster {
-  readonly router: OwnerRouter;
+  readonly #router: OwnerRouter;
   readonly #options: ClusterStartOptions;
   readonly #selfId: string;
   readonly #incarnation = Date.now();
@@ -65,11 +62,11 @@ export class Cluster {
   readonly #clients = new Map<string, PeerClient>();
   readonly #security: PeerSecurity;
   readonly #hot = new HotCache();
+  readonly #holders = new CopyHolders();
+  /** Member ids by the host their peer connections come from, to name the nodes that read from this one. */
+  #membersByHost = new Map<string, string[]>();
   /** Members whose peer port completed the handshake (cluster key, TLS): only they enter placement. */
-  readonly #verified = new Set<string>();
-  readonly #verifyRetries = new Set<NodeJS.Timeout>();
-  /** Members already reported as refused, so a retry loop logs once. */
-  readonly #refused = new Set<string>();
+  readonly #admission: Admission;
   #rediscover: NodeJS.Timeout | undefined;
   /** Dials prompted by discovery's `changed()`, while the node is running. */
   readonly #dials = new CoalescedRun(
@@ -83,10 +80,9 @@ export class Cluster {
     const { config, logger } = options;
     this.#options = options;
     this.#placement = placement;
-    const host = config.bindAddr === '0.0.0.0' ? firstExternalIpv4() : config.bindAddr;
-    this.#selfId = `${host}:${config.bindPort}`;
+    const { id, host } = selfAddress(config);
+    this.#selfId = id;
     this.#security = peerSecurity(config.clusterKey, config.tls);
-    this.#server = new PeerServer(this.#handler(), this.#security, logger, { selfId: this.#selfId });
     this.#membership = new Membership(
       {
         id: this.#selfId,
@@ -100,11 +96,29 @@ export class Cluster {
       logger,
     );
     this.#placement.setMembers([this.#selfId]);
-    this.router = new OwnerRouter({
+    this.#router = new OwnerRouter({
       selfId: this.#selfId,
       placement,
       hot: this.#hot,
+      holders: this.#holders,
       client: (id) => this.#client(id),
+    });
+    const handler = createPeerRequestHandler({
+      selfId: this.#selfId,
+      keyspace: (name) => options.directory.get(name),
+      dropLocal: (name) => options.directory.dropLocal(name),
+      hot: this.#hot,
+      router: this.#router,
+      holders: this.#holders,
+      membersAt: (host) => this.#membersByHost.get(host) ?? [],
+    });
+    this.#server = new PeerServer(handler, this.#security, logger, { selfId: this.#selfId });
+    this.#admission = new Admission({
+      handshake: (id) => this.#client(id).verify(),
+      isPresent: (id) => this.#membership.aliveOrSuspectIds().includes(id),
+      onAdmitted: () => this.#updatePlacement(),
+      retryInterval: config.joinRetryInterval,
+      logger,
     });
   }
 
@@ -127,19 +141,42 @@ export class Cluster {
     return this.#selfId;
   }
 
+  /** Reads `key` wherever it lives: here when this node owns it, else from its owner (see {@link OwnerRouter.get}). */
+  get(
+    keyspace: Keyspace,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
+    return this.#router.get(keyspace, key, signal);
+  }
+
+  /** Writes a prepared entry to the key's owner and replicas (see {@link OwnerRouter.put}). */
+  put(keyspace: Keyspace, entry: PreparedPut, ifAbsent: boolean): Promise<boolean> {
+    return this.#router.put(keyspace, entry, ifAbsent);
+  }
+
+  /** Deletes `key` on its owner and replicas; resolves whether any of them held it. */
+  delete(keyspace: Keyspace, key: string): Promise<boolean> {
+    return this.#router.delete(keyspace, key);
+  }
+
+  /** Asks every other member to drop the keyspace `name`; resolves once all that answered did. */
+  deleteKeyspace(name: string, timeoutMs: number): Promise<void> {
+    return this.#router.deleteKeyspace(name, this.memberIds(), timeoutMs);
+  }
+
+  /** Remote reads in progress, for a graceful stop to wait on. */
+  running(): Promise<unknown>[] {
+    return this.#router.running();
+  }
+
   /** Every member this node knows of, itself first. */
   peers(): PeerInfo[] {
-    const self: PeerInfo = {
-      id: this.#selfId,
-      discoveryAddress: this.#discoveryAddress(),
-      incarnation: this.#incarnation,
-      state: 'alive',
-      digest: this.#options.digest,
-      lastSeen: Date.now(),
-      self: true,
-      digestMismatch: false,
-      admitted: true,
-    };
+    const self = selfPeerInfo(
+      { id: this.#selfId, discoveryAddress: this.#discoveryAddress() },
+      this.#membership.incarnation,
+      this.#options.digest,
+    );
     const placed = new Set(this.#placement.members);
     const others = this.#membership.members().map((member) => ({
       ...member,
@@ -151,13 +188,17 @@ export class Cluster {
   }
 
   /** The node that owns `key`: the first of {@link owners}, without ranking every member. */
-  primary(keyspace: string, key: string): string {
-    return this.#placement.primary(keyspace, key);
+  primary(keyspaceName: string, key: string): string {
+    return this.#placement.primary(keyspaceName, key);
   }
 
   /** The nodes that own `key` in a defined keyspace, owner first. */
-  owners(keyspace: string, key: string): string[] {
-    return this.#placement.owners(keyspace, key, this.#options.directory.get(keyspace)?.config.replicaCount ?? 1);
+  owners(keyspaceName: string, key: string): string[] {
+    return this.#placement.owners(
+      keyspaceName,
+      key,
+      this.#options.directory.get(keyspaceName)?.config.replicaCount ?? 1,
+    );
   }
 
   /** Ids of the members placement uses: alive, and verified through the peer handshake. */
@@ -169,7 +210,7 @@ export class Cluster {
   leave(): void {
     clearInterval(this.#rediscover);
     this.#rediscover = undefined;
-    for (const timer of this.#verifyRetries) clearTimeout(timer);
+    this.#admission.stop();
     this.#membership.leave();
   }
 
@@ -239,8 +280,9 @@ export class Cluster {
   #onMembershipChange(change: MembershipChange): void {
     const { member } = change;
     const gone = member.state === 'dead' || member.state === 'left';
-    if (gone) this.#verified.delete(member.id);
-    else if (!this.#verified.has(member.id)) void this.#verify(member.id);
+    if (gone) this.#admission.forget(member.id);
+    else this.#admission.consider(member.id);
+    this.#membersByHost = membersByHost(this.#membership.members());
     this.#updatePlacement();
     if (member.digest !== this.#options.digest && !gone) {
       this.#options.logger.warn({ member: member.id }, 'member has different keyspace definitions (digest mismatch)');
@@ -248,40 +290,12 @@ export class Cluster {
     this.#options.onChange(change);
   }
 
-  /** Admits a member to placement once its peer port accepts our handshake: a node without the cluster key or certificate never owns keys. */
-  async #verify(id: string): Promise<void> {
-    try {
-      await this.#client(id).verify();
-      if (!this.#membership.aliveIds().includes(id)) return;
-      this.#refused.delete(id);
-      this.#verified.add(id);
-      this.#updatePlacement();
-    } catch (error) {
-      const level = this.#refused.has(id) ? 'debug' : 'warn';
-      this.#refused.add(id);
-      this.#options.logger[level](
-        { member: id, err: (error as Error).message },
-        'member refused: its peer port failed the handshake; retrying',
-      );
-      this.#retryVerify(id);
-    }
-  }
-
-  /** Tries the handshake again after joinRetryInterval while the member stays alive (it may just have been slow). */
-  #retryVerify(id: string): void {
-    const timer = setTimeout(() => {
-      this.#verifyRetries.delete(timer);
-      if (this.#membership.aliveIds().includes(id) && !this.#verified.has(id)) void this.#verify(id);
-    }, this.#options.config.joinRetryInterval);
-    this.#verifyRetries.add(timer);
-  }
-
   #updatePlacement(): void {
-    const alive = this.#membership.aliveIds();
+    const present = this.#membership.aliveOrSuspectIds();
     const before = this.#placement.members;
-    this.#placement.setMembers(alive.filter((id) => id === this.#selfId || this.#verified.has(id)));
+    this.#placement.setMembers(present.filter((id) => id === this.#selfId || this.#admission.has(id)));
     for (const [id, client] of this.#clients) {
-      if (!alive.includes(id)) {
+      if (!present.includes(id)) {
         client.close();
         this.#clients.delete(id);
       }
@@ -294,61 +308,43 @@ export class Cluster {
   async #warmUp(): Promise<void> {
     const loaded = await warmUp(
       this.#options.directory.list(),
-      (keyspace) => this.#hot.keys(keyspace),
-      (keyspace, key) => this.#placement.primary(keyspace, key) === this.#selfId,
+      (name) => this.#hot.keys(name),
+      (name, key) => this.#placement.primary(name, key) === this.#selfId,
       this.#options.logger,
     );
     if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
   }
 
+  /**
+   * The address this node's peer connections leave from: its own, so that a
+   * node answering its reads can tell which member asked (see CopyHolders).
+   */
+  #sourceAddress(): string | undefined {
+    const { host } = splitHostPort(this.#selfId);
+    return isIP(host) === 0 ? undefined : host;
+  }
+
   #client(id: string): PeerClient {
     let client = this.#clients.get(id);
     if (client === undefined) {
-      client = new PeerClient(id, this.#security, { telemetry: this.#options.telemetry });
+      client = new PeerClient(id, this.#security, {
+        telemetry: this.#options.telemetry,
+        localAddress: this.#sourceAddress(),
+      });
       this.#clients.set(id, client);
     }
     return client;
   }
-
-  /** Serves peers' requests with this node's own keyspaces, never routing them on. */
-  #handler(): PeerRequestHandler {
-    const { directory } = this.#options;
-    const runtime = (name: string): Keyspace => {
-      const found = directory.get(name);
-      if (found === undefined)
-        throw new DistCacheError(ErrorCode.KEYSPACE_NOT_FOUND, `keyspace "${name}" is not defined on ${this.#selfId}`);
-      return found;
-    };
-    return {
-      get: (keyspace, key) => {
-        const read = runtime(keyspace).read(key, undefined);
-        return read instanceof Promise ? read.then(toReadReply) : toReadReply(read);
-      },
-      put: (keyspace, key, expiresAt, value, ifAbsent) => {
-        validateKey(key);
-        return runtime(keyspace).commitPut({ key, bytes: value, expiry: expiresAt }, ifAbsent);
-      },
-      delete: (keyspace, key) => runtime(keyspace).delete(key),
-      invalidate: (keyspace, key) => {
-        validateKey(key);
-        this.router.onInvalidation(runtime(keyspace), key);
-      },
-      deleteKeyspace: async (keyspace) => {
-        this.#hot.dropKeyspace(keyspace);
-        if (directory.get(keyspace) !== undefined) await directory.dropLocal(keyspace);
-      },
-    };
-  }
 }
 
-/** A read as a GET reply. A miss without a data source is not cacheable anywhere: it expires now. */
-function toReadReply(read: ReadResult | undefined): PeerReadReply {
-  return read === undefined ? { bytes: null, expiresAt: Date.now() } : { bytes: read.value, expiresAt: read.expiresAt };
-}
-
-function firstExternalIpv4(): string {
-  for (const addresses of Object.values(networkInterfaces())) {
-    for (const address of addresses ?? []) if (address.family === 'IPv4' && !address.internal) return address.address;
+/** Member ids grouped by the host of their peer address (nodes on one host share its address as the source of their connections). */
+function membersByHost(members: readonly Member[]): Map<string, string[]> {
+  const byHost = new Map<string, string[]>();
+  for (const { id } of members) {
+    const { host } = splitHostPort(id);
+    const ids = byHost.get(host);
+    if (ids === undefined) byHost.set(host, [id]);
+    else ids.push(id);
   }
-  return '127.0.0.1';
+  return byHost;
 }

@@ -1,4 +1,4 @@
-import { ByteBoundedLru } from '../keyspace/store.js';
+import { ByteBoundedLru } from '../lib/byte-bounded-lru.js';
 
 /** Share of a keyspace's maxBytes a node spends on hot copies of keys other nodes own. */
 const HOT_SHARE = 1 / 8;
@@ -7,46 +7,56 @@ export const HOT_TTL_MS = 5_000;
 
 /**
  * Copies of remote-owned entries this node read recently, one small LRU per
- * keyspace (1/8 of its maxBytes). Invalidations broadcast on every put and
- * delete drop them; their keys are the "hot keys" warmup prefetches when this
- * node becomes their owner.
+ * keyspace (1/8 of its maxBytes). The node that answered remembers the
+ * reader for as long (CopyHolders), and a write of the key invalidates it;
+ * their keys are the "hot keys" warmup prefetches when this node becomes
+ * their owner.
  */
 export class HotCache {
   readonly #stores = new Map<string, ByteBoundedLru>();
 
   /** A fresh hot copy, or undefined. */
-  get(keyspace: string, key: string): { value: Uint8Array | null; expiresAt: number } | undefined {
-    return this.#stores.get(keyspace)?.get(key, Date.now());
+  get(keyspaceName: string, key: string): { value: Uint8Array | null; expiresAt: number } | undefined {
+    return this.#stores.get(keyspaceName)?.get(key, Date.now());
   }
 
   /**
-   * Keeps a copy of a remote answer for at most {@link HOT_TTL_MS}. The copy
-   * is exact: the answer's bytes may share a slab with other replies.
+   * Keeps a copy of a remote answer for at most {@link HOT_TTL_MS} from
+   * `askedAt`, when the request left: the answering node remembers this one
+   * as a holder for that long from when the request arrived, which is later.
+   * The copy is exact: the answer's bytes may share a slab with other replies.
    */
-  set(keyspace: string, maxBytes: number, key: string, value: Uint8Array | null, expiresAt: number): void {
+  set(
+    keyspaceName: string,
+    maxBytes: number,
+    key: string,
+    value: Uint8Array | null,
+    expiresAt: number,
+    askedAt: number,
+  ): void {
     const now = Date.now();
-    if (expiresAt !== 0 && expiresAt <= now) return;
-    let store = this.#stores.get(keyspace);
+    const cap = askedAt + HOT_TTL_MS;
+    if ((expiresAt !== 0 && expiresAt <= now) || cap <= now) return;
+    let store = this.#stores.get(keyspaceName);
     if (store === undefined) {
       store = new ByteBoundedLru(Math.max(1, Math.floor(maxBytes * HOT_SHARE)));
-      this.#stores.set(keyspace, store);
+      this.#stores.set(keyspaceName, store);
     }
-    const cap = now + HOT_TTL_MS;
     store.set(key, value === null ? null : value.slice(), expiresAt === 0 ? cap : Math.min(expiresAt, cap));
   }
 
   /** Drops the copy of one key. */
-  delete(keyspace: string, key: string): void {
-    this.#stores.get(keyspace)?.delete(key);
+  delete(keyspaceName: string, key: string): void {
+    this.#stores.get(keyspaceName)?.delete(key);
   }
 
   /** Drops every copy of a keyspace. */
-  dropKeyspace(keyspace: string): void {
-    this.#stores.delete(keyspace);
+  dropKeyspace(keyspaceName: string): void {
+    this.#stores.delete(keyspaceName);
   }
 
-  /** Keys with a copy in `keyspace`. */
-  keys(keyspace: string): string[] {
-    return this.#stores.get(keyspace)?.keys() ?? [];
+  /** Keys with a copy in the keyspace `keyspaceName`. */
+  keys(keyspaceName: string): string[] {
+    return this.#stores.get(keyspaceName)?.keys() ?? [];
   }
 }

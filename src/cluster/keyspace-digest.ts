@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { KeyspaceConfig } from '../config.js';
+import type { KeyspaceConfig } from '../keyspace/settings.js';
 
 /**
  * A short digest of the keyspace definitions that must match across nodes

@@ -1,10 +1,13 @@
 import { EventEmitter } from 'node:events';
-import { z } from 'zod';
 import { DistCacheError, ErrorCode } from '../errors.js';
 import type { Logger } from '../logger.js';
-import { createHost, toMultiaddr, type Libp2pHost } from './libp2p-host.js';
+import { createHost, type Libp2pHost } from './libp2p-host.js';
+import type { SwimMessage } from './swim/messages.js';
+import { SwimStateMachine, type SwimMember, type SwimOutput } from './swim/swim.js';
+import type { SwimTiming } from './swim/timing.js';
+import { SwimTransport } from './swim-transport.js';
 
-/** alive: heartbeats arrive; suspect: they stopped, a probe is out; dead: the probe failed; left: it said goodbye. */
+/** alive: it answers probes; suspect: a probe failed and it has not refuted yet; dead: the suspicion timed out; left: it said goodbye. */
 export type MemberState = 'alive' | 'suspect' | 'dead' | 'left';
 
 /** One node of the cluster as this node sees it. */
@@ -13,12 +16,12 @@ export interface Member {
   readonly id: string;
   /** Its discovery (libp2p) address `host:port`. */
   readonly discoveryAddress: string;
-  /** Start time of its process: a restarted node has a higher one. */
+  /** Starts at its process's start time in ms, and grows each time it refutes a suspicion or announces a new digest. */
   readonly incarnation: number;
   readonly state: MemberState;
   /** Digest of its keyspace definitions. */
   readonly digest: string;
-  /** Epoch ms of its last heartbeat or successful probe. */
+  /** Epoch ms this node last heard from it directly (a probe, an ack, any message it sent). */
   readonly lastSeen: number;
 }
 
@@ -31,75 +34,60 @@ export interface SelfDescription {
   readonly digest: string;
 }
 
-/** How fast failures are noticed. Defaults: heartbeat 500 ms, suspect after 1500 ms, probe timeout 1000 ms. */
-export interface FailureDetection {
-  readonly heartbeatInterval: number;
-  readonly suspectAfter: number;
-  readonly probeTimeout: number;
-}
+/** How fast failures are noticed (SWIM), in ms: see {@link SwimTiming} for each field and its default. */
+export type FailureDetection = SwimTiming;
 
 export type MembershipChange = { kind: 'joined' | 'left' | 'updated'; member: Member };
 
-const MEMBERS_TOPIC = 'distcache/members/1';
-/** Time the host stays up after the leave announcement so it reaches the peers. */
-const LEAVE_FLUSH_MS = 50;
-const address = z
-  .string()
-  .min(3)
-  .max(300)
-  .regex(/^.+:\d{1,5}$/);
-/** Messages are unsigned, and gossipsub then drops repeats of identical bytes: every message carries a sequence number. */
-const sequence = z.number().int().nonnegative();
-const memberMessage = z.strictObject({
-  kind: z.enum(['heartbeat', 'leave']),
-  id: address,
-  /** The libp2p peer id, to match connection events to the member. */
-  peer: z.string().max(128),
-  discovery: address,
-  incarnation: z.number().int().nonnegative(),
-  digest: z.string().max(128),
-  seq: sequence,
-});
-
-interface MemberRecord {
-  id: string;
-  discoveryAddress: string;
-  incarnation: number;
-  state: MemberState;
-  digest: string;
-  lastSeen: number;
-  /** The libp2p peer that sends its heartbeats, to probe it directly. */
-  peer: string;
-  probing: boolean;
-}
+/** Longest wait in {@link Membership.dial} for the join exchanges to be sent; they go on after it. */
+const JOIN_WAIT_MS = 2_000;
+/** Longest wait for the leave announcement to reach the peers before the host stops. */
+const LEAVE_FLUSH_MS = 500;
 
 /**
- * Who is in the cluster: a libp2p host on the discovery port, heartbeats on a
- * gossipsub topic, and direct libp2p pings for members whose heartbeats
- * stopped (alive → suspect → dead). Emits `change` for every transition.
+ * Who is in the cluster: SWIM failure detection (the pure state machine in
+ * swim/) on a libp2p host on the discovery port. This class is its clock,
+ * its timer and its network: it feeds the state machine messages, ticks and
+ * commands, sends what it asks for, and reports membership changes as
+ * `change` events, and `declaredDead` when this node learns others had
+ * declared it dead (what it holds for the cluster may be stale).
  */
-export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
+export class Membership extends EventEmitter<{
+  change: [MembershipChange];
+  declaredDead: [{ incarnation: number; by: string }];
+}> {
   readonly #self: SelfDescription;
-  readonly #detection: FailureDetection;
   readonly #logger: Logger;
   readonly #clusterKey: string | undefined;
-  readonly #members = new Map<string, MemberRecord>();
+  readonly #machine: SwimStateMachine;
+  /** The libp2p peer behind each member id, learned from the connections their messages came on. */
+  readonly #memberOfPeer = new Map<string, string>();
+  /** Sends in progress, for stop() to let the leave go out. */
+  readonly #sending = new Set<Promise<unknown>>();
   #host: Libp2pHost | undefined;
+  #transport: SwimTransport | undefined;
   #timer: NodeJS.Timeout | undefined;
-  #leftAt: number | undefined;
-  readonly #encoder = new TextEncoder();
-  #sequence = 0;
-  readonly #decoder = new TextDecoder();
+  #timerAt = Infinity;
 
-  constructor(self: SelfDescription, detection: FailureDetection, clusterKey: string | undefined, logger: Logger) {
+  constructor(self: SelfDescription, timing: FailureDetection, clusterKey: string | undefined, logger: Logger) {
     super();
     this.#self = self;
-    this.#detection = detection;
     this.#clusterKey = clusterKey;
     this.#logger = logger;
+    this.#machine = new SwimStateMachine({
+      self: {
+        id: self.id,
+        address: `${self.discoveryHost}:${self.discoveryPort}`,
+        incarnation: self.incarnation,
+        meta: self.digest,
+      },
+      timing,
+      random: Math.random,
+      now: clock(),
+    });
   }
 
-  /** Starts the libp2p host and the heartbeat. */
+  /** Starts the libp2p host and failure detection. */
   async start(): Promise<void> {
     const { discoveryHost, discoveryPort } = this.#self;
     let host: Libp2pHost;
@@ -114,182 +102,151 @@ export class Membership extends EventEmitter<{ change: [MembershipChange] }> {
       );
     }
     this.#host = host;
-    host.services.pubsub.subscribe(MEMBERS_TOPIC);
-    host.services.pubsub.addEventListener('message', (event) => this.#onMessage(event.detail.topic, event.detail.data));
+    this.#transport = new SwimTransport(host, (message, peer) => this.#onMessage(message, peer), this.#logger);
+    await this.#transport.start();
     host.addEventListener('peer:disconnect', (event) => this.#onDisconnect(String(event.detail)));
-    this.#timer = setInterval(() => this.#tick(), this.#detection.heartbeatInterval);
-    this.#publish(MEMBERS_TOPIC, this.#announcement('heartbeat'));
+    this.#schedule();
   }
 
-  /** Connects to the discovery addresses not connected yet; failures are logged, not thrown. */
+  /** Exchanges full state with the nodes at the discovery addresses not known alive yet (a join); failures are logged. */
   async dial(addresses: readonly string[]): Promise<void> {
-    const host = this.#host;
-    if (host === undefined) return;
-    const own = `${this.#self.discoveryHost}:${this.#self.discoveryPort}`;
-    const connected = new Set(
-      [...this.#members.values()].filter((member) => member.state === 'alive').map((member) => member.discoveryAddress),
+    if (this.#host === undefined || this.#machine.left) return;
+    const alive = new Set(
+      this.#machine
+        .members()
+        .filter((member) => member.state === 'alive' || member.state === 'suspect')
+        .map((member) => member.address),
     );
-    await Promise.all(
-      addresses
-        .filter((candidate) => candidate !== own && !connected.has(candidate))
-        .map(async (candidate) => {
-          try {
-            await host.dial(toMultiaddr(candidate), { signal: AbortSignal.timeout(this.#detection.probeTimeout * 2) });
-          } catch (error) {
-            this.#logger.debug(
-              { address: candidate, err: (error as Error).message },
-              'discovery address not reachable',
-            );
-          }
-        }),
-    );
-    this.#publish(MEMBERS_TOPIC, this.#announcement('heartbeat'));
+    const unknown = addresses.filter((address) => !alive.has(address));
+    if (unknown.length === 0) return;
+    const before = new Set(this.#sending);
+    this.#run(this.#machine.join(clock(), unknown));
+    const joins = [...this.#sending].filter((sending) => !before.has(sending));
+    await atMost(JOIN_WAIT_MS, Promise.allSettled(joins));
   }
 
-  /** Ids of the alive members, this node included. */
-  aliveIds(): string[] {
+  /** This node as it announces itself now (its incarnation grows when it refutes). */
+  get incarnation(): number {
+    return this.#machine.self.incarnation;
+  }
+
+  /** Ids of the members not declared gone: alive or suspect, this node included. */
+  aliveOrSuspectIds(): string[] {
     const ids = [this.#self.id];
-    for (const member of this.#members.values())
+    for (const member of this.#machine.members())
       if (member.state === 'alive' || member.state === 'suspect') ids.push(member.id);
     return ids;
   }
 
   /** Every member this node knows of, this node excluded. */
   members(): Member[] {
-    return [...this.#members.values()].map(({ peer: _peer, probing: _probing, ...member }) => member);
+    return this.#machine.members().map(toMember);
   }
 
-  /** Stops the heartbeat and announces the leave; the host stays up (for gossip) until {@link stop}. */
+  /** Announces a new keyspace digest; peers report it as `updated`. */
+  setDigest(digest: string): void {
+    this.#run(this.#machine.setMeta(clock(), digest));
+  }
+
+  /** Announces the leave and stops probing; the host stays up (for the announcement) until {@link stop}. */
   leave(): void {
-    if (this.#leftAt !== undefined) return;
-    clearInterval(this.#timer);
-    this.#leftAt = Date.now();
-    this.#publish(MEMBERS_TOPIC, this.#announcement('leave'));
+    this.#run(this.#machine.leave(clock()));
   }
 
-  /** Leaves (if not done yet), then stops the libp2p host. */
+  /** Leaves (if not done yet), lets the announcement go out (within LEAVE_FLUSH_MS), then stops the host. */
   async stop(): Promise<void> {
     const host = this.#host;
     if (host === undefined) return;
     this.leave();
-    const flushWait = this.#leftAt! + LEAVE_FLUSH_MS - Date.now();
-    if (flushWait > 0) await new Promise((resolve) => setTimeout(resolve, flushWait)); // let the leave leave the socket
+    await atMost(LEAVE_FLUSH_MS, Promise.allSettled([...this.#sending]));
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
     this.#host = undefined;
+    this.#transport?.close();
     await host.stop();
   }
 
-  #announcement(kind: 'heartbeat' | 'leave') {
-    const { id, discoveryHost, discoveryPort, incarnation, digest } = this.#self;
-    return {
-      kind,
-      id,
-      peer: String(this.#host?.peerId ?? ''),
-      discovery: `${discoveryHost}:${discoveryPort}`,
-      incarnation,
-      digest,
-      seq: this.#sequence++,
-    };
+  #onMessage(message: SwimMessage, peer: string): void {
+    this.#memberOfPeer.set(peer, message.from.id);
+    this.#run(this.#machine.receive(clock(), message));
   }
 
-  #publish(topic: string, message: unknown): void {
-    this.#host?.services.pubsub
-      .publish(topic, this.#encoder.encode(JSON.stringify(message)))
-      .catch((error: unknown) => {
-        this.#logger.debug({ topic, err: (error as Error).message }, 'gossip publish failed');
-      });
-  }
-
-  #onMessage(topic: string, data: Uint8Array): void {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(this.#decoder.decode(data));
-    } catch {
-      this.#logger.debug({ topic }, 'ignored a gossip message that is not JSON');
-      return;
-    }
-    const message = memberMessage.safeParse(parsed);
-    if (!message.success) return this.#logger.debug({ topic }, 'ignored a malformed member message');
-    if (message.data.id !== this.#self.id) this.#onAnnouncement(message.data, message.data.peer);
-  }
-
-  #onAnnouncement(message: z.infer<typeof memberMessage>, peer: string): void {
-    const known = this.#members.get(message.id);
-    if (known !== undefined && message.incarnation < known.incarnation) return; // an old process's late message
-    const state: MemberState = message.kind === 'leave' ? 'left' : 'alive';
-    const record: MemberRecord = {
-      id: message.id,
-      discoveryAddress: message.discovery,
-      incarnation: message.incarnation,
-      state,
-      digest: message.digest,
-      lastSeen: Date.now(),
-      peer,
-      probing: known?.probing ?? false,
-    };
-    this.#members.set(message.id, record);
-    if (known === undefined || (isGone(known.state) && !isGone(state))) {
-      if (state === 'alive') this.#changed('joined', record);
-    } else if (!isGone(known.state) && isGone(state)) {
-      this.#changed('left', record);
-    } else if (
-      known.digest !== record.digest ||
-      known.incarnation !== record.incarnation ||
-      known.state !== record.state
-    ) {
-      this.#changed('updated', record);
-    }
+  /** Every connection to a member closed: a kill -9 looks like this, so probe it now. */
+  #onDisconnect(peer: string): void {
+    const id = this.#memberOfPeer.get(peer);
+    this.#memberOfPeer.delete(peer);
+    if (id !== undefined) this.#run(this.#machine.linkLost(clock(), id));
   }
 
   #tick(): void {
-    this.#publish(MEMBERS_TOPIC, this.#announcement('heartbeat'));
-    const now = Date.now();
-    for (const member of this.#members.values()) {
-      if (member.state === 'alive' && now - member.lastSeen > this.#detection.suspectAfter) void this.#probe(member);
-    }
+    this.#timer = undefined;
+    this.#timerAt = Infinity;
+    this.#run(this.#machine.tick(clock()));
   }
 
-  #onDisconnect(peer: string): void {
-    for (const member of this.#members.values()) {
-      if (member.peer === peer && member.state === 'alive') void this.#probe(member);
-    }
-  }
-
-  /** Pings a member directly: alive again on an answer, dead without one. */
-  async #probe(member: MemberRecord): Promise<void> {
-    const host = this.#host;
-    if (host === undefined || member.probing) return;
-    member.probing = true;
-    if (member.state === 'alive') {
-      member.state = 'suspect';
-      this.#changed('updated', member);
-    }
-    const controller = new AbortController();
-    const timer = setTimeout(() => controller.abort(), this.#detection.probeTimeout);
-    try {
-      await host.services.ping.ping(toMultiaddr(member.discoveryAddress), { signal: controller.signal });
-      if (member.state === 'suspect') {
-        member.state = 'alive';
-        member.lastSeen = Date.now();
-        this.#changed('updated', member);
+  /** Carries out the state machine's outputs, then arms the timer for its next deadline. */
+  #run(outputs: SwimOutput[]): void {
+    for (const output of outputs) {
+      if (output.type === 'send') this.#send(output.to, output.message);
+      else if (output.type === 'declared-dead') {
+        this.#logger.warn(
+          { incarnation: output.incarnation, by: output.by },
+          'other members had declared this node dead',
+        );
+        this.emit('declaredDead', { incarnation: output.incarnation, by: output.by });
+      } else {
+        const member = toMember(output.member);
+        this.#logger.info(
+          { member: member.id, state: member.state, kind: output.type },
+          `cluster member ${output.type}`,
+        );
+        this.emit('change', { kind: output.type, member });
       }
-    } catch {
-      if (member.state === 'suspect') {
-        member.state = 'dead';
-        this.#changed('left', member);
-      }
-    } finally {
-      clearTimeout(timer);
-      member.probing = false;
     }
+    this.#schedule();
   }
 
-  #changed(kind: MembershipChange['kind'], record: MemberRecord): void {
-    const { peer: _peer, probing: _probing, ...member } = record;
-    this.#logger.info({ member: member.id, state: member.state, kind }, `cluster member ${kind}`);
-    this.emit('change', { kind, member });
+  #send(address: string, message: SwimMessage): void {
+    const transport = this.#transport;
+    if (transport === undefined) return;
+    const sending = transport.send(address, message).then((failure) => {
+      if (failure === 'refused' && this.#host !== undefined) this.#run(this.#machine.undeliverable(clock(), message));
+    });
+    this.#sending.add(sending);
+    void sending.finally(() => this.#sending.delete(sending));
+  }
+
+  /** One timer, at the state machine's next deadline. */
+  #schedule(): void {
+    if (this.#host === undefined) return;
+    const at = this.#machine.nextDeadline();
+    if (at >= this.#timerAt) return;
+    clearTimeout(this.#timer);
+    this.#timerAt = at;
+    if (at === Infinity) return;
+    this.#timer = setTimeout(() => this.#tick(), Math.max(0, Math.ceil(at - clock())));
   }
 }
 
-function isGone(state: MemberState): boolean {
-  return state === 'dead' || state === 'left';
+/** Waits for `work`, but no longer than `ms`. */
+async function atMost(ms: number, work: Promise<unknown>): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  await Promise.race([work, new Promise((resolve) => (timer = setTimeout(resolve, ms)))]);
+  clearTimeout(timer);
+}
+
+/** Monotonic ms on the epoch scale: timers must not jump with the wall clock. */
+function clock(): number {
+  return performance.timeOrigin + performance.now();
+}
+
+function toMember(member: SwimMember): Member {
+  return {
+    id: member.id,
+    discoveryAddress: member.address,
+    incarnation: member.incarnation,
+    state: member.state,
+    digest: member.meta,
+    lastSeen: member.lastHeardAt,
+  };
 }

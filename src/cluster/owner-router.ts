@@ -1,8 +1,10 @@
 import { waitFor } from '../abort.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
-import type { GetResult, Keyspace, PreparedPut, ReadResult } from '../keyspace/keyspace.js';
-import { SingleFlight, type Flight } from '../keyspace/single-flight.js';
+import type { Keyspace } from '../keyspace/keyspace.js';
+import type { GetResult, PreparedPut, ReadResult } from '../keyspace/types.js';
+import { SingleFlight, type Flight } from '../lib/single-flight.js';
+import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
 import { MessageType } from './peer-codec.js';
@@ -16,6 +18,8 @@ export interface RouterContext {
   readonly selfId: string;
   readonly placement: Placement;
   readonly hot: HotCache;
+  /** The nodes this node answered reads of each key: they may hold hot copies. */
+  readonly holders: CopyHolders;
   client(id: string): PeerClient;
 }
 
@@ -24,8 +28,17 @@ export interface RouterContext {
  * own path when it is the owner; else its hot copy; else one request to the
  * owner (collapsed across concurrent callers), falling back to the next node
  * in rendezvous order when the owner cannot be reached. Writes: to the owner
- * and its replicas, and at the same time an acknowledged invalidation to
- * every other node, so a read after the write returns it from any node.
+ * and its replicas, and acknowledged invalidations only where a copy may be,
+ * so a write costs O(copies), not O(members), and a read after the write
+ * returns it from any node:
+ *   - each node that writes a key (an owner, a stand-in) invalidates the
+ *     nodes it answered reads of that key within the hot-copy lifetime, after
+ *     its write and before it acknowledges it;
+ *   - the writer also invalidates the node ranked right after the owners: the
+ *     owner before the last topology change (it may hold the key in its store,
+ *     and readers with a view that lags may still ask it), and the first
+ *     fallback while an owner cannot be reached; it forwards the invalidation
+ *     to the nodes it answered.
  */
 export class OwnerRouter {
   readonly #context: RouterContext;
@@ -37,20 +50,20 @@ export class OwnerRouter {
 
   /** Reads `key` wherever it lives. */
   get(
-    runtime: Keyspace,
+    keyspace: Keyspace,
     key: string,
     signal: AbortSignal | undefined,
   ): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
     validateKey(key);
-    const keyspace = runtime.config.name;
-    const primary = this.#context.placement.primary(keyspace, key);
-    if (primary === this.#context.selfId) return runtime.get(key, signal);
-    const replica = runtime.config.replicaReads ? this.#replicaCopy(runtime, key) : undefined;
-    if (replica !== undefined) return runtime.toResult(key, replica);
-    const hot = runtime.config.hotCache ? this.#context.hot.get(keyspace, key) : undefined;
-    if (hot !== undefined) return runtime.toResult(key, hot);
-    const loading = this.#flights.do(flightKey(keyspace, key), (flight) => this.#fetch(runtime, key, primary, flight));
-    return waitFor(loading, signal).then((read) => runtime.toResult(key, read));
+    const name = keyspace.name;
+    const primary = this.#context.placement.primary(name, key);
+    if (primary === this.#context.selfId) return keyspace.get(key, signal);
+    const replica = keyspace.config.replicaReads ? this.#replicaCopy(keyspace, key) : undefined;
+    if (replica !== undefined) return keyspace.toResult(key, replica);
+    const hot = keyspace.config.hotCache ? this.#context.hot.get(name, key) : undefined;
+    if (hot !== undefined) return keyspace.toResult(key, hot);
+    const loading = this.#flights.do(flightKey(name, key), (flight) => this.#fetch(keyspace, key, primary, flight));
+    return waitFor(loading, signal).then((read) => keyspace.toResult(key, read));
   }
 
   /**
@@ -60,79 +73,112 @@ export class OwnerRouter {
    * With `replicaReads`, a replica holding a fresh copy refuses by itself, as
    * a read on it would find the key.
    */
-  async put(runtime: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
+  async put(keyspace: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
     // A replica that reads its own copy refuses on that copy too: the key is taken for every read here.
-    if (ifAbsent && runtime.config.replicaReads && this.#ownsCopy(runtime, entry.key) && runtime.holdsValue(entry.key))
+    if (
+      ifAbsent &&
+      keyspace.config.replicaReads &&
+      this.#ownsCopy(keyspace, entry.key) &&
+      keyspace.holdsValue(entry.key)
+    )
       return false;
-    const keyspace = runtime.config.name;
+    const name = keyspace.name;
     const request = (onlyIfAbsent: boolean): PeerRequest => ({
       type: MessageType.PUT,
-      keyspace,
+      keyspace: name,
       key: entry.key,
       expiresAt: entry.expiry,
       ifAbsent: onlyIfAbsent,
       value: entry.bytes,
     });
     let wroteHere = false;
+    const holdersTold: Promise<void>[] = [];
     const writeHere = (onlyIfAbsent: boolean) => (): boolean => {
-      const stored = runtime.commitPut(entry, onlyIfAbsent);
+      const stored = keyspace.commitPut(entry, onlyIfAbsent);
       wroteHere ||= stored;
+      const told = this.invalidateHolders(keyspace, entry.key);
+      if (told !== undefined) holdersTold.push(told);
       return stored;
     };
-    const ranked = this.#context.placement.rank(keyspace, entry.key);
-    // Other nodes drop their copies while the owners write: a needless invalidation (the
+    const ranked = this.#context.placement.rank(name, entry.key);
+    // The former owner drops its copies while the owners write: a needless invalidation (the
     // key was taken) only costs a hot copy.
-    const invalidated = this.#invalidateOthers(runtime, entry.key, ranked);
+    const invalidated = this.#invalidateFormerOwner(keyspace, entry.key, ranked);
     if (!ifAbsent) {
-      await this.#toOwners(runtime, entry.key, ranked, writeHere(false), request(false));
+      await this.#toOwners(keyspace, entry.key, ranked, writeHere(false), request(false));
     } else {
-      const decided = await this.#toOwners(runtime, entry.key, ranked, writeHere(true), request(true), 1);
+      const decided = await this.#toOwners(keyspace, entry.key, ranked, writeHere(true), request(true), 1);
       if (!decided.changed) {
-        await invalidated;
+        await Promise.all([invalidated, ...holdersTold]);
         return false;
       }
       // The node that decided holds the entry; the other copies go to the next nodes.
       const rest = ranked.filter((id) => !decided.acknowledgedBy.includes(id));
-      if (runtime.config.replicaCount > 1)
+      if (keyspace.config.replicaCount > 1)
         await this.#toOwners(
-          runtime,
+          keyspace,
           entry.key,
           rest,
           writeHere(false),
           request(false),
-          runtime.config.replicaCount - 1,
+          keyspace.config.replicaCount - 1,
         ).catch(ignoreUnreachable);
     }
-    await invalidated;
-    this.#invalidate(runtime, entry.key, ranked, wroteHere);
+    await Promise.all([invalidated, ...holdersTold]);
+    this.#invalidate(keyspace, entry.key, ranked, wroteHere);
     return true;
   }
 
   /** Deletes `key` on its owner nodes; resolves whether any of them held it. */
-  async delete(runtime: Keyspace, key: string): Promise<boolean> {
+  async delete(keyspace: Keyspace, key: string): Promise<boolean> {
     validateKey(key);
-    const keyspace = runtime.config.name;
-    const ranked = this.#context.placement.rank(keyspace, key);
+    const name = keyspace.name;
+    const ranked = this.#context.placement.rank(name, key);
+    const holdersTold: Promise<void>[] = [];
+    const deleteHere = (): boolean => {
+      const deleted = keyspace.delete(key);
+      const told = this.invalidateHolders(keyspace, key);
+      if (told !== undefined) holdersTold.push(told);
+      return deleted;
+    };
     const [{ changed: deleted }] = await Promise.all([
-      this.#toOwners(runtime, key, ranked, () => runtime.delete(key), { type: MessageType.DELETE, keyspace, key }),
-      this.#invalidateOthers(runtime, key, ranked),
+      this.#toOwners(keyspace, key, ranked, deleteHere, { type: MessageType.DELETE, keyspace: name, key }),
+      this.#invalidateFormerOwner(keyspace, key, ranked),
     ]);
-    this.#invalidate(runtime, key, ranked, false);
+    await Promise.all(holdersTold);
+    this.#invalidate(keyspace, key, ranked, false);
     return deleted;
   }
 
-  /** Asks every other member to drop `keyspace`; resolves once all that answered did. */
-  async deleteKeyspace(keyspace: string, memberIds: readonly string[], timeoutMs: number): Promise<void> {
-    this.#context.hot.dropKeyspace(keyspace);
+  /** Asks every other member to drop the keyspace `name`; resolves once all that answered did. */
+  async deleteKeyspace(name: string, memberIds: readonly string[], timeoutMs: number): Promise<void> {
+    this.#context.hot.dropKeyspace(name);
     const others = memberIds.filter((id) => id !== this.#context.selfId);
     await Promise.allSettled(
-      others.map((id) => this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace }, timeoutMs)),
+      others.map((id) =>
+        this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace: name }, timeoutMs),
+      ),
     );
   }
 
-  /** Applies an invalidation another node sent. */
-  onInvalidation(runtime: Keyspace, key: string): void {
-    this.#invalidate(runtime, key, this.#context.placement.rank(runtime.config.name, key), false);
+  /** Applies an invalidation another node sent, and passes it on to the nodes this one answered reads of `key`. */
+  onInvalidation(keyspace: Keyspace, key: string): Promise<void> | undefined {
+    this.#invalidate(keyspace, key, this.#context.placement.rank(keyspace.name, key), false);
+    return this.invalidateHolders(keyspace, key);
+  }
+
+  /**
+   * Invalidates `key` on the nodes this node answered reads of it within the
+   * hot-copy lifetime (every member when it could not keep track), once;
+   * resolves when they answered, or is undefined when there is no one to
+   * tell. Call it after writing the key here. A node that cannot be reached
+   * is left to its hot copy's short lifetime.
+   */
+  invalidateHolders(keyspace: Keyspace, key: string): Promise<void> | undefined {
+    const holders = this.#context.holders.take(keyspace.name, key, Date.now());
+    const { selfId, placement } = this.#context;
+    const targets = (holders === 'everyone' ? placement.members : holders).filter((id) => id !== selfId);
+    return targets.length === 0 ? undefined : this.#sendInvalidations(keyspace, key, targets);
   }
 
   /** Remote reads in progress, for a graceful stop to wait on. */
@@ -146,42 +192,43 @@ export class OwnerRouter {
    * The first try is a plain promise chain, not an async function: it is the
    * hot path of every remote read, and allocates less that way.
    */
-  #fetch(runtime: Keyspace, key: string, primary: string, flight: Flight): Promise<ReadResult | undefined> {
-    return this.#ask(runtime, key, primary, flight).catch((error: unknown) =>
-      this.#fallBack(runtime, key, primary, flight, error),
+  #fetch(keyspace: Keyspace, key: string, primary: string, flight: Flight): Promise<ReadResult | undefined> {
+    return this.#ask(keyspace, key, primary, flight).catch((error: unknown) =>
+      this.#fallBack(keyspace, key, primary, flight, error),
     );
   }
 
   /** Asks one node for `key`; keeps a hot copy of the answer. */
-  #ask(runtime: Keyspace, key: string, node: string, flight: Flight): Promise<ReadResult> {
-    const keyspace = runtime.config.name;
+  #ask(keyspace: Keyspace, key: string, node: string, flight: Flight): Promise<ReadResult> {
+    const name = keyspace.name;
+    const askedAt = Date.now();
     return this.#context
       .client(node)
-      .request({ type: MessageType.GET, keyspace, key }, runtime.config.readTimeout + PEER_MARGIN_MS)
+      .request({ type: MessageType.GET, keyspace: name, key }, keyspace.config.readTimeout + PEER_MARGIN_MS)
       .then((reply) => {
         if (reply.type !== MessageType.VALUE)
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${node} answered a GET with message type ${reply.type}`);
         const read: ReadResult = { value: reply.found ? reply.value : null, expiresAt: reply.expiresAt };
-        if (!flight.superseded && runtime.config.hotCache)
-          this.#context.hot.set(keyspace, runtime.config.maxBytes, key, read.value, read.expiresAt);
+        if (!flight.superseded && keyspace.config.hotCache)
+          this.#context.hot.set(name, keyspace.config.maxBytes, key, read.value, read.expiresAt, askedAt);
         return read;
       });
   }
 
   /** This node's own copy of `key` when it is one of its replicas (`replicaReads`), or undefined. */
-  #replicaCopy(runtime: Keyspace, key: string): ReadResult | undefined {
-    return this.#ownsCopy(runtime, key) ? runtime.peek(key) : undefined;
+  #replicaCopy(keyspace: Keyspace, key: string): ReadResult | undefined {
+    return this.#ownsCopy(keyspace, key) ? keyspace.readCached(key) : undefined;
   }
 
   /** Whether this node holds one of several copies of `key` (`replicaCount` 2 or more). */
-  #ownsCopy(runtime: Keyspace, key: string): boolean {
-    const { replicaCount, name } = runtime.config;
+  #ownsCopy(keyspace: Keyspace, key: string): boolean {
+    const { replicaCount, name } = keyspace.config;
     return replicaCount > 1 && this.#context.placement.isOwner(name, key, replicaCount, this.#context.selfId);
   }
 
   /** After the owner could not be reached: the other members in rendezvous order. */
   async #fallBack(
-    runtime: Keyspace,
+    keyspace: Keyspace,
     key: string,
     primary: string,
     flight: Flight,
@@ -189,11 +236,11 @@ export class OwnerRouter {
   ): Promise<ReadResult | undefined> {
     if (!isUnreachable(firstError)) throw firstError;
     let lastError = firstError;
-    for (const candidate of this.#context.placement.rank(runtime.config.name, key)) {
+    for (const candidate of this.#context.placement.rank(keyspace.name, key)) {
       if (candidate === primary) continue;
-      if (candidate === this.#context.selfId) return runtime.read(key, undefined);
+      if (candidate === this.#context.selfId) return keyspace.read(key, undefined);
       try {
-        return await this.#ask(runtime, key, candidate, flight);
+        return await this.#ask(keyspace, key, candidate, flight);
       } catch (error) {
         if (!isUnreachable(error)) throw error;
         lastError = error;
@@ -201,7 +248,7 @@ export class OwnerRouter {
     }
     throw new DistCacheError(
       ErrorCode.PEER_UNAVAILABLE,
-      `keyspace "${runtime.config.name}": no node could serve key ${JSON.stringify(key)}`,
+      `keyspace "${keyspace.name}": no node could serve key ${JSON.stringify(key)}`,
       { cause: lastError },
     );
   }
@@ -214,14 +261,14 @@ export class OwnerRouter {
    * and which nodes acknowledged.
    */
   async #toOwners(
-    runtime: Keyspace,
+    keyspace: Keyspace,
     key: string,
     ranked: readonly string[],
     local: () => unknown,
     request: PeerRequest,
-    copies = runtime.config.replicaCount,
+    copies = keyspace.config.replicaCount,
   ): Promise<{ changed: boolean; acknowledgedBy: string[] }> {
-    const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
+    const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
     const acknowledgedBy: string[] = [];
     let changed = false;
     let lastError: unknown;
@@ -249,7 +296,7 @@ export class OwnerRouter {
     if (acknowledgedBy.length === 0) {
       throw new DistCacheError(
         ErrorCode.PEER_UNAVAILABLE,
-        `keyspace "${runtime.config.name}": no node acknowledged the write of key ${JSON.stringify(key)}`,
+        `keyspace "${keyspace.name}": no node acknowledged the write of key ${JSON.stringify(key)}`,
         { cause: lastError },
       );
     }
@@ -261,32 +308,32 @@ export class OwnerRouter {
    * its main-store copy, left from a time it owned the key, unless this very
    * write just stored it there.
    */
-  #invalidate(runtime: Keyspace, key: string, ranked: readonly string[], wroteHere: boolean): void {
-    const keyspace = runtime.config.name;
-    this.#context.hot.delete(keyspace, key);
-    this.#flights.supersede(flightKey(keyspace, key));
-    const owners = ranked.slice(0, runtime.config.replicaCount);
-    if (!wroteHere && !owners.includes(this.#context.selfId)) runtime.delete(key);
+  #invalidate(keyspace: Keyspace, key: string, ranked: readonly string[], wroteHere: boolean): void {
+    const name = keyspace.name;
+    this.#context.hot.delete(name, key);
+    this.#flights.supersede(flightKey(name, key));
+    const owners = ranked.slice(0, keyspace.config.replicaCount);
+    if (!wroteHere && !owners.includes(this.#context.selfId)) keyspace.delete(key);
   }
 
-  /**
-   * Tells every member that is neither this node nor an owner to drop its
-   * copies of `key`, and waits for their answers. A member that cannot be
-   * reached is left to its hot copies' short TTL.
-   */
-  async #invalidateOthers(runtime: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
-    const keyspace = runtime.config.name;
-    const owners = new Set(ranked.slice(0, runtime.config.replicaCount));
-    const others = ranked.filter((id) => id !== this.#context.selfId && !owners.has(id));
-    const timeout = runtime.config.writeTimeout + PEER_MARGIN_MS;
-    await Promise.allSettled(
-      others.map((id) => this.#context.client(id).request({ type: MessageType.INVALIDATE, keyspace, key }, timeout)),
-    );
+  /** Invalidates `key` on the node ranked right after the owners (see the class comment), unless that is this one. */
+  #invalidateFormerOwner(keyspace: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
+    const next = ranked[keyspace.config.replicaCount];
+    return next === undefined || next === this.#context.selfId
+      ? Promise.resolve()
+      : this.#sendInvalidations(keyspace, key, [next]);
+  }
+
+  /** Sends an INVALIDATE of `key` to each of `targets`; resolves once each answered or failed. */
+  async #sendInvalidations(keyspace: Keyspace, key: string, targets: readonly string[]): Promise<void> {
+    const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
+    const request = { type: MessageType.INVALIDATE, keyspace: keyspace.name, key } as const;
+    await Promise.allSettled(targets.map((id) => this.#context.client(id).request(request, timeout)));
   }
 }
 
-function flightKey(keyspace: string, key: string): string {
-  return `${keyspace}\u0000${key}`;
+function flightKey(name: string, key: string): string {
+  return `${name}\u0000${key}`;
 }
 
 /** Swallows a failure to reach any further node: a write with fewer copies still stands, as with any write. */

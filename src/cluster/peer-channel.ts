@@ -97,16 +97,19 @@ export interface PeerSocket {
   readonly readyEvent: 'connect' | 'secureConnect';
 }
 
+/** Where a peer connection goes, and the local address it leaves from (any when undefined). */
+export interface PeerTarget {
+  readonly host: string;
+  readonly port: number;
+  readonly localAddress?: string | undefined;
+}
+
 /**
  * Opens a connection to a peer port. Plain TCP reads into `onread` when
  * given (TLS sockets take none). A TLS client checks the server's
  * certificate against `ca`, not its name: peers are addressed by IP.
  */
-export function connectPeer(
-  security: PeerSecurity,
-  target: { host: string; port: number },
-  onread?: net.OnReadOpts,
-): PeerSocket {
+export function connectPeer(security: PeerSecurity, target: PeerTarget, onread?: net.OnReadOpts): PeerSocket {
   switch (security.kind) {
     case 'none':
       return { socket: net.connect(onread ? { ...target, onread } : target), readyEvent: 'connect' };

@@ -54,6 +54,8 @@ export interface PeerClientOptions {
   readonly versions?: VersionRange;
   /** Bounds of the requests the connection may hold unsent. */
   readonly outputLimits?: OutputLimits;
+  /** The local address to connect from, so the peer sees which member this is. Default: any. */
+  readonly localAddress?: string | undefined;
 }
 
 /** The connected, accepted socket and what its handshake decided. */
@@ -85,6 +87,7 @@ export class PeerClient {
   readonly #telemetry: Telemetry;
   readonly #versions: VersionRange;
   readonly #outputLimits: OutputLimits;
+  readonly #localAddress: string | undefined;
   /** The socket being connected or connected. */
   #socket: net.Socket | undefined;
   /** The connection once its handshake is done. */
@@ -104,6 +107,7 @@ export class PeerClient {
     this.#telemetry = options.telemetry ?? new Telemetry(undefined);
     this.#versions = options.versions ?? localVersions();
     this.#outputLimits = options.outputLimits ?? PEER_OUTPUT_LIMITS;
+    this.#localAddress = options.localAddress;
   }
 
   /** Sends one request; resolves its reply, or rejects with ERR_PEER_UNAVAILABLE, ERR_TIMEOUT or the peer's error. */
@@ -173,7 +177,8 @@ export class PeerClient {
           return true;
         },
       };
-      const { socket, readyEvent } = connectPeer(this.#security, { host: this.#host, port: this.#port }, onread);
+      const target = { host: this.#host, port: this.#port, localAddress: this.#localAddress };
+      const { socket, readyEvent } = connectPeer(this.#security, target, onread);
       this.#socket = socket;
       socket.setNoDelay(true);
       const decoder = new PeerMessageDecoder();

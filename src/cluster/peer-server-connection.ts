@@ -10,8 +10,8 @@ import { GOING_AWAY_SINCE, HANDSHAKE_FRAME_BYTES, type ServerHandshake } from '.
 export interface ConnectionServer {
   readonly logger: Logger;
   readonly outputLimits: OutputLimits;
-  /** Answers one request, synchronously when it can. */
-  serve(message: PeerMessage): PeerMessage | Promise<PeerMessage>;
+  /** Answers one request, synchronously when it can. `remoteHost`: the requester's IP. */
+  serve(message: PeerMessage, remoteHost: string): PeerMessage | Promise<PeerMessage>;
   /** A request answered asynchronously started or settled (the server drains them on close). */
   asyncStarted(): void;
   asyncSettled(): void;
@@ -38,6 +38,8 @@ export class PeerServerConnection {
   readonly #handshake: ServerHandshake;
   readonly #output: OutputBackpressure;
   readonly #handshakeTimer: NodeJS.Timeout;
+  /** The peer's IP, which names the member that reads here (see CopyHolders). */
+  readonly #remoteHost: string;
   /** The version the handshake chose; 0 until then, -1 once it refused the peer. */
   #version = 0;
   /** Messages read and not yet handled: the rest of a chunk read while the connection backed up. */
@@ -50,6 +52,8 @@ export class PeerServerConnection {
     this.#socket = socket;
     this.#server = server;
     this.#handshake = handshake;
+    // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
+    this.#remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
     this.#writer = new BatchedWriter(socket);
     this.#decoder.maxFrameBytes = HANDSHAKE_FRAME_BYTES;
     this.#output = new OutputBackpressure(socket, this.#writer, server.outputLimits, {
@@ -148,7 +152,7 @@ export class PeerServerConnection {
   }
 
   #answer(message: PeerMessage): void {
-    const reply = this.#server.serve(message);
+    const reply = this.#server.serve(message, this.#remoteHost);
     if (!(reply instanceof Promise)) {
       writeReply(this.#writer, reply);
       return;

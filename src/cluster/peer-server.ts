@@ -10,14 +10,20 @@ import { PeerServerConnection, errorReply, type ConnectionServer } from './peer-
 
 /** What a node does for its peers' requests: always locally, never forwarded again. */
 export interface PeerRequestHandler {
-  /** A hit answers synchronously, so the server can reply without a promise. */
-  get(keyspace: string, key: string): PeerReadReply | Promise<PeerReadReply>;
+  /** A hit answers synchronously, so the server can reply without a promise. `remoteHost`: the requester's IP. */
+  get(keyspace: string, key: string, remoteHost: string): PeerReadReply | Promise<PeerReadReply>;
   /** Stores a value; false when `ifAbsent` and a fresh entry is there. */
-  put(keyspace: string, key: string, expiresAt: number, value: Uint8Array, ifAbsent: boolean): boolean;
-  delete(keyspace: string, key: string): boolean;
+  put(
+    keyspace: string,
+    key: string,
+    expiresAt: number,
+    value: Uint8Array,
+    ifAbsent: boolean,
+  ): boolean | Promise<boolean>;
+  delete(keyspace: string, key: string): boolean | Promise<boolean>;
   deleteKeyspace(keyspace: string): Promise<void>;
   /** Another node wrote `key`: drop copies of it here. */
-  invalidate(keyspace: string, key: string): void;
+  invalidate(keyspace: string, key: string): void | Promise<void>;
 }
 
 /** The owner's answer to a GET: the bytes (null = does not exist) and their expiry. */
@@ -70,7 +76,7 @@ export class PeerServer {
     this.#context = {
       logger,
       outputLimits: options.outputLimits ?? PEER_OUTPUT_LIMITS,
-      serve: (message) => this.#serve(message),
+      serve: (message, remoteHost) => this.#serve(message, remoteHost),
       asyncStarted: () => this.#inFlight++,
       asyncSettled: () => {
         if (--this.#inFlight === 0) this.#onDrained?.();
@@ -124,13 +130,13 @@ export class PeerServer {
   }
 
   /** Answers one request, synchronously when it can; every failure becomes an ERROR reply with the error's code. */
-  #serve(message: PeerMessage): PeerMessage | Promise<PeerMessage> {
+  #serve(message: PeerMessage, remoteHost: string): PeerMessage | Promise<PeerMessage> {
     const requestId = message.requestId;
     const failed = (error: unknown): PeerMessage => errorReply(requestId, error);
     try {
       switch (message.type) {
         case MessageType.GET: {
-          const read = this.handler.get(message.keyspace, message.key);
+          const read = this.handler.get(message.keyspace, message.key, remoteHost);
           const toValue = ({ bytes, expiresAt }: PeerReadReply): PeerMessage => ({
             type: MessageType.VALUE,
             requestId,
@@ -141,16 +147,16 @@ export class PeerServer {
           return read instanceof Promise ? read.then(toValue, failed) : toValue(read);
         }
         case MessageType.PUT:
-          return {
-            type: MessageType.OK,
+          return okReply(
             requestId,
-            flag: this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent),
-          };
+            this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent),
+          );
         case MessageType.DELETE:
-          return { type: MessageType.OK, requestId, flag: this.handler.delete(message.keyspace, message.key) };
-        case MessageType.INVALIDATE:
-          this.handler.invalidate(message.keyspace, message.key);
-          return { type: MessageType.OK, requestId, flag: true };
+          return okReply(requestId, this.handler.delete(message.keyspace, message.key));
+        case MessageType.INVALIDATE: {
+          const done = this.handler.invalidate(message.keyspace, message.key);
+          return okReply(requestId, done instanceof Promise ? done.then(() => true) : true);
+        }
         case MessageType.DELETE_KEYSPACE:
           return this.handler
             .deleteKeyspace(message.keyspace)
@@ -165,3 +171,12 @@ export class PeerServer {
 }
 
 const EMPTY = new Uint8Array(0);
+
+/** The OK reply carrying `flag`, once it is known; a failure becomes an ERROR reply. */
+function okReply(requestId: number, flag: boolean | Promise<boolean>): PeerMessage | Promise<PeerMessage> {
+  if (!(flag instanceof Promise)) return { type: MessageType.OK, requestId, flag };
+  return flag.then(
+    (known): PeerMessage => ({ type: MessageType.OK, requestId, flag: known }),
+    (error: unknown) => errorReply(requestId, error),
+  );
+}

@@ -12,11 +12,10 @@ export interface Pending<T> {
  * The requests of one connection waiting for replies, in a fixed table of
  * slots indexed by request id. A Map would do the same job, but with one
  * insert and one delete per request its hash table is rebuilt every few
- * dozen requests, and each discarded table that had reached the old
- * generation kept the young requests it pointed to alive through
- * young-generation GCs: about 2 MB promoted per scavenge and 3-4 ms pauses
- * under load. A slot is cleared when its request settles, so nothing stale
- * keeps anything alive.
+ * dozen requests, and a discarded table that reached the old generation
+ * keeps the young requests it points to alive through young-generation GCs.
+ * A slot is cleared when its request settles, so nothing stale keeps
+ * anything alive.
  */
 export class PendingRequests<T> {
   readonly #slots: (Pending<T> | undefined)[];

@@ -32,20 +32,20 @@ export class Placement {
   }
 
   /** The member that owns `key`: the first of {@link rank}, remembered until the members change. */
-  primary(keyspace: string, key: string): string {
-    let cache = this.#primaries.get(keyspace);
-    if (cache === undefined) this.#primaries.set(keyspace, (cache = new Map()));
+  primary(keyspaceName: string, key: string): string {
+    let cache = this.#primaries.get(keyspaceName);
+    if (cache === undefined) this.#primaries.set(keyspaceName, (cache = new Map()));
     let owner = cache.get(key);
     if (owner === undefined) {
       if (cache.size >= MAX_REMEMBERED_PRIMARIES) cache.clear();
-      owner = this.#highestScore(keyspace, key);
+      owner = this.#highestScore(keyspaceName, key);
       cache.set(key, owner);
     }
     return owner;
   }
 
-  #highestScore(keyspace: string, key: string): string {
-    const suffix = `\u0000${keyspace}\u0000${key}`;
+  #highestScore(keyspaceName: string, key: string): string {
+    const suffix = `\u0000${keyspaceName}\u0000${key}`;
     let best = this.#members[0]!;
     let bestScore = -1n;
     for (const member of this.#members) {
@@ -59,22 +59,22 @@ export class Placement {
   }
 
   /** The first `replicaCount` of {@link rank}: the nodes that own `key`, owner first. */
-  owners(keyspace: string, key: string, replicaCount: number): string[] {
-    return this.rank(keyspace, key).slice(0, replicaCount);
+  owners(keyspaceName: string, key: string, replicaCount: number): string[] {
+    return this.rank(keyspaceName, key).slice(0, replicaCount);
   }
 
   /**
    * Whether `id` is one of the `replicaCount` owners of `key`. Every member is
    * when there are no more members than copies, which needs no ranking.
    */
-  isOwner(keyspace: string, key: string, replicaCount: number, id: string): boolean {
+  isOwner(keyspaceName: string, key: string, replicaCount: number, id: string): boolean {
     if (this.#members.length <= replicaCount) return this.#members.includes(id);
-    return this.owners(keyspace, key, replicaCount).includes(id);
+    return this.owners(keyspaceName, key, replicaCount).includes(id);
   }
 
-  /** Every member, best first, for `key` in `keyspace`: the first `replicaCount` own it, the rest are fallbacks in order. */
-  rank(keyspace: string, key: string): string[] {
-    const suffix = `\u0000${keyspace}\u0000${key}`;
+  /** Every member, best first, for `key` in the keyspace `keyspaceName`: the first `replicaCount` own it, the rest are fallbacks in order. */
+  rank(keyspaceName: string, key: string): string[] {
+    const suffix = `\u0000${keyspaceName}\u0000${key}`;
     const scored = this.#members.map((member) => ({ member, score: this.#hasher.hash(member + suffix) }));
     scored.sort((a, b) => (a.score === b.score ? (a.member < b.member ? -1 : 1) : a.score > b.score ? -1 : 1));
     return scored.map(({ member }) => member);

@@ -5,9 +5,8 @@ const MAX_SLAB_VALUE_BYTES = 4 * 1024;
 
 /**
  * Copies small values out of socket chunks into shared 64 KiB slabs, the way
- * Node pools small Buffers. A remote read used to copy its value into an
- * ArrayBuffer of its own, and V8 sweeps every young ArrayBuffer at each
- * scavenge: at 150k reads/s that sweep was the longest part of the pause.
+ * Node pools small Buffers: V8 sweeps every young ArrayBuffer at each
+ * scavenge, so an ArrayBuffer per remote read would lengthen every pause.
  *
  * A slab stays alive while any value carved from it does, so whatever keeps
  * values for long (the hot cache) keeps an exact copy instead.

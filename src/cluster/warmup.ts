@@ -6,31 +6,32 @@ const WARMUP_CONCURRENCY = 8;
 
 /**
  * After a topology change, loads the keys this node now owns and does not
- * hold: each keyspace's `warmKeys` and the keys it read often from other
- * nodes (its hot keys). Failures are logged; warmup never fails a caller.
+ * hold: each keyspace's `warmKeys` and every key it read from other nodes
+ * recently enough to be still in its hot cache (its hot keys), however
+ * often it read it. Failures are logged; warmup never fails a caller.
  */
 export async function warmUp(
   keyspaces: readonly Keyspace[],
-  hotKeys: (keyspace: string) => string[],
-  isPrimary: (keyspace: string, key: string) => boolean,
+  hotKeys: (keyspaceName: string) => string[],
+  isPrimary: (keyspaceName: string, key: string) => boolean,
   logger: Logger,
 ): Promise<number> {
   const work: [Keyspace, string][] = [];
-  for (const runtime of keyspaces) {
-    if (runtime.config.dataSource === undefined) continue;
-    const name = runtime.config.name;
-    for (const key of new Set([...runtime.config.warmKeys, ...hotKeys(name)])) {
-      if (isPrimary(name, key) && !runtime.has(key)) work.push([runtime, key]);
+  for (const keyspace of keyspaces) {
+    if (keyspace.config.dataSource === undefined) continue;
+    const name = keyspace.name;
+    for (const key of new Set([...keyspace.config.warmKeys, ...hotKeys(name)])) {
+      if (isPrimary(name, key) && !keyspace.has(key)) work.push([keyspace, key]);
     }
   }
   let next = 0;
   const worker = async (): Promise<void> => {
     while (next < work.length) {
-      const [runtime, key] = work[next++]!;
+      const [keyspace, key] = work[next++]!;
       try {
-        await runtime.read(key, undefined);
+        await keyspace.read(key, undefined);
       } catch (error) {
-        logger.debug({ keyspace: runtime.config.name, key, err: (error as Error).message }, 'warmup load failed');
+        logger.debug({ keyspace: keyspace.name, key, err: (error as Error).message }, 'warmup load failed');
       }
     }
   };

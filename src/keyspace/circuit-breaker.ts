@@ -1,5 +1,6 @@
 import OpossumBreaker from 'opossum';
 import { DistCacheError, ErrorCode } from '../errors.js';
+import type { BreakerState } from './types.js';
 
 /** Resolved circuit breaker settings of one keyspace's data source. */
 export interface CircuitBreakerSettings {
@@ -8,9 +9,6 @@ export interface CircuitBreakerSettings {
   /** Time in ms the breaker stays open before letting a single probe through. */
   readonly resetTimeout: number;
 }
-
-/** Where a breaker stands: `closed` lets calls through, `open` refuses them, `half-open` lets one probe through. */
-export type BreakerState = 'closed' | 'open' | 'half-open';
 
 type Action = () => Promise<unknown>;
 

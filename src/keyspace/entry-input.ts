@@ -31,13 +31,13 @@ export function validateKey(key: unknown): asserts key is string {
  * mutating it later nor a view into a larger buffer can change the store or
  * hide its real size). Throws ERR_INVALID_ARGUMENT for a value of the wrong type.
  */
-export function toStoredBytes(value: unknown, codec: Codec<unknown> | undefined, keyspace: string): Uint8Array {
+export function toStoredBytes(value: unknown, codec: Codec<unknown> | undefined, keyspaceName: string): Uint8Array {
   if (codec === undefined) {
     if (value instanceof Uint8Array) return new Uint8Array(value);
 
     throw new DistCacheError(
       ErrorCode.INVALID_ARGUMENT,
-      `keyspace "${keyspace}" has no codec, so values must be Uint8Array, got ${describeValue(value)}; ` +
+      `keyspace "${keyspaceName}" has no codec, so values must be Uint8Array, got ${describeValue(value)}; ` +
         'encode the value or give the keyspace a codec (jsonCodec, msgpackCodec)',
     );
   }
@@ -47,14 +47,14 @@ export function toStoredBytes(value: unknown, codec: Codec<unknown> | undefined,
   } catch (error) {
     throw new DistCacheError(
       ErrorCode.INVALID_ARGUMENT,
-      `keyspace "${keyspace}": codec ${codec.name} cannot encode ${describeValue(value)}`,
+      `keyspace "${keyspaceName}": codec ${codec.name} cannot encode ${describeValue(value)}`,
       { cause: error },
     );
   }
   if (!(bytes instanceof Uint8Array)) {
     throw new DistCacheError(
       ErrorCode.INVALID_ARGUMENT,
-      `keyspace "${keyspace}": codec ${codec.name} returned ${describeValue(bytes)} instead of a Uint8Array`,
+      `keyspace "${keyspaceName}": codec ${codec.name} returned ${describeValue(bytes)} instead of a Uint8Array`,
     );
   }
   // A codec may hand out views of a reused buffer: keep a copy of our own.

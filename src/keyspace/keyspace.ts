@@ -1,81 +1,22 @@
 import { waitFor } from '../abort.js';
-import type { KeyspaceConfig } from '../config.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
+import { ByteBoundedLru } from '../lib/byte-bounded-lru.js';
+import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { Logger } from '../logger.js';
-import { Telemetry } from '../observability/telemetry.js';
-import type { BreakerState } from './circuit-breaker.js';
 import { toExpiresAt, toStoredBytes, validateKey } from './entry-input.js';
 import { Loader } from './loader.js';
-import { SingleFlight, type Flight } from './single-flight.js';
-import { ByteBoundedLru } from './store.js';
-
-/** What `get` resolves for a key that exists. */
-export interface GetResult<V = Uint8Array> {
-  readonly key: string;
-  /** The value. Bytes returned by a keyspace without a codec are the cached copy: treat them as read-only. */
-  readonly value: V;
-  /** Present and true when the value expired and was served because reloading it failed (`staleIfError`). */
-  readonly stale?: true;
-}
-
-/** One entry to write with `put`. Give `ttl` or `expiresAt`, not both; neither = the keyspace's expiry rules. */
-export interface PutEntry<V = Uint8Array> {
-  key: string;
-  value: V;
-  /** Time to live in ms; 0 = never expires. */
-  ttl?: number;
-  /** Expiry as a Date or epoch ms. */
-  expiresAt?: Date | number;
-}
-
-/** A keyspace's counters and sizes, as returned by `engine.stats(name)`. */
-export interface KeyspaceStats {
-  /** Entries held, including expired ones not yet dropped. */
-  readonly entries: number;
-  /** Bytes the entries cost (key + value + fixed overhead each); never more than maxBytes. */
-  readonly bytes: number;
-  readonly maxBytes: number;
-  /** Gets answered from the store. */
-  readonly hits: number;
-  /** Gets that did not find a fresh entry. */
-  readonly misses: number;
-  /** Data-source calls made. */
-  readonly loads: number;
-  /** Data-source calls that failed. */
-  readonly loadErrors: number;
-  /** Loads refused before the data source by the rate limiter or the open breaker. */
-  readonly rejectedLoads: number;
-  /** Expired values served because reloading failed. */
-  readonly staleServed: number;
-  /** Entries removed to make room. */
-  readonly evictions: number;
-  /** Circuit breaker state, or `disabled` when the keyspace has none. */
-  readonly breakerState: BreakerState | 'disabled';
-  /** Loads waiting for a rate-limiter slot. */
-  readonly limiterQueued: number;
-}
-
-/** An entry validated and encoded by `preparePut`, ready to write. */
-export interface PreparedPut {
-  readonly key: string;
-  readonly bytes: Uint8Array;
-  /** Epoch ms, 0 = never. */
-  readonly expiry: number;
-}
-
-/** A raw read: the stored bytes (null = does not exist), their expiry (epoch ms, 0 = never), and whether they are stale. */
-export interface ReadResult {
-  readonly value: Uint8Array | null;
-  readonly expiresAt: number;
-  readonly stale?: boolean;
-}
+import type { KeyspaceObserver } from './observer.js';
+import type { KeyspaceConfig } from './settings.js';
+import type { BreakerState, GetResult, KeyspaceStats, PreparedPut, PutEntry, ReadResult } from './types.js';
 
 /**
- * The runtime of one keyspace on this node: its store, its loader and its
+ * One keyspace on this node: its store, its loader and its
  * counters. The read path is {@link get}: store → single-flight → loader → store.
  */
 export class Keyspace {
   readonly config: KeyspaceConfig;
+  /** The keyspace's name (`config.name`). */
+  readonly name: string;
   /** Engine gets answered at once, found and not found; counted by the engine for its metrics (here: no lookup on the hot path). */
   immediateHits = 0;
   immediateNotFound = 0;
@@ -83,19 +24,20 @@ export class Keyspace {
   readonly #loader: Loader | undefined;
   readonly #flights = new SingleFlight<ReadResult>();
   readonly #logger: Logger;
-  readonly #telemetry: Telemetry;
+  readonly #observer: KeyspaceObserver;
   #hits = 0;
   #misses = 0;
   #staleServed = 0;
   #closed = false;
 
-  constructor(config: KeyspaceConfig, logger: Logger, telemetry: Telemetry = new Telemetry(undefined)) {
+  constructor(config: KeyspaceConfig, logger: Logger, observer: KeyspaceObserver) {
     this.config = config;
+    this.name = config.name;
     this.#logger = logger;
-    this.#telemetry = telemetry;
+    this.#observer = observer;
     this.#store = new ByteBoundedLru(config.maxBytes, config.staleIfError);
     this.#loader =
-      config.dataSource && new Loader(config, config.dataSource, (state) => this.#onBreaker(state), telemetry);
+      config.dataSource && new Loader(config, config.dataSource, (state) => this.#onBreaker(state), observer);
   }
 
   /**
@@ -118,10 +60,12 @@ export class Keyspace {
   }
 
   /**
-   * A fresh stored entry, counted as a hit, or undefined, not counted: for a
-   * replica that answers from its own copy and otherwise asks the owner.
+   * {@link read} without loading: a fresh stored entry, counted as a hit, or
+   * undefined, not counted. For a replica that answers from its own copy and
+   * otherwise asks the owner. (The store's `peek`, by contrast, also returns
+   * expired entries and counts nothing.)
    */
-  peek(key: string): ReadResult | undefined {
+  readCached(key: string): ReadResult | undefined {
     const entry = this.#store.get(key, Date.now());
     if (entry !== undefined) this.#hits++;
     return entry;
@@ -130,7 +74,7 @@ export class Keyspace {
   /** A fresh stored entry (counted as a hit), or undefined (counted as a miss). */
   #lookup(key: string): ReadResult | undefined {
     validateKey(key);
-    const entry = this.peek(key);
+    const entry = this.readCached(key);
     if (entry === undefined) this.#misses++;
     return entry;
   }
@@ -312,7 +256,7 @@ export class Keyspace {
   }
 
   #onBreaker(state: BreakerState): void {
-    this.#telemetry.breakerTransition(this.config.name, state);
+    this.#observer.breakerTransition(this.config.name, state);
     const level = state === 'open' ? 'warn' : 'info';
     this.#logger[level]({ keyspace: this.config.name, breaker: state }, `data source circuit breaker ${state}`);
   }

@@ -1,9 +1,10 @@
-import type { DataSource, KeyspaceConfig } from '../config.js';
 import { DistCacheError, ErrorCode, describeValue, isDistCacheError } from '../errors.js';
-import type { Telemetry } from '../observability/telemetry.js';
-import { CircuitBreaker, type BreakerState } from './circuit-breaker.js';
+import { CircuitBreaker } from './circuit-breaker.js';
 import { toStoredBytes } from './entry-input.js';
+import type { KeyspaceObserver } from './observer.js';
 import { RateLimiter } from './rate-limiter.js';
+import type { KeyspaceConfig } from './settings.js';
+import type { BreakerState, DataSource } from './types.js';
 
 /** Counters a loader keeps for the keyspace's stats. */
 export interface LoaderCounters {
@@ -27,16 +28,16 @@ export class Loader {
   readonly #dataSource: DataSource<unknown>;
   readonly #limiter: RateLimiter | undefined;
   readonly #breaker: CircuitBreaker | undefined;
-  readonly #telemetry: Telemetry;
+  readonly #observer: KeyspaceObserver;
 
   constructor(
     config: KeyspaceConfig,
     dataSource: DataSource<unknown>,
     onBreakerState: (state: BreakerState) => void,
-    telemetry: Telemetry,
+    observer: KeyspaceObserver,
   ) {
     this.#config = config;
-    this.#telemetry = telemetry;
+    this.#observer = observer;
     this.#dataSource = dataSource;
     this.#limiter = config.rateLimit && new RateLimiter(config.rateLimit);
     this.#breaker = config.circuitBreaker && new CircuitBreaker(config.circuitBreaker, onBreakerState);
@@ -44,8 +45,8 @@ export class Loader {
 
   /** Loads `key`; rejects with a DistCacheError (RATE_LIMITED, CIRCUIT_OPEN, TIMEOUT or DATASOURCE_FAILED). */
   load(key: string): Promise<Uint8Array | null> {
-    if (!this.#telemetry.active) return this.#load(key);
-    return this.#telemetry.load(this.#config.name, () => this.#load(key), loadOutcome);
+    if (!this.#observer.active) return this.#load(key);
+    return this.#observer.load(this.#config.name, () => this.#load(key), loadOutcome);
   }
 
   async #load(key: string): Promise<Uint8Array | null> {

@@ -1,15 +1,15 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-import type { KeyspaceStats } from '../keyspace/keyspace.js';
+import type { KeyspaceStats } from '../keyspace/types.js';
 
 /** What the metrics read at scrape time: sizes and states the engine already keeps. */
 export interface MetricSources {
-  /** Each keyspace runtime: its stats, and its count of gets answered at once (kept by the engine, read here). */
+  /** Each keyspace: its stats, and its count of gets answered at once (kept on the keyspace, read here). */
   keyspaces(): { name: string; stats: KeyspaceStats; immediate: ImmediateGets }[];
-  /** Members by state, this node included; empty when standalone. */
+  /** Members by state, this node included (alone when standalone). */
   members(): { state: string }[];
 }
 
-/** Gets a keyspace answered at once, counted with one increment each on the hot path (the keyspace runtime itself). */
+/** Gets a keyspace answered at once, counted with one increment each on the hot path (the keyspace itself). */
 export interface ImmediateGets {
   readonly immediateHits: number;
   readonly immediateNotFound: number;
@@ -23,6 +23,19 @@ const LATENCY_BUCKETS = [
   0.000_01, 0.000_05, 0.000_1, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10,
 ];
 const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
+/** Each distcache protocol operation with its usual answer: the series that exist, at 0, once the listener runs. */
+const SESSION_SERIES = [
+  ['ADD', 'OK'],
+  ['GET', 'FOUND'],
+  ['REMOVE', 'OK'],
+  ['HAVE', 'OK'],
+] as const;
+
+/** What the engine runs besides its keyspaces, so that the series of an idle part exist (at 0) rather than lack. */
+export interface MetricParts {
+  /** The distcache protocol listener (`sessionCache`). */
+  readonly sessionListener?: boolean;
+}
 
 /**
  * The engine's Prometheus metrics (prom-client), in a registry of its own so
@@ -35,7 +48,7 @@ const BREAKER_STATES = ['closed', 'open', 'half-open'] as const;
 export class EngineMetrics {
   readonly registry = new Registry();
   readonly #requests: Counter<'keyspace' | 'operation' | 'outcome'>;
-  /** Running totals already added to their counters, by keyspace runtime (a keyspace updated anew starts from zero). */
+  /** Running totals already added to their counters, by keyspace (a keyspace updated anew starts from zero). */
   readonly #reported = new WeakMap<ImmediateGets, Map<string, number>>();
   readonly #requestSeconds: Histogram<'keyspace' | 'operation' | 'outcome'>;
   readonly #loadSeconds: Histogram<'keyspace' | 'outcome'>;
@@ -44,13 +57,13 @@ export class EngineMetrics {
   readonly #peerSeconds: Histogram<'type' | 'outcome'>;
   readonly #sessionOperations: Counter<'operation' | 'status'>;
 
-  constructor(sources: MetricSources) {
+  constructor(sources: MetricSources, parts: MetricParts = {}) {
     const registers = [this.registry];
     const reported = this.#reported;
-    /** What a running total a keyspace runtime keeps grew by since the last scrape. */
-    const growth = (runtime: ImmediateGets, total: string, value: number): number => {
-      let seen = reported.get(runtime);
-      if (seen === undefined) reported.set(runtime, (seen = new Map()));
+    /** What a running total a keyspace keeps grew by since the last scrape. */
+    const growth = (keyspace: ImmediateGets, total: string, value: number): number => {
+      let seen = reported.get(keyspace);
+      if (seen === undefined) reported.set(keyspace, (seen = new Map()));
       const last = seen.get(total) ?? 0;
       seen.set(total, value);
       return value - last;
@@ -108,6 +121,8 @@ export class EngineMetrics {
       labelNames: ['operation', 'status'],
       registers,
     });
+    if (parts.sessionListener)
+      for (const [operation, status] of SESSION_SERIES) this.#sessionOperations.inc({ operation, status }, 0);
     const perKeyspace = (name: string, help: string, read: (stats: KeyspaceStats) => number) =>
       new Gauge({
         name,

@@ -1,13 +1,32 @@
 import type { Attributes, Tracer } from '@opentelemetry/api';
-import type { Keyspace } from '../keyspace/keyspace.js';
+import type { KeyspaceObserver } from '../keyspace/observer.js';
 import type { EngineMetrics, Operation } from './metrics.js';
 import { activeTracer, errorOutcome, inSpan } from './tracing.js';
 
 /** Immediate gets timed: one in this many (a power of two). */
-export const HIT_SAMPLE = 1_024;
+const HIT_SAMPLE = 1_024;
 
-/** The engine's read of one key, passed in whole so the hot path makes no closure. */
-export type Reader<R> = (runtime: Keyspace, key: string, signal: AbortSignal | undefined) => R | Promise<R>;
+/**
+ * The engine's read of one key, handed to {@link Telemetry.get} whole and
+ * made once, so that the hot path makes no closure.
+ */
+export interface ReadPath<K, R> {
+  /** Reads `key`: the answer itself when it is at hand (a hit), a promise when it has to wait. */
+  read(keyspace: K, key: string, signal: AbortSignal | undefined): R | Promise<R>;
+  /** The node that owns `key`, for the span; undefined when standalone. */
+  ownerOf(keyspaceName: string, key: string): string | undefined;
+}
+
+/**
+ * A keyspace as telemetry sees it: its name, and its counts of gets answered
+ * at once (kept on the keyspace, one increment each, and read by the metrics
+ * at scrape time).
+ */
+export interface ObservedKeyspace {
+  readonly name: string;
+  immediateHits: number;
+  immediateNotFound: number;
+}
 
 /**
  * What the engine's parts report as they work: Prometheus metrics when the
@@ -15,7 +34,7 @@ export type Reader<R> = (runtime: Keyspace, key: string, signal: AbortSignal | u
  * tracer provider. With neither, each call is one check and then the work
  * itself: no timing, no span, no closure kept.
  */
-export class Telemetry {
+export class Telemetry implements KeyspaceObserver {
   /** Gets seen, for sampling the timing of immediate answers. */
   #ticks = 0;
 
@@ -26,67 +45,80 @@ export class Telemetry {
     return this.metrics !== undefined || activeTracer() !== undefined;
   }
 
-  /** True for one get in {@link HIT_SAMPLE}: that one is timed even when answered at once. */
-  sample(): boolean {
-    return (++this.#ticks & (HIT_SAMPLE - 1)) === 0;
-  }
-
-  /** Counts and times a get that had to wait (a load or another node), from now until it settles. */
-  waited<R>(runtime: Keyspace, read: Promise<R>): Promise<R> {
-    return this.#record(runtime.config.name, 'get', performance.now(), read, waitedOutcome);
-  }
-
   /**
-   * A get timed whole: a sampled one, or any while a tracer is registered
-   * (span `distcache.get` with the keyspace, outcome and owner). Outcomes:
-   * `hit`, `miss`, `not_found` or the error code.
+   * Runs one engine get and reports it, as one promise. With a tracer, a span
+   * `distcache.get`. With metrics, every get is counted (one in
+   * {@link HIT_SAMPLE} of those answered at once is timed, as timing costs
+   * more than a hit) and every get that waits is timed. Outcomes: `hit`,
+   * `miss`, `not_found` or the error code. Unobserved, or answered at once
+   * and not sampled, it allocates nothing but the promise.
    */
-  observedGet<R>(
-    read: Reader<R>,
-    runtime: Keyspace,
+  get<K extends ObservedKeyspace, R>(
+    path: ReadPath<K, R>,
+    keyspace: K,
     key: string,
     signal: AbortSignal | undefined,
-    ownerOf: (keyspace: string, key: string) => string | undefined,
   ): Promise<R> {
     const tracer = activeTracer();
-    if (tracer !== undefined)
-      return this.#tracedGet(tracer, read, runtime, key, signal, ownerOf(runtime.config.name, key));
-    const started = performance.now();
-    const result = read(runtime, key, signal);
-    if (result instanceof Promise) return this.#record(runtime.config.name, 'get', started, result, waitedOutcome);
-    if (result !== undefined) runtime.immediateHits++;
-    else runtime.immediateNotFound++;
-    this.metrics?.observe(
-      runtime.config.name,
-      'get',
-      result === undefined ? 'not_found' : 'hit',
-      (performance.now() - started) / 1000,
-    );
-    return Promise.resolve(result);
+    if (tracer !== undefined) return this.#tracedGet(tracer, path, keyspace, key, signal);
+    const metrics = this.metrics;
+    if (metrics !== undefined && (++this.#ticks & (HIT_SAMPLE - 1)) === 0)
+      return this.#sampledGet(metrics, path, keyspace, key, signal);
+    const read = path.read(keyspace, key, signal);
+    if (read instanceof Promise)
+      return metrics === undefined ? read : this.#timedWait(keyspace, performance.now(), read);
+    if (metrics !== undefined) countImmediate(keyspace, read);
+    return Promise.resolve(read);
   }
 
-  #tracedGet<R>(
-    tracer: Tracer,
-    read: Reader<R>,
-    runtime: Keyspace,
+  /** A get timed whole, answered at once or not. */
+  #sampledGet<K extends ObservedKeyspace, R>(
+    metrics: EngineMetrics,
+    path: ReadPath<K, R>,
+    keyspace: K,
     key: string,
     signal: AbortSignal | undefined,
-    owner: string | undefined,
+  ): Promise<R> {
+    const started = performance.now();
+    const read = path.read(keyspace, key, signal);
+    if (read instanceof Promise) return this.#timedWait(keyspace, started, read);
+    countImmediate(keyspace, read);
+    metrics.observe(
+      keyspace.name,
+      'get',
+      read === undefined ? 'not_found' : 'hit',
+      (performance.now() - started) / 1000,
+    );
+    return Promise.resolve(read);
+  }
+
+  /** Counts and times a get that had to wait (a load or another node), from `started` until it settles. */
+  #timedWait<R>(keyspace: ObservedKeyspace, started: number, read: Promise<R>): Promise<R> {
+    return this.#record(keyspace.name, 'get', started, read, waitedOutcome);
+  }
+
+  #tracedGet<K extends ObservedKeyspace, R>(
+    tracer: Tracer,
+    path: ReadPath<K, R>,
+    keyspace: K,
+    key: string,
+    signal: AbortSignal | undefined,
   ): Promise<R> {
     const started = performance.now();
     let waited = false;
     const run = (): Promise<R> => {
-      const result = read(runtime, key, signal);
-      waited = result instanceof Promise;
-      return Promise.resolve(result);
+      const read = path.read(keyspace, key, signal);
+      waited = read instanceof Promise;
+      return Promise.resolve(read);
     };
     const outcomeOf = (value: R) => (value === undefined ? 'not_found' : waited ? 'miss' : 'hit');
+    const owner = path.ownerOf(keyspace.name, key);
     const attributes: Attributes = {
-      'distcache.keyspace': runtime.config.name,
+      'distcache.keyspace': keyspace.name,
       ...(owner === undefined ? {} : { 'distcache.owner': owner }),
     };
     return this.#record(
-      runtime.config.name,
+      keyspace.name,
       'get',
       started,
       inSpan(tracer, 'distcache.get', attributes, run, outcomeOf),
@@ -95,21 +127,25 @@ export class Telemetry {
   }
 
   /** An engine put or delete: outcome `ok` (or `not_written`, `not_found`) or the error code; span `distcache.put`/`distcache.delete`. */
-  write(keyspace: string, operation: 'put' | 'delete', work: () => Promise<boolean>): Promise<boolean> {
+  write(keyspaceName: string, operation: 'put' | 'delete', work: () => Promise<boolean>): Promise<boolean> {
     const outcomeOf = (done: boolean) => (done ? 'ok' : operation === 'put' ? 'not_written' : 'not_found');
     return this.#observe(
       `distcache.${operation}`,
-      { 'distcache.keyspace': keyspace },
+      { 'distcache.keyspace': keyspaceName },
       work,
       outcomeOf,
-      (outcome, seconds) => this.metrics?.request(keyspace, operation, outcome, seconds),
+      (outcome, seconds) => this.metrics?.request(keyspaceName, operation, outcome, seconds),
     );
   }
 
   /** A data-source load (behind the limiter and breaker): span `distcache.load`, histogram by outcome. */
-  load<T>(keyspace: string, work: () => Promise<T>, outcomeOf: (value: T) => string): Promise<T> {
-    return this.#observe('distcache.load', { 'distcache.keyspace': keyspace }, work, outcomeOf, (outcome, seconds) =>
-      this.metrics?.load(keyspace, outcome, seconds),
+  load<T>(keyspaceName: string, work: () => Promise<T>, outcomeOf: (value: T) => string): Promise<T> {
+    return this.#observe(
+      'distcache.load',
+      { 'distcache.keyspace': keyspaceName },
+      work,
+      outcomeOf,
+      (outcome, seconds) => this.metrics?.load(keyspaceName, outcome, seconds),
     );
   }
 
@@ -124,8 +160,8 @@ export class Telemetry {
     );
   }
 
-  breakerTransition(keyspace: string, state: string): void {
-    this.metrics?.breakerTransition(keyspace, state);
+  breakerTransition(keyspaceName: string, state: string): void {
+    this.metrics?.breakerTransition(keyspaceName, state);
   }
 
   membershipChange(kind: string): void {
@@ -137,7 +173,7 @@ export class Telemetry {
   }
 
   #record<T>(
-    keyspace: string,
+    keyspaceName: string,
     operation: Operation,
     started: number,
     running: Promise<T>,
@@ -147,7 +183,7 @@ export class Telemetry {
     return metrics === undefined
       ? running
       : measured(running, started, outcomeOf, (outcome, seconds) =>
-          metrics.request(keyspace, operation, outcome, seconds),
+          metrics.request(keyspaceName, operation, outcome, seconds),
         );
   }
 
@@ -164,6 +200,12 @@ export class Telemetry {
     const running = tracer ? inSpan(tracer, name, attributes, work, outcomeOf) : work();
     return this.metrics === undefined ? running : measured(running, started, outcomeOf, record);
   }
+}
+
+/** Counts a get answered at once on its keyspace: one increment, read by the metrics at scrape time. */
+function countImmediate(keyspace: ObservedKeyspace, read: unknown): void {
+  if (read !== undefined) keyspace.immediateHits++;
+  else keyspace.immediateNotFound++;
 }
 
 /** The outcome of a get that had to wait. */

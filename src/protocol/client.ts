@@ -18,6 +18,8 @@ export class DcClient {
   readonly #decoder = new DcMessageDecoder();
   readonly #pending: { uid: number; resolve(message: DcMessage): void; reject(error: Error): void }[] = [];
   readonly connected: Promise<void>;
+  /** Resolves, with the reason, once the connection is closed for good. */
+  readonly closed: Promise<Error>;
   #nextUid = 1;
   #failure: Error | undefined;
 
@@ -42,7 +44,13 @@ export class DcClient {
       }
     });
     this.#socket.on('error', (error) => (this.#failure = error));
-    this.#socket.on('close', () => this.#failAll(this.#failure ?? new Error('connection closed')));
+    this.closed = new Promise((resolve) =>
+      this.#socket.on('close', () => {
+        const reason = this.#failure ?? new Error('connection closed');
+        this.#failAll(reason);
+        resolve(reason);
+      }),
+    );
   }
 
   /** Sends one request; resolves the response message. */

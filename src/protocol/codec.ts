@@ -39,6 +39,8 @@ export const Status = {
 export const MAX_TIMEOUT_MS = 604_800_000;
 /** Longest session id. */
 export const MAX_ID_BYTES = 64;
+/** Longest session an ADD may carry (dc_server's DC_MAX_DATA_LEN). */
+export const MAX_SESSION_BYTES = 32_768;
 
 /** A whole message, its frames reassembled. */
 export interface DcMessage {
@@ -200,28 +202,43 @@ export class DcMessageDecoder {
 export type AddRequest =
   { ok: true; timeoutMs: number; id: Uint8Array; session: Uint8Array } | { ok: false; status: number };
 
-/** Parses ADD data with dc_server's checks: 100 corrupt, 102 timeout range, 103 id range, 104 data range. */
+/** Bytes of ADD data before the id: the u32 timeout and the u32 id length. */
+const ADD_HEADER_BYTES = 8;
+
+/**
+ * Parses ADD data with dc_server's checks, in its order: 102 timeout range,
+ * 100 corrupt (the id reaches the end of the data, leaving no session byte),
+ * 103 id range (empty or longer than 64 bytes), 104 data range.
+ *
+ * 104 cannot come from the wire: a message carries at most 32768 bytes, so
+ * the session is always shorter than dc_server's 32768-byte bound.
+ *
+ * @throws DcProtocolError (corrupt) when the data is shorter than its 8-byte
+ *   header: dc_server answers nothing then and closes the connection.
+ */
 export function parseAddRequest(data: Uint8Array): AddRequest {
-  if (data.byteLength < 8) return { ok: false, status: Status.CORRUPT };
+  if (data.byteLength < ADD_HEADER_BYTES)
+    throw new DcProtocolError(
+      'corrupt',
+      `ADD data of ${data.byteLength} bytes, shorter than its ${ADD_HEADER_BYTES}-byte header`,
+    );
   const view = new DataView(data.buffer, data.byteOffset, data.byteLength);
   const timeoutMs = view.getUint32(0);
   const idLength = view.getUint32(4);
   if (timeoutMs > MAX_TIMEOUT_MS) return { ok: false, status: Status.TIMEOUT_RANGE };
+  if (idLength >= data.byteLength - ADD_HEADER_BYTES) return { ok: false, status: Status.CORRUPT };
   if (idLength === 0 || idLength > MAX_ID_BYTES) return { ok: false, status: Status.ID_RANGE };
-  const remaining = data.byteLength - 8;
-  if (idLength >= remaining) return { ok: false, status: Status.CORRUPT };
-  const session = data.subarray(8 + idLength);
-  if (session.byteLength === 0 || session.byteLength > MAX_MESSAGE_BYTES)
-    return { ok: false, status: Status.DATA_RANGE };
-  return { ok: true, timeoutMs, id: data.subarray(8, 8 + idLength), session };
+  const session = data.subarray(ADD_HEADER_BYTES + idLength);
+  if (session.byteLength > MAX_SESSION_BYTES) return { ok: false, status: Status.DATA_RANGE };
+  return { ok: true, timeoutMs, id: data.subarray(ADD_HEADER_BYTES, ADD_HEADER_BYTES + idLength), session };
 }
 
 /** Builds ADD data: timeout, id length, id, session. */
 export function encodeAddRequest(timeoutMs: number, id: Uint8Array, session: Uint8Array): Uint8Array {
-  const data = Buffer.allocUnsafe(8 + id.byteLength + session.byteLength);
+  const data = Buffer.allocUnsafe(ADD_HEADER_BYTES + id.byteLength + session.byteLength);
   data.writeUInt32BE(timeoutMs, 0);
   data.writeUInt32BE(id.byteLength, 4);
-  data.set(id, 8);
-  data.set(session, 8 + id.byteLength);
+  data.set(id, ADD_HEADER_BYTES);
+  data.set(session, ADD_HEADER_BYTES + id.byteLength);
   return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }

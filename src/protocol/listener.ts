@@ -104,6 +104,17 @@ export class SessionListener {
         try {
           data = await this.operations.answer(request);
         } catch (error) {
+          if (error instanceof DcProtocolError) {
+            // A request dc_server cannot parse (an ADD shorter than its header) gets no answer: like
+            // dc_server, close the connection once the answers before it are sent, and read no further.
+            this.logger.warn(
+              { remote: socket.remoteAddress, fault: error.fault, err: error.message },
+              'closing a session connection',
+            );
+            queue.length = 0;
+            socket.end(() => socket.destroy());
+            return;
+          }
           // The cache could not serve it (no node reachable, a timeout): answer as a proxy whose
           // server is down does, and keep the connection; the client treats it as a miss.
           const level = failures++ === 0 ? 'warn' : 'debug';

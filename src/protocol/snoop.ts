@@ -1,6 +1,6 @@
 import net from 'node:net';
 import { connectOptions, type SessionAddress } from './address.js';
-import { DcMessageDecoder, Operation, parseAddRequest, type DcMessage } from './codec.js';
+import { DcMessageDecoder, Operation, parseAddRequest, type AddRequest, type DcMessage } from './codec.js';
 import { boundAddress, closeServer, listenOn } from './server-socket.js';
 
 const OPERATION_NAMES = Object.fromEntries(Object.entries(Operation).map(([name, code]) => [code, name])) as Record<
@@ -28,7 +28,12 @@ export function describeMessage(message: DcMessage): string {
       : `${head} session=${message.data.byteLength} bytes`;
   }
   if (message.operation !== Operation.ADD) return `${head} id=${Buffer.from(message.data).toString('hex')}`;
-  const add = parseAddRequest(message.data);
+  let add: AddRequest;
+  try {
+    add = parseAddRequest(message.data);
+  } catch (error) {
+    return `${head} unanswerable (${(error as Error).message})`;
+  }
   return add.ok
     ? `${head} id=${Buffer.from(add.id).toString('hex')} timeout=${add.timeoutMs}ms session=${add.session.byteLength} bytes`
     : `${head} invalid (status ${add.status})`;

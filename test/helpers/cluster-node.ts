@@ -1,7 +1,8 @@
 /**
  * One cluster node in its own process, for the multi-process tests: an
- * Engine with StaticDiscovery and a counting data source, driven by the
- * parent through IPC (test/helpers/cluster.ts). Config: DISTCACHE_TEST_NODE.
+ * Engine with StaticDiscovery and a counting data source (which fails the
+ * keys that start with `fail:`), driven by the parent through IPC
+ * (test/helpers/cluster.ts). Config: DISTCACHE_TEST_NODE.
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
@@ -11,6 +12,8 @@ import { NatsDiscovery, type NatsDiscoveryOptions } from '../../discovery/nats.j
 import { StaticDiscovery } from '../../discovery/static.js';
 import type { DiscoveryProvider } from '../../src/discovery.js';
 import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
+import { shareTlsSessions, type TlsSessionSharing } from '../../src/tls/index.js';
+import { listenHttps } from './https-server.js';
 
 export interface NodeConfig {
   ip: string;
@@ -28,7 +31,7 @@ export interface NodeConfig {
   /** Value size in bytes (default: the `v:<key>` text). */
   valueBytes?: number;
   hotCache?: boolean;
-  membership?: { heartbeatInterval?: number; suspectAfter?: number; probeTimeout?: number };
+  membership?: { probeInterval?: number; probeTimeout?: number; suspicionMultiplier?: number; indirectChecks?: number };
   warmKeys?: string[];
   /** Session listener addresses (the distcache protocol). */
   sessionListen?: string[];
@@ -43,6 +46,8 @@ export interface NodeConfig {
   peerListenPort?: number;
   /** DISTCACHE_TEST_PEER_PROTOCOL for this node: the peer protocol versions it speaks, e.g. `1..1`. */
   peerProtocol?: string;
+  /** An HTTPS server on `ip:port` (started by the `startHttps` command), answering its ip, wired to the engine by distcache/tls. */
+  https?: { port: number; key: string; cert: string; rotationInterval?: number; deadline?: number };
 }
 
 export type Command =
@@ -58,6 +63,8 @@ export type Command =
   | { cmd: 'stats' }
   | { cmd: 'memory' }
   | { cmd: 'logs' }
+  | { cmd: 'startHttps' }
+  | { cmd: 'tlsStats' }
   | { cmd: 'stop' };
 
 const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
@@ -105,6 +112,7 @@ const engine = new Engine({
       dataSource: {
         fetch: async (key) => {
           calls++;
+          if (key.startsWith('fail:')) throw new Error(`the data source fails ${key}`);
           if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
           const value = new TextEncoder().encode(`v:${key}`);
           if (!config.valueBytes) return value;
@@ -114,6 +122,7 @@ const engine = new Engine({
         },
       },
     },
+    ...(config.https && !config.sessionListen ? [{ name: 'ssl-sessions', maxBytes: 8 << 20, replicaReads: true }] : []),
   ],
 });
 
@@ -171,6 +180,19 @@ async function load(keys: string[], durationMs: number, concurrency: number, mar
   return { ok, wrong, errors, firstOkAfterMark };
 }
 
+let tlsSharing: TlsSessionSharing | undefined;
+
+/** The HTTPS server of the `https` option, wired to the engine. */
+async function startHttps(options: NonNullable<NodeConfig['https']>): Promise<void> {
+  const server = await listenHttps(config.ip, options.port, options, config.ip);
+  tlsSharing = await shareTlsSessions(server, {
+    engine,
+    logger: quiet,
+    deadline: options.deadline,
+    ticketKeys: { rotationInterval: options.rotationInterval },
+  });
+}
+
 async function run(command: Command): Promise<unknown> {
   switch (command.cmd) {
     case 'getMany': {
@@ -206,6 +228,11 @@ async function run(command: Command): Promise<unknown> {
       return process.memoryUsage();
     case 'logs':
       return logs;
+    case 'startHttps':
+      await startHttps(config.https!);
+      return true;
+    case 'tlsStats':
+      return tlsSharing?.stats();
     case 'stop':
       await engine.stop();
       setImmediate(() => process.exit(0));

@@ -1,5 +1,5 @@
 /**
- * The long fuzz run: the peer codec and handshake, distcache protocol and NATS announcement decoder
+ * The long fuzz run: the peer codec and handshake, distcache protocol, NATS announcement and SWIM message decoder
  * properties with 1,000,000 cases each.
  *   npm run soak
  */
@@ -15,6 +15,7 @@ const result = spawnSync(
     'test/fuzz/peer-handshake.fuzz.test.ts',
     'test/fuzz/protocol-codec.fuzz.test.ts',
     'test/fuzz/nats-announcement.fuzz.test.ts',
+    'test/fuzz/swim-codec.fuzz.test.ts',
   ],
   {
     stdio: 'inherit',

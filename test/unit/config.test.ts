@@ -43,6 +43,26 @@ describe('config validation', () => {
     ['no options at all', undefined, /engine options: .*got undefined/],
     ['a bad engine readTimeout', { keyspaces: [], readTimeout: 'fast' }, /engine options\.readTimeout: .*got "fast"/],
     ['a logger without levels', { keyspaces: [], logger: console.log }, /logger: must be a pino-compatible logger/],
+    [
+      'the heartbeat option SWIM replaced',
+      { keyspaces: [], membership: { heartbeatInterval: 500 } },
+      /membership\.heartbeatInterval: was replaced by probeInterval/,
+    ],
+    [
+      'a probe timeout as long as the probe interval',
+      { keyspaces: [], membership: { probeTimeout: 1_000, probeInterval: 1_000 } },
+      /membership: probeTimeout \(1000 ms\) must be shorter than probeInterval \(1000 ms\)/,
+    ],
+    [
+      'a probe timeout longer than the default probe interval',
+      { keyspaces: [], membership: { probeTimeout: 1_000 } },
+      /probeTimeout \(1000 ms\) must be shorter than probeInterval \(500 ms\)/,
+    ],
+    [
+      'a suspicion multiplier of zero',
+      { keyspaces: [], membership: { suspicionMultiplier: 0 } },
+      /suspicionMultiplier: .*got 0/,
+    ],
   ];
   for (const [what, options, message] of cases) {
     it(`rejects ${what} with ERR_INVALID_CONFIG naming the field and value`, () => {

@@ -1,8 +1,8 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { CoalescedRun } from '../../src/cluster/coalesced-run.js';
 import { PendingRequests, type Pending } from '../../src/cluster/pending-requests.js';
-import { SingleFlight } from '../../src/keyspace/single-flight.js';
+import { CoalescedRun } from '../../src/lib/coalesced-run.js';
+import { SingleFlight } from '../../src/lib/single-flight.js';
 
 function deferred<T>() {
   let resolve!: (value: T) => void;

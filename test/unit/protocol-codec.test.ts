@@ -5,6 +5,8 @@ import {
   DcProtocolError,
   encodeAddRequest,
   encodeMessage,
+  MAX_MESSAGE_BYTES,
+  MAX_SESSION_BYTES,
   Operation,
   parseAddRequest,
   Status,
@@ -115,18 +117,62 @@ describe('distcache protocol codec limits', () => {
     assert.deepEqual(faultAt(otherUid), { fault: 'corrupt', at: 2062 + 8 });
   });
 
-  it('parses ADD with the reference status codes', () => {
+  describe("parses ADD with dc_server's checks, in its order", () => {
     const id = new Uint8Array(32).fill(1);
-    const add = (timeout: number, idBytes: Uint8Array, session: Uint8Array) =>
-      parseAddRequest(encodeAddRequest(timeout, idBytes, session));
-    assert.deepEqual(add(604_800_001, id, new Uint8Array(5)), { ok: false, status: Status.TIMEOUT_RANGE });
-    assert.deepEqual(add(1000, new Uint8Array(0), new Uint8Array(5)), { ok: false, status: Status.ID_RANGE });
-    assert.deepEqual(add(1000, new Uint8Array(65), new Uint8Array(5)), { ok: false, status: Status.ID_RANGE });
-    assert.deepEqual(add(1000, id, new Uint8Array(0)), { ok: false, status: Status.CORRUPT });
-    assert.deepEqual(parseAddRequest(new Uint8Array(7)), { ok: false, status: Status.CORRUPT });
-    const bad = encodeAddRequest(1000, id, new Uint8Array(5));
-    new DataView(bad.buffer, bad.byteOffset).setUint32(4, 60); // id_len past the end
-    assert.deepEqual(parseAddRequest(bad), { ok: false, status: Status.CORRUPT });
-    assert.equal(add(604_800_000, id, new Uint8Array(5)).ok, true);
+    /** ADD data with an id_len field that need not match the bytes after it. */
+    const raw = (timeout: number, idLength: number, rest: number) => {
+      const data = new Uint8Array(8 + rest).fill(7);
+      new DataView(data.buffer).setUint32(0, timeout);
+      new DataView(data.buffer).setUint32(4, idLength);
+      return data;
+    };
+    const statusOf = (data: Uint8Array) => {
+      const add = parseAddRequest(data);
+      return add.ok ? 'ok' : add.status;
+    };
+
+    it('refuses data shorter than its 8-byte header as corrupt: the connection closes unanswered', () => {
+      for (const length of [0, 1, 7]) {
+        assert.throws(
+          () => parseAddRequest(new Uint8Array(length)),
+          (error) =>
+            error instanceof DcProtocolError &&
+            error.fault === 'corrupt' &&
+            /shorter than its 8-byte header/.test(error.message),
+        );
+      }
+    });
+
+    it('checks the timeout first: over 7 days is TIMEOUT_RANGE, whatever follows', () => {
+      assert.equal(statusOf(encodeAddRequest(604_800_001, id, new Uint8Array(5))), Status.TIMEOUT_RANGE);
+      assert.equal(statusOf(raw(604_800_001, 0, 0)), Status.TIMEOUT_RANGE);
+      assert.equal(statusOf(raw(0xffffffff, 1000, 3)), Status.TIMEOUT_RANGE);
+      assert.equal(statusOf(encodeAddRequest(604_800_000, id, new Uint8Array(5))), 'ok');
+    });
+
+    it('then an id_len that reaches the end of the data (no session byte left) is CORRUPT, before the id range', () => {
+      assert.equal(statusOf(raw(1000, 0, 0)), Status.CORRUPT, 'id_len 0 with nothing after it');
+      assert.equal(statusOf(raw(1000, 4, 4)), Status.CORRUPT, 'the id takes every byte');
+      assert.equal(statusOf(raw(1000, 60, 4)), Status.CORRUPT, 'id_len past the end');
+      assert.equal(statusOf(raw(1000, 65, 10)), Status.CORRUPT, 'an oversized id_len past the end');
+      assert.equal(statusOf(raw(1000, 0xffffffff, 10)), Status.CORRUPT);
+      assert.equal(statusOf(encodeAddRequest(1000, id, new Uint8Array(0))), Status.CORRUPT, 'an empty session');
+    });
+
+    it('then an id of 0 or more than 64 bytes is ID_RANGE', () => {
+      assert.equal(statusOf(raw(1000, 0, 5)), Status.ID_RANGE);
+      assert.equal(statusOf(encodeAddRequest(1000, new Uint8Array(65), new Uint8Array(5))), Status.ID_RANGE);
+      const longest = parseAddRequest(encodeAddRequest(1000, new Uint8Array(64).fill(9), Uint8Array.of(1)));
+      assert.ok(longest.ok);
+      assert.deepEqual([longest.id.byteLength, [...longest.session]], [64, [1]]);
+    });
+
+    it('then a session over 32768 bytes is DATA_RANGE (only reachable off the wire)', () => {
+      assert.equal(statusOf(encodeAddRequest(1000, id, new Uint8Array(MAX_SESSION_BYTES))), 'ok');
+      assert.equal(statusOf(encodeAddRequest(1000, id, new Uint8Array(MAX_SESSION_BYTES + 1))), Status.DATA_RANGE);
+      const largestOnTheWire = encodeAddRequest(1000, Uint8Array.of(1), new Uint8Array(MAX_MESSAGE_BYTES - 9));
+      assert.equal(largestOnTheWire.byteLength, MAX_MESSAGE_BYTES);
+      assert.equal(statusOf(largestOnTheWire), 'ok');
+    });
   });
 });

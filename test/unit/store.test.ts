@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ByteBoundedLru, ENTRY_OVERHEAD_BYTES, entryCost } from '../../src/keyspace/store.js';
+import { ByteBoundedLru, ENTRY_OVERHEAD_BYTES, entryCost } from '../../src/lib/byte-bounded-lru.js';
 
 const value = (size: number, fill = 1): Uint8Array => new Uint8Array(size).fill(fill);
 

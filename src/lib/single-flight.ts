@@ -21,10 +21,11 @@ const COMPACT_AT = 4_096;
  *
  * A settled call's entry is marked done and overwritten by the key's next
  * call, not deleted: a long-lived Map with one insert and one delete per call
- * rebuilds its hash table every few dozen calls, and each discarded table
- * that reached the old generation kept young calls alive through
- * young-generation GCs (megabytes promoted per scavenge under load). Done
- * entries are dropped in bulk once they outnumber running ones four to one.
+ * rebuilds its hash table every few dozen calls, and a discarded table that
+ * reached the old generation keeps the young calls it points to alive
+ * through young-generation GCs. Done entries are dropped in bulk once they
+ * outnumber running ones three to one (the table holds four times as many
+ * entries as calls running).
  */
 export class SingleFlight<T> {
   #byKey = new Map<string, MutableFlight<T>>();

@@ -1,0 +1,18 @@
+import type { Hasher } from './hasher.js';
+import type { FailureDetection } from './membership.js';
+import type { PeerTlsOptions } from './peer-server.js';
+
+/** The cluster settings with every default applied (by the engine's config): what the cluster reads. */
+export interface ClusterConfig {
+  readonly bindAddr: string;
+  readonly bindPort: number;
+  readonly discoveryPort: number;
+  readonly minimumPeersQuorum: number;
+  readonly bootstrapTimeout: number;
+  readonly joinRetryInterval: number;
+  readonly maxJoinAttempts: number;
+  readonly clusterKey: string | undefined;
+  readonly tls: PeerTlsOptions | undefined;
+  readonly hasher: Hasher | undefined;
+  readonly membership: FailureDetection;
+}

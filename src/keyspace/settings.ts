@@ -1,0 +1,24 @@
+import type { CircuitBreakerSettings } from './circuit-breaker.js';
+import type { Codec } from './codecs.js';
+import type { RateLimitSettings } from './rate-limiter.js';
+import type { DataSource } from './types.js';
+
+/** A keyspace's options with every default applied (by the engine's config): what the keyspace on a node reads. */
+export interface KeyspaceConfig {
+  readonly name: string;
+  readonly maxBytes: number;
+  readonly dataSource: DataSource<unknown> | undefined;
+  readonly expiresAt: ((key: string) => Date | number | undefined) | undefined;
+  readonly defaultTtl: number;
+  readonly readTimeout: number;
+  readonly rateLimit: RateLimitSettings | undefined;
+  readonly circuitBreaker: CircuitBreakerSettings | undefined;
+  readonly codec: Codec<unknown> | undefined;
+  readonly staleIfError: number;
+  readonly negativeTtl: number;
+  readonly writeTimeout: number;
+  readonly warmKeys: readonly string[];
+  readonly hotCache: boolean;
+  readonly replicaCount: number;
+  readonly replicaReads: boolean;
+}
