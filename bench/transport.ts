@@ -38,6 +38,7 @@ async function tcpVariant() {
       put: () => true,
       delete: () => false,
       deleteKeyspace: async () => {},
+      clearKeyspace() {},
       invalidate() {},
     },
     { kind: 'none' },

@@ -20,7 +20,8 @@ type RequestType =
   | typeof MessageType.PUT
   | typeof MessageType.DELETE
   | typeof MessageType.DELETE_KEYSPACE
-  | typeof MessageType.INVALIDATE;
+  | typeof MessageType.INVALIDATE
+  | typeof MessageType.CLEAR_KEYSPACE;
 
 /** A request a client can send (the transport adds the request id). */
 export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: RequestType }>, 'requestId'>;
@@ -38,6 +39,7 @@ const MESSAGE_NAMES: Record<RequestType, string> = {
   [MessageType.DELETE]: 'DELETE',
   [MessageType.DELETE_KEYSPACE]: 'DELETE_KEYSPACE',
   [MessageType.INVALIDATE]: 'INVALIDATE',
+  [MessageType.CLEAR_KEYSPACE]: 'CLEAR_KEYSPACE',
 };
 
 /** Requests one connection may have waiting for an answer; past it requests fail at once. */

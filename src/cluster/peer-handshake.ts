@@ -19,7 +19,7 @@ import { MessageType, type OutgoingPeerMessage, type PeerMessage } from './peer-
  * server answers only connections meant for it.
  *
  * Protocol versions, by what a connection carries once the handshake is done:
- *   1  GET, PUT, DELETE, DELETE_KEYSPACE, INVALIDATE; VALUE, OK, ERROR
+ *   1  GET, PUT, DELETE, DELETE_KEYSPACE, INVALIDATE, CLEAR_KEYSPACE; VALUE, OK, ERROR
  *   2  version 1, plus GOING_AWAY: a stopping node asks its peers to send no
  *      new requests on the connection, so they go to the next node at once
  * A node speaks every version of its range, so a cluster upgraded one node

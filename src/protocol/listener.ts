@@ -1,9 +1,9 @@
-import { chmod, chown, rm } from 'node:fs/promises';
 import type net from 'node:net';
 import type { Logger } from '../logger.js';
-import { formatSessionAddress, parseSessionAddress, type SessionAddress } from './address.js';
+import { OutputGate } from '../net/output-gate.js';
+import { parseSessionAddress, type SessionAddress } from './address.js';
 import { DcMessageDecoder, DcProtocolError, encodeMessage, Status, type DcMessage } from './codec.js';
-import { boundAddress, closeServer, listenOn, type ServerTls } from './server-socket.js';
+import { listenOn, type ListeningAddress, type ServerTls, type SocketPermissions } from './server-socket.js';
 import type { SessionOperations } from './session-operations.js';
 
 const DISCONNECTED = Uint8Array.of(Status.DISCONNECTED);
@@ -13,8 +13,11 @@ export interface SessionListenerSettings {
   readonly listen: readonly string[];
   readonly tls: ServerTls | undefined;
   /** UNIX socket ownership and mode, like dc_server's -sockowner/-sockgroup/-sockperms. */
-  readonly socket: { owner?: number; group?: number; mode?: number } | undefined;
-  /** A connection idle this long (ms) is closed. */
+  readonly socket: SocketPermissions | undefined;
+  /**
+   * A connection idle this long (ms) is closed, and so is one whose unsent
+   * answers stay over the output bound this long (a client that does not read).
+   */
   readonly idleTimeout: number;
   readonly maxConnections: number;
 }
@@ -25,12 +28,13 @@ export interface SessionListenerSettings {
  * time (as dc_server does). A corrupt or incompatible frame closes that
  * connection only; an idle connection is closed after `idleTimeout`. A
  * request the cache cannot serve (no node reachable) is answered
- * DISCONNECTED, as dc_client answers while its server is down.
+ * DISCONNECTED, as dc_client answers while its server is down. A client that
+ * does not read its answers is read no further once they exceed the output
+ * bound (see {@link OutputGate}), and closed if it does not catch up.
  */
 export class SessionListener {
-  readonly #servers: net.Server[] = [];
+  readonly #listening: ListeningAddress[] = [];
   readonly #sockets = new Set<net.Socket>();
-  readonly #unixPaths: string[] = [];
 
   constructor(
     private readonly settings: SessionListenerSettings,
@@ -51,38 +55,28 @@ export class SessionListener {
 
   /** The addresses listened on. */
   addresses(): string[] {
-    return this.#servers.map(boundAddress);
+    return this.#listening.map((listening) => listening.address);
   }
 
-  /** Closes the servers and every connection. */
+  /** Closes the servers and every connection; removes the UNIX sockets this listener created. */
   async stop(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
-    await Promise.all(this.#servers.map(closeServer));
-    this.#servers.length = 0;
-    await Promise.all(this.#unixPaths.map((path) => rm(path, { force: true })));
+    await Promise.all(this.#listening.map((listening) => listening.close()));
+    this.#listening.length = 0;
   }
 
   async #listen(address: SessionAddress): Promise<void> {
-    const server = await listenOn(address, (socket) => this.#serve(socket), {
+    const listening = await listenOn(address, (socket) => this.#serve(socket), {
       tls: this.settings.tls,
       maxConnections: this.settings.maxConnections,
+      permissions: this.settings.socket,
     });
-    server.on('error', (error) => this.logger.error({ err: error.message }, 'session listener error'));
-    this.#servers.push(server);
-    if (address.kind === 'unix') {
-      this.#unixPaths.push(address.path);
-      await this.#applySocketPermissions(address.path);
-    }
+    listening.server.on('error', (error) => this.logger.error({ err: error.message }, 'session listener error'));
+    this.#listening.push(listening);
     this.logger.info(
-      { address: formatSessionAddress(address), tls: this.settings.tls !== undefined },
+      { address: listening.address, tls: this.settings.tls !== undefined },
       'distcache session listener started',
     );
-  }
-
-  async #applySocketPermissions(path: string): Promise<void> {
-    const { owner, group, mode } = this.settings.socket ?? {};
-    if (owner !== undefined || group !== undefined) await chown(path, owner ?? -1, group ?? -1);
-    if (mode !== undefined) await chmod(path, mode);
   }
 
   #serve(socket: net.Socket): void {
@@ -98,7 +92,8 @@ export class SessionListener {
 
     const next = async (): Promise<void> => {
       busy = true;
-      while (queue.length > 0 && !socket.destroyed) {
+      // One request at a time, and none while the client has not read the answers already sent.
+      while (queue.length > 0 && !socket.destroyed && !output.hold()) {
         const request = queue.shift()!;
         let data: Uint8Array;
         try {
@@ -127,8 +122,11 @@ export class SessionListener {
           );
       }
       busy = false;
-      if (queue.length === 0) socket.resume();
+      if (queue.length === 0 && !output.hold()) socket.resume();
     };
+    const output = new OutputGate(socket, this.settings.idleTimeout, () => {
+      if (!busy) void next();
+    });
 
     socket.on('data', (chunk: Buffer) => {
       try {

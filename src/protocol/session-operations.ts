@@ -1,9 +1,13 @@
+import { ErrorCode, isDistCacheError } from '../errors.js';
 import { MAX_ID_BYTES, Operation, Status, parseAddRequest, type DcMessage } from './codec.js';
 
 /** The engine calls the session listener needs, on its keyspace. */
 export interface SessionStore {
   get(key: string): Promise<Uint8Array | undefined>;
-  /** Stores the session unless the id is taken; resolves false when it is. */
+  /**
+   * Stores the session unless the id is taken; resolves false when it is.
+   * Rejects with ERR_INVALID_ARGUMENT for a session larger than the keyspace.
+   */
   put(key: string, value: Uint8Array, expiresAt: number): Promise<boolean>;
   delete(key: string): Promise<boolean>;
 }
@@ -51,7 +55,14 @@ export class SessionOperations {
   async #add(data: Uint8Array): Promise<Uint8Array> {
     const add = parseAddRequest(data);
     if (!add.ok) return status(add.status);
-    const stored = await this.store.put(keyOf(add.id)!, add.session, Date.now() + add.timeoutMs);
+    let stored: boolean;
+    try {
+      stored = await this.store.put(keyOf(add.id)!, add.session, Date.now() + add.timeoutMs);
+    } catch (error) {
+      // A session the keyspace could never hold: out of range, as dc_server answers a session over its limit.
+      if (isDistCacheError(error, ErrorCode.INVALID_ARGUMENT)) return status(Status.DATA_RANGE);
+      throw error;
+    }
     return status(stored ? Status.OK : Status.MATCHING_SESSION);
   }
 }

@@ -138,6 +138,7 @@ describe('PeerServer.close', () => {
       put: () => true,
       delete: () => false,
       deleteKeyspace: async () => undefined,
+      clearKeyspace: () => undefined,
       invalidate: () => undefined,
     };
     const server = new PeerServer(handler, { kind: 'none' }, silentLogger);

@@ -25,6 +25,7 @@ const handler: PeerRequestHandler = {
   put: () => true,
   delete: () => false,
   deleteKeyspace: async () => undefined,
+  clearKeyspace: () => undefined,
   invalidate: () => undefined,
 };
 
