@@ -39,6 +39,7 @@ async function tcpVariant() {
       put: () => true,
       delete: () => false,
       deleteKeyspace: async () => {},
+      clearKeyspace() {},
       invalidate() {},
     },
     new ClusterKeyProof(undefined),

@@ -25,7 +25,7 @@ export interface DnsDiscoveryOptions {
 }
 
 const dnsOptionsSchema = z
-  .object({
+  .strictObject({
     name: z.string().regex(/^[A-Za-z0-9_]([A-Za-z0-9_.-]{0,252})$/, 'must be a DNS name'),
     port: portNumber.default(3322),
     type: z.enum(['A', 'AAAA', 'SRV']).default('A'),

@@ -186,7 +186,7 @@ function hasName(object: unknown): boolean {
   return typeof metadata === 'object' && metadata !== null && typeof metadata.name === 'string';
 }
 
-const kubernetesOptionsSchema = z.object({
+const kubernetesOptionsSchema = z.strictObject({
   labelSelector: z
     .string()
     .refine((selector) => selector.trim() !== '', 'must be a label selector such as "app=distcache"'),

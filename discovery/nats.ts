@@ -249,7 +249,7 @@ export class NatsDiscovery implements DiscoveryProvider {
 }
 
 const natsOptionsSchema = z
-  .object({
+  .strictObject({
     servers: z
       .union([z.string().min(1), z.array(z.string().min(1)).min(1)])
       .transform((servers) => (typeof servers === 'string' ? [servers] : servers)),

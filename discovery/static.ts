@@ -8,7 +8,7 @@ export interface StaticDiscoveryOptions {
   peers: string[];
 }
 
-const staticOptionsSchema = z.object({
+const staticOptionsSchema = z.strictObject({
   peers: z
     .array(z.string().refine(isDiscoveryAddress, 'must be "host:port"'))
     .min(1, 'must list at least one "host:port"'),

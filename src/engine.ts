@@ -1,14 +1,16 @@
 import { EventEmitter } from 'node:events';
 import { StandaloneDiscovery } from '../discovery/standalone.js';
-import { settleWithin, throwIfAborted } from './abort.js';
+import { settleWithin } from './abort.js';
 import { AdminServer } from './admin/admin-server.js';
 import type { AdminView, EngineHealth } from './admin/routes.js';
+import { checkCallOptions, checkPutOptions, type CallOptions, type PutOptions } from './call-options.js';
 import { Cluster, type KeyspaceDirectory, type PeerInfo } from './cluster/cluster.js';
 import { keyspaceDigest } from './cluster/keyspace-digest.js';
 import type { Member, MembershipChange } from './cluster/membership.js';
 import { selfAddress, selfPeerInfo } from './cluster/peer-info.js';
 import { resolveEngineConfig, resolveKeyspaceConfig, type EngineConfig } from './config.js';
 import { DistCacheError, ErrorCode } from './errors.js';
+import { validateKey } from './keyspace/entry-input.js';
 import { Keyspace } from './keyspace/keyspace.js';
 import type { KeyspaceConfig } from './keyspace/settings.js';
 import type { GetResult, KeyspaceStats, PutEntry } from './keyspace/types.js';
@@ -18,17 +20,7 @@ import type { EngineOptions, KeyspaceOptions } from './options.js';
 import { SessionListener } from './protocol/listener.js';
 import { SessionOperations, type SessionStore } from './protocol/session-operations.js';
 
-/** Options every engine call accepts. */
-export interface CallOptions {
-  /** Aborts this caller's wait with ERR_ABORTED; work shared with other callers goes on for them. */
-  signal?: AbortSignal;
-}
-
-/** Options of `put`. */
-export interface PutOptions extends CallOptions {
-  /** Write only when the key holds no fresh value (checked and written in one step on the owner). */
-  ifAbsent?: boolean;
-}
+export type { CallOptions, PutOptions } from './call-options.js';
 
 type EngineState = 'idle' | 'starting' | 'running' | 'stopping' | 'stopped';
 
@@ -129,7 +121,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   get<V = Uint8Array>(keyspaceName: string, key: string, options?: CallOptions): Promise<GetResult<V> | undefined> {
     // Not `async`: a hit resolves through one promise instead of two (the hot path of every read).
     try {
-      throwIfAborted(options?.signal);
+      if (options !== undefined) checkCallOptions(options);
       const keyspace = this.#keyspaceNamed(keyspaceName);
       return this.#telemetry.get(this.#readPath, keyspace, key, options?.signal) as Promise<GetResult<V> | undefined>;
     } catch (error) {
@@ -143,7 +135,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     keys: readonly string[],
     options?: CallOptions,
   ): Promise<(GetResult<V> | undefined)[]> {
-    throwIfAborted(options?.signal);
+    checkCallOptions(options);
     this.#keyspaceNamed(keyspaceName);
     requireArray(keys, 'keys');
     return Promise.all(keys.map((key) => this.get<V>(keyspaceName, key, options)));
@@ -157,7 +149,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * holding a fresh copy answers false itself).
    */
   async put<V = Uint8Array>(keyspaceName: string, entry: PutEntry<V>, options?: PutOptions): Promise<boolean> {
-    throwIfAborted(options?.signal);
+    checkPutOptions(options);
     const keyspace = this.#keyspaceNamed(keyspaceName);
     return this.#write(keyspace, keyspace.preparePut(entry), options?.ifAbsent ?? false);
   }
@@ -168,7 +160,7 @@ export class Engine extends EventEmitter<EngineEvents> {
     entries: readonly PutEntry<V>[],
     options?: CallOptions,
   ): Promise<void> {
-    throwIfAborted(options?.signal);
+    checkCallOptions(options);
     const keyspace = this.#keyspaceNamed(keyspaceName);
     requireArray(entries, 'entries');
     const prepared = entries.map((entry) => keyspace.preparePut(entry));
@@ -177,13 +169,13 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /** Removes `key` from the keyspace `keyspaceName`; resolves true when it was cached. */
   async delete(keyspaceName: string, key: string, options?: CallOptions): Promise<boolean> {
-    throwIfAborted(options?.signal);
+    checkCallOptions(options);
     return this.#remove(this.#keyspaceNamed(keyspaceName), key);
   }
 
   /** Removes several keys; resolves how many were cached. */
   async deleteMany(keyspaceName: string, keys: readonly string[], options?: CallOptions): Promise<number> {
-    throwIfAborted(options?.signal);
+    checkCallOptions(options);
     const keyspace = this.#keyspaceNamed(keyspaceName);
     requireArray(keys, 'keys');
     const deleted = await Promise.all(keys.map((key) => this.#remove(keyspace, key)));
@@ -192,21 +184,44 @@ export class Engine extends EventEmitter<EngineEvents> {
 
   /**
    * Removes a keyspace, its definition and all its entries, on every node of
-   * the cluster. Later calls on it fail with ERR_KEYSPACE_NOT_FOUND.
+   * the cluster. Later calls on it fail with ERR_KEYSPACE_NOT_FOUND. The
+   * keyspace the session listener serves cannot be removed
+   * (ERR_KEYSPACE_IN_USE): {@link clearKeySpace} empties it. A member whose
+   * session listener serves it keeps it: the call then rejects with
+   * ERR_KEYSPACE_IN_USE naming those members, once the others dropped it.
    */
   async deleteKeySpace(name: string, options?: CallOptions): Promise<void> {
-    throwIfAborted(options?.signal);
-    this.#keyspaceNamed(name);
-    await this.#cluster?.deleteKeyspace(name, this.#config.keyspaceDefaults.writeTimeout);
+    checkCallOptions(options);
+    this.#requireDeletable(name);
+    const keptBy = (await this.#cluster?.deleteKeyspace(name, this.#config.keyspaceDefaults.writeTimeout)) ?? [];
     await this.#dropLocal(name);
+    if (keptBy.length > 0)
+      throw new DistCacheError(
+        ErrorCode.KEYSPACE_IN_USE,
+        `keyspace ${JSON.stringify(name)} was deleted except on ${keptBy.join(', ')}, whose session listener serves it`,
+      );
   }
 
-  /** Removes several keyspaces; fails before removing any if one is unknown. */
+  /** Removes several keyspaces; fails before removing any if one is unknown or in use. */
   async deleteKeySpaces(names: readonly string[], options?: CallOptions): Promise<void> {
-    throwIfAborted(options?.signal);
+    checkCallOptions(options);
     requireArray(names, 'names');
-    for (const name of names) this.#keyspaceNamed(name);
+    for (const name of names) this.#requireDeletable(name);
     for (const name of names) await this.deleteKeySpace(name);
+  }
+
+  /**
+   * Empties a keyspace on every node of the cluster (a flush): its entries and
+   * hot copies are dropped, loads in progress finish for their callers without
+   * being stored, and the keyspace keeps serving. Rejects with
+   * ERR_PEER_UNAVAILABLE, naming them, when some members could not be reached
+   * (the others are emptied all the same).
+   */
+  async clearKeySpace(name: string, options?: CallOptions): Promise<void> {
+    checkCallOptions(options);
+    const keyspace = this.#keyspaceNamed(name);
+    if (this.#cluster) await this.#cluster.clearKeyspace(keyspace, this.#config.keyspaceDefaults.writeTimeout);
+    else keyspace.clear();
   }
 
   /**
@@ -216,7 +231,7 @@ export class Engine extends EventEmitter<EngineEvents> {
    * under it finish for their callers without being stored.
    */
   async updateKeySpace<V = Uint8Array>(definition: KeyspaceOptions<V>, options?: CallOptions): Promise<void> {
-    throwIfAborted(options?.signal);
+    checkCallOptions(options);
     this.#requireRunning();
     const config = resolveKeyspaceConfig(definition, this.#config.keyspaceDefaults);
     const previous = this.#keyspaces.get(config.name);
@@ -264,6 +279,7 @@ export class Engine extends EventEmitter<EngineEvents> {
   /** The node ids (peer addresses) that own `key`, owner first; empty when standalone. */
   owners(keyspaceName: string, key: string): string[] {
     this.#keyspaceNamed(keyspaceName);
+    validateKey(key);
     return this.#cluster?.owners(keyspaceName, key) ?? [];
   }
 
@@ -344,7 +360,10 @@ export class Engine extends EventEmitter<EngineEvents> {
     const directory: KeyspaceDirectory = {
       get: (name) => this.#keyspaces.get(name),
       list: () => [...this.#keyspaces.values()],
-      dropLocal: (name) => this.#dropLocal(name),
+      dropLocal: async (name) => {
+        this.#requireDeletable(name);
+        await this.#dropLocal(name);
+      },
     };
     return Cluster.start({
       config: this.#config.cluster,
@@ -410,6 +429,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       owners: (keyspaceName, key) => this.owners(keyspaceName, key),
       deleteKey: (keyspaceName, key) => this.delete(keyspaceName, key),
       deleteKeyspace: (name) => this.deleteKeySpace(name),
+      clearKeyspace: (name) => this.clearKeySpace(name),
     };
   }
 
@@ -460,6 +480,16 @@ export class Engine extends EventEmitter<EngineEvents> {
     const why =
       this.#state === 'idle' || this.#state === 'starting' ? 'await engine.start() first' : 'the engine was stopped';
     throw new DistCacheError(ErrorCode.ENGINE_NOT_STARTED, `engine is not running: ${why}`);
+  }
+
+  /** Throws unless `name` is a keyspace this node may drop: defined, and not the one the session listener serves. */
+  #requireDeletable(name: string): void {
+    this.#keyspaceNamed(name);
+    if (this.#config.sessionCache?.keyspace !== name) return;
+    throw new DistCacheError(
+      ErrorCode.KEYSPACE_IN_USE,
+      `keyspace ${JSON.stringify(name)} is served by the session listener and cannot be deleted; empty it with clearKeySpace (DELETE /keyspaces/${name}/keys)`,
+    );
   }
 
   #keyspaceNamed(name: string): Keyspace {

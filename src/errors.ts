@@ -31,10 +31,14 @@ export const ErrorCode = {
   UNAUTHORIZED: 'ERR_UNAUTHORIZED',
   /** Admin API: no such endpoint. */
   NOT_FOUND: 'ERR_NOT_FOUND',
+  /** The keyspace is in use and cannot be deleted: the session listener serves it (empty it instead). */
+  KEYSPACE_IN_USE: 'ERR_KEYSPACE_IN_USE',
   /** Admin API: the endpoint exists but not with that HTTP method. */
   METHOD_NOT_ALLOWED: 'ERR_METHOD_NOT_ALLOWED',
   /** An optional peer dependency that a feature needs (a discovery provider's client) is not installed. */
   MISSING_DEPENDENCY: 'ERR_MISSING_DEPENDENCY',
+  /** Admin API: the request carried a body; the admin API takes none (HTTP 413, and the connection is closed). */
+  CONTENT_TOO_LARGE: 'ERR_CONTENT_TOO_LARGE',
 } as const;
 
 /** One of the stable error code strings, e.g. `'ERR_TIMEOUT'`. */

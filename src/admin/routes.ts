@@ -15,6 +15,8 @@ export interface AdminView {
   owners(keyspace: string, key: string): string[];
   deleteKey(keyspace: string, key: string): Promise<boolean>;
   deleteKeyspace(keyspace: string): Promise<void>;
+  /** Empties a keyspace on every node (a flush). */
+  clearKeyspace(keyspace: string): Promise<void>;
 }
 
 /** The engine's state as the probes see it. */
@@ -80,7 +82,10 @@ export class AdminRoutes {
           if (method === 'DELETE') return this.#deleteKeyspace(name);
           return only(method, 'GET', () => json(describeKeyspace(this.#keyspace(name))));
         }
-        if (third === 'keys' && key !== undefined) return only(method, 'DELETE', () => this.#deleteKey(name, key));
+        if (third === 'keys')
+          return only(method, 'DELETE', () =>
+            key === undefined ? this.#clearKeyspace(name) : this.#deleteKey(name, key),
+          );
     }
     throw notFound(url);
   }
@@ -135,6 +140,11 @@ export class AdminRoutes {
 
   async #deleteKey(keyspace: string, key: string): Promise<Reply> {
     return json({ keyspace, key, deleted: await this.view.deleteKey(keyspace, key) });
+  }
+
+  async #clearKeyspace(keyspace: string): Promise<Reply> {
+    await this.view.clearKeyspace(keyspace);
+    return json({ keyspace, cleared: true });
   }
 
   async #deleteKeyspace(keyspace: string): Promise<Reply> {

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 import { readFileSync } from 'node:fs';
-import { isDistCacheError } from '../errors.js';
+import { ErrorCode, isDistCacheError } from '../errors.js';
 import { UsageError, type Command } from './command.js';
 import { proxyCommand } from './proxy.js';
 import { serveCommand } from './serve.js';
@@ -42,26 +42,45 @@ async function main(argv: string[]): Promise<number> {
   }
   const command = COMMANDS.find((candidate) => candidate.name === name);
   if (command === undefined) {
-    process.stderr.write(`distcache: unknown command ${JSON.stringify(name)}\n\n${USAGE}\n`);
+    fail(
+      'distcache',
+      ErrorCode.INVALID_ARGUMENT,
+      `unknown command ${JSON.stringify(name)}; distcache --help lists them`,
+    );
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
     process.stdout.write(`${command.usage}\n`);
     return 0;
   }
+  const who = `distcache ${command.name}`;
+  const crash = (error: unknown): void => {
+    fail(who, 'ERR_INTERNAL', (error as Error)?.message ?? String(error));
+    process.exit(1);
+  };
+  process.on('uncaughtException', crash);
+  process.on('unhandledRejection', crash);
   try {
     return await command.run(rest);
   } catch (error) {
     if (error instanceof UsageError) {
-      process.stderr.write(`distcache ${command.name}: ${error.message}\n\n${command.usage}\n`);
+      fail(who, ErrorCode.INVALID_ARGUMENT, `${error.message}; ${who} --help lists the options`);
       return 2;
     }
     if (isDistCacheError(error)) {
-      process.stderr.write(`distcache ${command.name}: ${error.code}: ${error.message}\n`);
+      fail(who, error.code, error.message);
       return 1;
     }
     throw error;
   }
+}
+
+/**
+ * Reports a failure as one line, `distcache <command>: <code>: <message>`, so
+ * a supervisor's log shows it whole (messages from dependencies may span lines).
+ */
+function fail(who: string, code: string, message: string): void {
+  process.stderr.write(`${who}: ${code}: ${message.replace(/\s*\n\s*/g, ' ').trim()}\n`);
 }
 
 main(process.argv.slice(2)).then(
@@ -69,7 +88,7 @@ main(process.argv.slice(2)).then(
     process.exitCode = code;
   },
   (error: unknown) => {
-    process.stderr.write(`distcache: ERR_INTERNAL: ${(error as Error)?.message ?? String(error)}\n`);
+    fail('distcache', 'ERR_INTERNAL', (error as Error)?.message ?? String(error));
     process.exitCode = 1;
   },
 );

@@ -23,12 +23,14 @@ export const proxyCommand: Command = {
     const proxy = new SessionProxy(
       parseSessionAddress(flags.listen),
       parseSessionAddress(flags.server),
-      integerFlag('retry', flags.retry, 5_000, 1),
+      { retryMs: integerFlag('retry', flags.retry, 5_000, 1) },
       pino({ name: 'distcache-proxy' }),
     );
+    // Listen for the signals before saying so: a supervisor may send SIGTERM as soon as it reads the line.
+    const signalled = untilSignal();
     await proxy.start();
     process.stdout.write(`distcache proxy: listening on ${proxy.address()}, server ${flags.server}\n`);
-    await untilSignal();
+    await signalled;
     await proxy.stop();
     return 0;
   },

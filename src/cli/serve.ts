@@ -166,11 +166,13 @@ export const serveCommand: Command = {
   usage: USAGE,
   async run(argv) {
     const engine = new Engine(await serveOptions(argv));
+    // Listen for the signals before saying so: a supervisor may send SIGTERM as soon as it reads the line.
+    const signalled = untilSignal();
     await engine.start();
     process.stdout.write(`distcache serve: listening on ${engine.sessionAddresses().join(', ')}\n`);
     const adminUrl = engine.adminUrl();
     if (adminUrl) process.stdout.write(`distcache serve: admin on ${adminUrl}\n`);
-    await untilSignal();
+    await signalled;
     await engine.stop();
     return 0;
   },

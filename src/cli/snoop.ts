@@ -21,9 +21,11 @@ export const snoopCommand: Command = {
     const snoop = new SessionSnoop(parseSessionAddress(flags.listen), parseSessionAddress(flags.server), (line) =>
       process.stdout.write(`${line}\n`),
     );
+    // Listen for the signals before saying so: a supervisor may send SIGTERM as soon as it reads the line.
+    const signalled = untilSignal();
     await snoop.start();
     process.stdout.write(`distcache snoop: listening on ${snoop.address()}, server ${flags.server}\n`);
-    await untilSignal();
+    await signalled;
     await snoop.stop();
     return 0;
   },

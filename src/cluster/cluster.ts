@@ -160,9 +160,14 @@ export class Cluster {
     return this.#router.delete(keyspace, key);
   }
 
-  /** Asks every other member to drop the keyspace `name`; resolves once all that answered did. */
-  deleteKeyspace(name: string, timeoutMs: number): Promise<void> {
+  /** Asks every other member to drop the keyspace `name`; resolves the members that refused as they serve it. */
+  deleteKeyspace(name: string, timeoutMs: number): Promise<string[]> {
     return this.#router.deleteKeyspace(name, this.memberIds(), timeoutMs);
+  }
+
+  /** Empties a keyspace on every member (see {@link OwnerRouter.clearKeyspace}). */
+  clearKeyspace(keyspace: Keyspace, timeoutMs: number): Promise<void> {
+    return this.#router.clearKeyspace(keyspace, this.memberIds(), timeoutMs);
   }
 
   /** Remote reads in progress, for a graceful stop to wait on. */

@@ -28,8 +28,22 @@ export async function createHost(listenHost: string, port: number, clusterKey: s
     streamMuxers: [yamux({ enableKeepAlive: false })],
     connectionMonitor: { enabled: false },
     ...(clusterKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: swarmKey(clusterKey) }) }),
+  }).catch((error: unknown) => {
+    throw withListenCode(error);
   });
 }
+
+/**
+ * libp2p reports a listen failure as one message of several lines holding
+ * each address's error with its stack; the errno code (EADDRINUSE, EACCES,
+ * ...) in it becomes the error's `code`, which the caller reports.
+ */
+function withListenCode(error: unknown): unknown {
+  if (!(error instanceof Error) || (error as NodeJS.ErrnoException).code !== undefined) return error;
+  const code = /\blisten (E[A-Z]+)\b/.exec(error.message)?.[1];
+  return code === undefined ? error : Object.assign(new Error(`listen ${code}`, { cause: error }), { code });
+}
+
 /** The multiaddr of a `host:port` discovery address. */
 export function toMultiaddr(address: string): Multiaddr {
   const { host, port } = splitHostPort(address);

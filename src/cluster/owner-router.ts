@@ -150,15 +150,58 @@ export class OwnerRouter {
     return deleted;
   }
 
-  /** Asks every other member to drop the keyspace `name`; resolves once all that answered did. */
-  async deleteKeyspace(name: string, memberIds: readonly string[], timeoutMs: number): Promise<void> {
+  /**
+   * Asks every other member to drop the keyspace `name`; resolves, once all
+   * that answered did, the members that refused because they serve it
+   * (ERR_KEYSPACE_IN_USE: their session listener).
+   */
+  async deleteKeyspace(name: string, memberIds: readonly string[], timeoutMs: number): Promise<string[]> {
     this.#context.hot.dropKeyspace(name);
     const others = memberIds.filter((id) => id !== this.#context.selfId);
-    await Promise.allSettled(
+    const results = await Promise.allSettled(
       others.map((id) =>
         this.#context.client(id).request({ type: MessageType.DELETE_KEYSPACE, keyspace: name }, timeoutMs),
       ),
     );
+    return others.filter((_, index) => {
+      const result = results[index]!;
+      return result.status === 'rejected' && isDistCacheError(result.reason, ErrorCode.KEYSPACE_IN_USE);
+    });
+  }
+
+  /**
+   * Empties the keyspace `name` on every member: this node's entries, hot
+   * copies and remote reads in progress, and the same on each other member.
+   * Rejects with ERR_PEER_UNAVAILABLE naming the members that could not be
+   * reached (they keep their entries); the others are emptied all the same.
+   */
+  async clearKeyspace(keyspace: Keyspace, memberIds: readonly string[], timeoutMs: number): Promise<void> {
+    this.clearLocal(keyspace.name, keyspace);
+    const others = memberIds.filter((id) => id !== this.#context.selfId);
+    const results = await Promise.allSettled(
+      others.map((id) =>
+        this.#context.client(id).request({ type: MessageType.CLEAR_KEYSPACE, keyspace: keyspace.name }, timeoutMs),
+      ),
+    );
+    const missed = others.filter((_, index) => results[index]!.status === 'rejected');
+    if (missed.length > 0)
+      throw new DistCacheError(
+        ErrorCode.PEER_UNAVAILABLE,
+        `keyspace "${keyspace.name}" was emptied except on ${missed.join(', ')}, which did not confirm`,
+        { cause: (results.find((result) => result.status === 'rejected') as PromiseRejectedResult).reason },
+      );
+  }
+
+  /**
+   * Empties the keyspace on this node only: its entries, its hot copies, and
+   * remote reads that would keep one. It keeps the nodes it answered reads
+   * for: a holder that has not applied the flush yet (or never will, if it
+   * missed it) must still be invalidated by the next write of a key.
+   */
+  clearLocal(name: string, keyspace: Keyspace | undefined): void {
+    this.#context.hot.dropKeyspace(name);
+    this.#flights.supersedeAll();
+    keyspace?.clear();
   }
 
   /** Applies an invalidation another node sent, and passes it on to the nodes this one answered reads of `key`. */

@@ -17,7 +17,7 @@ import type { PeerTlsOptions } from './peer-server.js';
 import { PendingRequests } from './pending-requests.js';
 
 /** A request a client can send (the transport adds the request id). */
-export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 }>, 'requestId'>;
+export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: 10 | 11 | 12 | 13 | 14 | 15 }>, 'requestId'>;
 
 /**
  * An error the peer answered with (its data source failed, the keyspace is
@@ -32,6 +32,7 @@ const MESSAGE_NAMES: Record<PeerRequest['type'], string> = {
   12: 'DELETE',
   13: 'DELETE_KEYSPACE',
   14: 'INVALIDATE',
+  15: 'CLEAR_KEYSPACE',
 };
 
 /** Requests one connection may have waiting for an answer; past it requests fail at once. */

@@ -27,6 +27,7 @@ export const MessageType = {
   DELETE: 12,
   DELETE_KEYSPACE: 13,
   INVALIDATE: 14,
+  CLEAR_KEYSPACE: 15,
   VALUE: 20,
   OK: 21,
   ERROR: 22,
@@ -50,6 +51,7 @@ export type PeerMessage =
   | { type: typeof MessageType.DELETE; requestId: number; keyspace: string; key: string }
   | { type: typeof MessageType.DELETE_KEYSPACE; requestId: number; keyspace: string }
   | { type: typeof MessageType.INVALIDATE; requestId: number; keyspace: string; key: string }
+  | { type: typeof MessageType.CLEAR_KEYSPACE; requestId: number; keyspace: string }
   | { type: typeof MessageType.VALUE; requestId: number; found: boolean; expiresAt: number; value: Uint8Array }
   | { type: typeof MessageType.OK; requestId: number; flag: boolean }
   | { type: typeof MessageType.ERROR; requestId: number; code: string; message: string };
@@ -120,6 +122,7 @@ export function encodePeerMessageInto(
       writeRaw(frame, frame.writeUInt8(message.ifAbsent ? 1 : 0, at), message.value);
       break;
     case MessageType.DELETE_KEYSPACE:
+    case MessageType.CLEAR_KEYSPACE:
       writeString(frame, at, message.keyspace);
       break;
     case MessageType.VALUE:
@@ -167,6 +170,7 @@ function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): numb
     case MessageType.PUT:
       return stringBytes(message.keyspace) + stringBytes(message.key) + 8 + 1 + message.value.byteLength;
     case MessageType.DELETE_KEYSPACE:
+    case MessageType.CLEAR_KEYSPACE:
       return stringBytes(message.keyspace);
     case MessageType.VALUE:
       return 1 + 8 + message.value.byteLength;
@@ -290,6 +294,7 @@ function decodeFrame(frame: Buffer): PeerMessage {
       };
       break;
     case MessageType.DELETE_KEYSPACE:
+    case MessageType.CLEAR_KEYSPACE:
       message = { type, requestId, keyspace: reader.string() };
       break;
     case MessageType.VALUE:

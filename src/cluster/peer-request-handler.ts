@@ -64,6 +64,7 @@ export function createPeerRequestHandler(context: PeerRequestContext): PeerReque
       context.holders.dropKeyspace(name);
       if (context.keyspace(name) !== undefined) await context.dropLocal(name);
     },
+    clearKeyspace: (name) => context.router.clearLocal(name, context.keyspace(name)),
   };
 }
 

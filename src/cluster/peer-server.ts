@@ -27,6 +27,8 @@ export interface PeerRequestHandler {
   ): boolean | Promise<boolean>;
   delete(keyspace: string, key: string): boolean | Promise<boolean>;
   deleteKeyspace(keyspace: string): Promise<void>;
+  /** Drops every entry of a keyspace here (a flush another node broadcast). */
+  clearKeyspace(keyspace: string): void;
   /** Another node wrote `key`: drop copies of it here. */
   invalidate(keyspace: string, key: string): void | Promise<void>;
 }
@@ -203,6 +205,9 @@ export class PeerServer {
           const done = this.handler.invalidate(message.keyspace, message.key);
           return okReply(requestId, done instanceof Promise ? done.then(() => true) : true);
         }
+        case MessageType.CLEAR_KEYSPACE:
+          this.handler.clearKeyspace(message.keyspace);
+          return okReply(requestId, true);
         case MessageType.DELETE_KEYSPACE:
           return this.handler
             .deleteKeyspace(message.keyspace)

@@ -7,12 +7,18 @@ export const MAX_KEY_BYTES = 8192;
 /** A UTF-16 string of at most this many code units is at most MAX_KEY_BYTES in UTF-8: no need to count. */
 const SAFE_KEY_LENGTH = Math.floor(MAX_KEY_BYTES / 3);
 
-/** Throws ERR_INVALID_ARGUMENT unless `key` is a non-empty string of at most {@link MAX_KEY_BYTES}. */
+/**
+ * Throws ERR_INVALID_ARGUMENT unless `key` is a non-empty, well-formed string
+ * of at most {@link MAX_KEY_BYTES}. Well-formed: no lone surrogate, which
+ * UTF-8 (the peer wire, the admin API) cannot carry; it would arrive as
+ * U+FFFD, so distinct keys would meet on their owner.
+ */
 export function validateKey(key: unknown): asserts key is string {
   if (
     typeof key === 'string' &&
     key.length > 0 &&
-    (key.length <= SAFE_KEY_LENGTH || Buffer.byteLength(key) <= MAX_KEY_BYTES)
+    (key.length <= SAFE_KEY_LENGTH || Buffer.byteLength(key) <= MAX_KEY_BYTES) &&
+    key.isWellFormed()
   ) {
     return;
   }
@@ -21,7 +27,9 @@ export function validateKey(key: unknown): asserts key is string {
       ? `must be a string, got ${describeValue(key)}`
       : key.length === 0
         ? 'must not be empty'
-        : `must be at most ${MAX_KEY_BYTES} bytes in UTF-8, got ${Buffer.byteLength(key)}`;
+        : !key.isWellFormed()
+          ? `must be well-formed Unicode: ${describeValue(key)} holds a lone surrogate`
+          : `must be at most ${MAX_KEY_BYTES} bytes in UTF-8, got ${Buffer.byteLength(key)}`;
   throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `key ${why}`);
 }
 

@@ -1,6 +1,6 @@
 import { waitFor } from '../abort.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
-import { ByteBoundedLru } from '../lib/byte-bounded-lru.js';
+import { ByteBoundedLru, entryCost } from '../lib/byte-bounded-lru.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { Logger } from '../logger.js';
 import { toExpiresAt, toStoredBytes, validateKey } from './entry-input.js';
@@ -110,7 +110,11 @@ export class Keyspace {
     return read.stale ? { key, value, stale: true } : { key, value };
   }
 
-  /** Validates and encodes an entry without writing it; throws ERR_INVALID_ARGUMENT for a bad one. */
+  /**
+   * Validates and encodes an entry without writing it; throws
+   * ERR_INVALID_ARGUMENT for a bad one, an unknown field, or a value the
+   * keyspace could not hold (larger than its maxBytes with its key and overhead).
+   */
   preparePut(entry: PutEntry<unknown>): PreparedPut {
     if (typeof entry !== 'object' || entry === null) {
       throw new DistCacheError(
@@ -118,6 +122,7 @@ export class Keyspace {
         'put expects an entry object { key, value, ttl?, expiresAt? }',
       );
     }
+    checkEntryFields(entry);
     const { key, value, ttl, expiresAt } = entry;
     validateKey(key);
     if (ttl !== undefined && expiresAt !== undefined) {
@@ -130,6 +135,7 @@ export class Keyspace {
       );
     }
     const bytes = toStoredBytes(value, this.config.codec, this.config.name);
+    this.#requireRoom(key, bytes);
     const now = Date.now();
     const expiry = ttl !== undefined ? toExpiresAt(undefined, ttl, now, 'ttl') : this.#expiryFor(key, expiresAt, now);
     return { key, bytes, expiry };
@@ -139,22 +145,30 @@ export class Keyspace {
    * Writes an entry made by {@link preparePut}, replacing any stored value and
    * superseding a load in progress for the key; with `ifAbsent`, writes nothing
    * and returns false when a fresh value is stored. An entry already expired
-   * removes the key instead.
+   * removes the key instead. Throws ERR_INVALID_ARGUMENT, writing nothing, for
+   * a value larger than the keyspace (another node's definition may be larger).
    */
   commitPut({ key, bytes, expiry }: PreparedPut, ifAbsent = false): boolean {
+    this.#requireRoom(key, bytes);
     if (ifAbsent && this.holdsValue(key)) return false;
     this.#flights.supersede(key);
     if (expiry !== 0 && expiry <= Date.now()) {
       this.#store.delete(key);
       return true;
     }
-    if (!this.#store.set(key, bytes, expiry)) {
-      this.#logger.debug(
-        { keyspace: this.config.name, key, bytes: bytes.byteLength },
-        'value larger than the keyspace; not stored',
-      );
-    }
+    this.#store.set(key, bytes, expiry);
     return true;
+  }
+
+  /** Throws ERR_INVALID_ARGUMENT when an entry of this key and value could never fit in the keyspace. */
+  #requireRoom(key: string, bytes: Uint8Array): void {
+    const cost = entryCost(key, bytes);
+    if (cost <= this.config.maxBytes) return;
+    throw new DistCacheError(
+      ErrorCode.INVALID_ARGUMENT,
+      `put "${key}": the value of ${bytes.byteLength} bytes exceeds keyspace "${this.config.name}" ` +
+        `(maxBytes ${this.config.maxBytes}; the entry would cost ${cost} with its key and overhead)`,
+    );
   }
 
   /** Removes `key`; true when an entry was held. */
@@ -181,6 +195,12 @@ export class Keyspace {
       breakerState: loader?.breakerState ?? 'disabled',
       limiterQueued: loader?.limiterQueued ?? 0,
     };
+  }
+
+  /** Drops every entry; loads in progress finish for their callers without storing. The keyspace keeps serving. */
+  clear(): void {
+    this.#flights.supersedeAll();
+    this.#store.clear();
   }
 
   /** Loads in progress, for a graceful stop to wait on. */
@@ -259,5 +279,18 @@ export class Keyspace {
     this.#observer.breakerTransition(this.config.name, state);
     const level = state === 'open' ? 'warn' : 'info';
     this.#logger[level]({ keyspace: this.config.name, breaker: state }, `data source circuit breaker ${state}`);
+  }
+}
+
+const ENTRY_FIELDS: readonly string[] = ['key', 'value', 'ttl', 'expiresAt'];
+
+/** Refuses a put entry with a field put does not know (a typo such as `expiresIn` would otherwise be ignored). */
+function checkEntryFields(entry: object): void {
+  for (const field in entry) {
+    if (!ENTRY_FIELDS.includes(field))
+      throw new DistCacheError(
+        ErrorCode.INVALID_ARGUMENT,
+        `put: unknown entry field ${JSON.stringify(field)}; an entry is { key, value, ttl?, expiresAt? }`,
+      );
   }
 }

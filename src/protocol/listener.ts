@@ -1,21 +1,22 @@
-import { chmod, chown, rm } from 'node:fs/promises';
 import type net from 'node:net';
 import type { Logger } from '../logger.js';
-import { formatSessionAddress, parseSessionAddress, type SessionAddress } from './address.js';
+import { OutputGate } from '../net/output-gate.js';
+import { parseSessionAddress, type SessionAddress } from './address.js';
 import { ResponseBatch } from './response-batch.js';
-import { boundAddress, closeServer, listenOn, type ServerTls } from './server-socket.js';
+import { listenOn, type ListeningAddress, type ServerTls, type SocketPermissions } from './server-socket.js';
 import { SessionConnection } from './session-connection.js';
 import type { SessionOperations } from './session-operations.js';
-
-const NO_BOUND = { hold: () => false };
 
 /** Settings of the session listener, defaults applied. */
 export interface SessionListenerSettings {
   readonly listen: readonly string[];
   readonly tls: ServerTls | undefined;
   /** UNIX socket ownership and mode, like dc_server's -sockowner/-sockgroup/-sockperms. */
-  readonly socket: { owner?: number; group?: number; mode?: number } | undefined;
-  /** A connection idle this long (ms) is closed. */
+  readonly socket: SocketPermissions | undefined;
+  /**
+   * A connection idle this long (ms) is closed, and so is one whose unsent
+   * answers stay over the output bound this long (a client that does not read).
+   */
   readonly idleTimeout: number;
   readonly maxConnections: number;
 }
@@ -26,12 +27,13 @@ export interface SessionListenerSettings {
  * see {@link SessionConnection}). A corrupt or incompatible frame closes that
  * connection only; an idle connection is closed after `idleTimeout`. A
  * request the cache cannot serve (no node reachable) is answered
- * DISCONNECTED, as dc_client answers while its server is down.
+ * DISCONNECTED, as dc_client answers while its server is down. A client that
+ * does not read its answers is read no further once they exceed the output
+ * bound (see {@link OutputGate}), and closed if it does not catch up.
  */
 export class SessionListener {
-  readonly #servers: net.Server[] = [];
+  readonly #listening: ListeningAddress[] = [];
   readonly #sockets = new Set<net.Socket>();
-  readonly #unixPaths: string[] = [];
   readonly #batch = new ResponseBatch();
 
   constructor(
@@ -53,38 +55,28 @@ export class SessionListener {
 
   /** The addresses listened on. */
   addresses(): string[] {
-    return this.#servers.map(boundAddress);
+    return this.#listening.map((listening) => listening.address);
   }
 
-  /** Closes the servers and every connection. */
+  /** Closes the servers and every connection; removes the UNIX sockets this listener created. */
   async stop(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
-    await Promise.all(this.#servers.map(closeServer));
-    this.#servers.length = 0;
-    await Promise.all(this.#unixPaths.map((path) => rm(path, { force: true })));
+    await Promise.all(this.#listening.map((listening) => listening.close()));
+    this.#listening.length = 0;
   }
 
   async #listen(address: SessionAddress): Promise<void> {
-    const server = await listenOn(address, (socket) => this.#serve(socket), {
+    const listening = await listenOn(address, (socket) => this.#serve(socket), {
       tls: this.settings.tls,
       maxConnections: this.settings.maxConnections,
+      permissions: this.settings.socket,
     });
-    server.on('error', (error) => this.logger.error({ err: error.message }, 'session listener error'));
-    this.#servers.push(server);
-    if (address.kind === 'unix') {
-      this.#unixPaths.push(address.path);
-      await this.#applySocketPermissions(address.path);
-    }
+    listening.server.on('error', (error) => this.logger.error({ err: error.message }, 'session listener error'));
+    this.#listening.push(listening);
     this.logger.info(
-      { address: formatSessionAddress(address), tls: this.settings.tls !== undefined },
+      { address: listening.address, tls: this.settings.tls !== undefined },
       'distcache session listener started',
     );
-  }
-
-  async #applySocketPermissions(path: string): Promise<void> {
-    const { owner, group, mode } = this.settings.socket ?? {};
-    if (owner !== undefined || group !== undefined) await chown(path, owner ?? -1, group ?? -1);
-    if (mode !== undefined) await chmod(path, mode);
   }
 
   #serve(socket: net.Socket): void {
@@ -93,6 +85,7 @@ export class SessionListener {
     socket.setTimeout(this.settings.idleTimeout, () => socket.destroy());
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    new SessionConnection(socket, this.operations, this.logger, this.#batch, NO_BOUND);
+    const output = new OutputGate(socket, this.settings.idleTimeout, () => connection.resume());
+    const connection = new SessionConnection(socket, this.operations, this.logger, this.#batch, output);
   }
 }

@@ -7,7 +7,7 @@ import type { SessionOperations } from './session-operations.js';
 const DISCONNECTED = Uint8Array.of(Status.DISCONNECTED);
 const NO_REQUESTS: DcMessage[] = [];
 
-/** Whether a connection must stop answering until its unsent output drains. */
+/** Whether a connection must stop answering until its unsent output drains (the listener's OutputGate). */
 export interface OutputBound {
   hold(): boolean;
 }
@@ -19,8 +19,10 @@ export interface OutputBound {
  * with no promise, and the answers to one chunk of requests go out in one
  * write. A request that has to wait (another node, a load) holds back every
  * request after it, and the connection is read no further until it is
- * answered: at most one chunk of requests waits. Requests wait too while the
- * output bound holds; call {@link resume} when it no longer does.
+ * answered: at most one chunk of requests waits. Requests wait too, and the
+ * connection is read no further, while its unsent answers exceed the output
+ * bound; call {@link resume} once they drained. (A batch is written once it
+ * reaches 16 KiB, so the bound is overshot by less than that and one answer.)
  */
 export class SessionConnection {
   readonly #socket: net.Socket;
@@ -106,7 +108,8 @@ export class SessionConnection {
       this.#requests = NO_REQUESTS;
       this.#next = 0;
     }
-    if (this.#waiting || this.#requests.length > 0) socket.pause();
+    // Read on only when every request read is answered and the client reads its answers.
+    if (this.#waiting || this.#requests.length > 0 || this.#output.hold()) socket.pause();
     else if (socket.isPaused()) socket.resume();
   }
 

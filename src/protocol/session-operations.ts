@@ -1,3 +1,4 @@
+import { ErrorCode, isDistCacheError } from '../errors.js';
 import { MAX_ID_BYTES, Operation, Status, parseAddRequest, type DcMessage } from './codec.js';
 
 /**
@@ -7,7 +8,10 @@ import { MAX_ID_BYTES, Operation, Status, parseAddRequest, type DcMessage } from
  */
 export interface SessionStore {
   get(key: string): Uint8Array | undefined | Promise<Uint8Array | undefined>;
-  /** Stores the session unless the id is taken; false when it is. */
+  /**
+   * Stores the session unless the id is taken; false when it is. Fails with
+   * ERR_INVALID_ARGUMENT for a session larger than the keyspace.
+   */
   put(key: string, value: Uint8Array, expiresAt: number): boolean | Promise<boolean>;
   delete(key: string): boolean | Promise<boolean>;
 }
@@ -70,10 +74,25 @@ export class SessionOperations {
   #add(data: Uint8Array): Uint8Array | Promise<Uint8Array> {
     const add = parseAddRequest(data);
     if (!add.ok) return STATUS_DATA[add.status]!;
-    return then(this.store.put(keyOf(add.id)!, add.session, Date.now() + add.timeoutMs), (stored) =>
-      stored ? OK : STATUS_DATA[Status.MATCHING_SESSION]!,
-    );
+    let stored: boolean | Promise<boolean>;
+    try {
+      stored = this.store.put(keyOf(add.id)!, add.session, Date.now() + add.timeoutMs);
+    } catch (error) {
+      return tooLarge(error);
+    }
+    if (stored instanceof Promise) return stored.then(addStatus, tooLarge);
+    return addStatus(stored);
   }
+}
+
+function addStatus(stored: boolean): Uint8Array {
+  return stored ? OK : STATUS_DATA[Status.MATCHING_SESSION]!;
+}
+
+/** DATA_RANGE for a session the keyspace could never hold, as dc_server answers one over its limit; else the failure. */
+function tooLarge(error: unknown): Uint8Array {
+  if (isDistCacheError(error, ErrorCode.INVALID_ARGUMENT)) return STATUS_DATA[Status.DATA_RANGE]!;
+  throw error;
 }
 
 /** `map(value)`, at once when `value` is at hand, else once it settles. */

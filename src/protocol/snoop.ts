@@ -1,7 +1,8 @@
 import net from 'node:net';
+import { OutputGate, STALLED_OUTPUT_TIMEOUT_MS } from '../net/output-gate.js';
 import { connectOptions, type SessionAddress } from './address.js';
 import { DcMessageDecoder, Operation, parseAddRequest, type AddRequest, type DcMessage } from './codec.js';
-import { boundAddress, closeServer, listenOn } from './server-socket.js';
+import { listenOn, type ListeningAddress } from './server-socket.js';
 
 const OPERATION_NAMES = Object.fromEntries(Object.entries(Operation).map(([name, code]) => [code, name])) as Record<
   number,
@@ -42,10 +43,12 @@ export function describeMessage(message: DcMessage): string {
 /**
  * A transparent proxy like dc_snoop: each client connection gets its own
  * connection to the server, bytes pass through unchanged both ways, and every
- * frame is decoded and reported to `print`.
+ * frame is decoded and reported to `print`. A side that does not read holds
+ * back the other (it is read no further while the bytes for it exceed the
+ * output bound), and the pair is closed when that lasts `stalledOutputTimeout` ms.
  */
 export class SessionSnoop {
-  #server: net.Server | undefined;
+  #listening: ListeningAddress | undefined;
   readonly #sockets = new Set<net.Socket>();
   #connections = 0;
 
@@ -53,19 +56,20 @@ export class SessionSnoop {
     private readonly listen: SessionAddress,
     private readonly upstream: SessionAddress,
     private readonly print: (line: string) => void,
+    private readonly stalledOutputTimeout = STALLED_OUTPUT_TIMEOUT_MS,
   ) {}
 
   async start(): Promise<void> {
-    this.#server = await listenOn(this.listen, (client) => this.#accept(client));
+    this.#listening = await listenOn(this.listen, (client) => this.#accept(client));
   }
 
   address(): string {
-    return boundAddress(this.#server!);
+    return this.#listening!.address;
   }
 
   async stop(): Promise<void> {
     for (const socket of this.#sockets) socket.destroy();
-    if (this.#server) await closeServer(this.#server);
+    await this.#listening?.close();
   }
 
   #accept(client: net.Socket): void {
@@ -88,9 +92,11 @@ export class SessionSnoop {
   /** Forwards bytes from one socket to the other, printing each decoded message. */
   #relay(from: net.Socket, to: net.Socket, prefix: string): void {
     const decoder = new DcMessageDecoder();
+    const output = new OutputGate(to, this.stalledOutputTimeout, () => from.resume());
     let broken = false;
     from.on('data', (chunk: Buffer) => {
       to.write(chunk);
+      if (output.hold()) from.pause();
       if (broken) return;
       try {
         for (const message of decoder.push(chunk)) this.print(`${prefix} ${describeMessage(message)}`);

@@ -51,6 +51,7 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
   }),
   fc.record({ type: fc.constant(MessageType.DELETE), requestId: u32, keyspace: text, key: text }),
   fc.record({ type: fc.constant(MessageType.DELETE_KEYSPACE), requestId: u32, keyspace: text }),
+  fc.record({ type: fc.constant(MessageType.CLEAR_KEYSPACE), requestId: u32, keyspace: text }),
   fc.record({ type: fc.constant(MessageType.INVALIDATE), requestId: u32, keyspace: text, key: text }),
   fc.record({
     type: fc.constant(MessageType.VALUE),
@@ -132,6 +133,7 @@ describe('fuzz: a live peer server', () => {
       put: () => true,
       delete: () => false,
       deleteKeyspace: async () => undefined,
+      clearKeyspace: () => undefined,
       invalidate: () => undefined,
     };
     const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);

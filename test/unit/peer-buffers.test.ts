@@ -139,6 +139,7 @@ describe('PeerServer.close', () => {
       put: () => true,
       delete: () => false,
       deleteKeyspace: async () => undefined,
+      clearKeyspace: () => undefined,
       invalidate: () => undefined,
     };
     const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);
