@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { StandaloneDiscovery } from '../discovery/standalone.js';
 import type { Hasher } from './cluster/hasher.js';
+import { checkPeerSecurity } from './cluster/peer-channel.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { ClusterConfig } from './cluster/settings.js';
 import { DEFAULT_TIMING } from './cluster/swim/timing.js';
@@ -280,6 +281,7 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
     resolveKeyspaceConfig(options, keyspaceDefaults, `keyspaces[${index}]`),
   );
   const sessionCache = parsed.sessionCache && resolveSessionCache(parsed.sessionCache, keyspaces, keyspaceDefaults);
+  checkPeerSecurity(parsed.clusterKey, parsed.tls);
   const seen = new Set<string>();
   for (const { name } of keyspaces) {
     if (seen.has(name)) {

@@ -141,9 +141,12 @@ export interface EngineOptions {
   joinRetryInterval?: number;
   /** Join attempts during `start()`. Default 10. */
   maxJoinAttempts?: number;
-  /** Pre-shared key of the cluster: libp2p private network on the discovery port and a key proof on the peer port. Default none. */
+  /**
+   * Pre-shared key of the cluster, the same on every node: a libp2p private network on the discovery port, and TLS 1.3
+   * keyed by it on the peer port (unless `tls` with `ca` secures that port). Default none.
+   */
   clusterKey?: string;
-  /** TLS for the peer port; with `ca`, mutual TLS (peers need a certificate signed by it). Default none. */
+  /** TLS for the peer port; with `ca`, mutual TLS (peers need a certificate signed by it); next to `clusterKey`, `ca` is required. Default none. */
   tls?: PeerTlsOptions;
   /** Placement hash; every node must use the same. Default xxhash64. */
   hasher?: Hasher;

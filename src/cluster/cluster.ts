@@ -13,7 +13,7 @@ import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
 import { Membership, type Member, type MembershipChange } from './membership.js';
 import { OwnerRouter } from './owner-router.js';
-import { ClusterKeyProof } from './peer-auth.js';
+import { peerSecurity, type PeerSecurity } from './peer-channel.js';
 import { PeerClient } from './peer-client.js';
 import { selfAddress, selfPeerInfo, type PeerInfo } from './peer-info.js';
 import { createPeerRequestHandler } from './peer-request-handler.js';
@@ -60,7 +60,7 @@ export class Cluster {
   readonly #placement: Placement;
   readonly #server: PeerServer;
   readonly #clients = new Map<string, PeerClient>();
-  readonly #proof: ClusterKeyProof;
+  readonly #security: PeerSecurity;
   readonly #hot = new HotCache();
   readonly #holders = new CopyHolders();
   /** Member ids by the host their peer connections come from, to name the nodes that read from this one. */
@@ -82,7 +82,7 @@ export class Cluster {
     this.#placement = placement;
     const { id, host } = selfAddress(config);
     this.#selfId = id;
-    this.#proof = new ClusterKeyProof(config.clusterKey);
+    this.#security = peerSecurity(config.clusterKey, config.tls);
     this.#membership = new Membership(
       {
         id: this.#selfId,
@@ -112,7 +112,7 @@ export class Cluster {
       holders: this.#holders,
       membersAt: (host) => this.#membersByHost.get(host) ?? [],
     });
-    this.#server = new PeerServer(handler, this.#proof, logger, config.tls);
+    this.#server = new PeerServer(handler, this.#security, logger, { selfId: this.#selfId });
     this.#admission = new Admission({
       handshake: (id) => this.#client(id).verify(),
       isPresent: (id) => this.#membership.aliveOrSuspectIds().includes(id),
@@ -337,13 +337,10 @@ export class Cluster {
   #client(id: string): PeerClient {
     let client = this.#clients.get(id);
     if (client === undefined) {
-      client = new PeerClient(
-        id,
-        this.#proof,
-        this.#options.config.tls,
-        this.#options.telemetry,
-        this.#sourceAddress(),
-      );
+      client = new PeerClient(id, this.#security, {
+        telemetry: this.#options.telemetry,
+        localAddress: this.#sourceAddress(),
+      });
       this.#clients.set(id, client);
     }
     return client;

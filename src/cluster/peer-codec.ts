@@ -8,20 +8,22 @@ import { ValueSlab } from './value-slab.js';
  *   u32 length | u8 type | u32 requestId | payload (length - 5 bytes)
  *
  * big-endian, `length` counting everything after itself. Strings are UTF-8
- * behind a u16 length; a value is the rest of the frame.
+ * behind a u16 length; a value is the rest of the frame. Which messages a
+ * connection may carry depends on the version its handshake chose
+ * (peer-handshake.ts).
  */
-export const PEER_PROTOCOL_VERSION = 1;
 
 /** Largest frame accepted: a 16 MiB value plus its header. Larger values are not sent between nodes. */
 export const MAX_PEER_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 
-/** Bytes of a handshake nonce and proof. */
-export const NONCE_BYTES = 32;
-
+/**
+ * Message types. 1-3 belonged to the HMAC handshake that came before TLS
+ * and version ranges, and are never used again: a node that still sends
+ * them is refused as an unknown message type.
+ */
 export const MessageType = {
-  HELLO: 1,
-  HELLO_REPLY: 2,
-  AUTH: 3,
+  HELLO: 4,
+  WELCOME: 5,
   GET: 10,
   PUT: 11,
   DELETE: 12,
@@ -31,6 +33,7 @@ export const MessageType = {
   VALUE: 20,
   OK: 21,
   ERROR: 22,
+  GOING_AWAY: 23,
   GET_MANY: 30,
   VALUES: 31,
 } as const;
@@ -50,9 +53,8 @@ const ENTRY_TAG = { not_found: 0, found: 1, error: 2, skipped: 3 } as const;
 
 /** Every message the peer transport carries. */
 export type PeerMessage =
-  | { type: typeof MessageType.HELLO; requestId: number; version: number; nonce: Uint8Array }
-  | { type: typeof MessageType.HELLO_REPLY; requestId: number; version: number; nonce: Uint8Array; proof: Uint8Array }
-  | { type: typeof MessageType.AUTH; requestId: number; proof: Uint8Array }
+  | { type: typeof MessageType.HELLO; requestId: number; minVersion: number; maxVersion: number; target: string }
+  | { type: typeof MessageType.WELCOME; requestId: number; version: number }
   | { type: typeof MessageType.GET; requestId: number; keyspace: string; key: string }
   | {
       type: typeof MessageType.PUT;
@@ -71,7 +73,8 @@ export type PeerMessage =
   | { type: typeof MessageType.CLEAR_KEYSPACE; requestId: number; keyspace: string }
   | { type: typeof MessageType.VALUE; requestId: number; found: boolean; expiresAt: number; value: Uint8Array }
   | { type: typeof MessageType.OK; requestId: number; flag: boolean }
-  | { type: typeof MessageType.ERROR; requestId: number; code: string; message: string };
+  | { type: typeof MessageType.ERROR; requestId: number; code: string; message: string }
+  | { type: typeof MessageType.GOING_AWAY; requestId: number };
 
 const HEADER_BYTES = 9;
 const decoder = new TextDecoder('utf-8', { fatal: true });
@@ -118,15 +121,11 @@ export function encodePeerMessageInto(
   let at = start + HEADER_BYTES;
   switch (message.type) {
     case MessageType.HELLO:
-      at = frame.writeUInt16BE(message.version, at);
-      writeRaw(frame, at, message.nonce);
+      at = frame.writeUInt16BE(message.minVersion, at);
+      writeString(frame, frame.writeUInt16BE(message.maxVersion, at), message.target);
       break;
-    case MessageType.HELLO_REPLY:
-      at = frame.writeUInt16BE(message.version, at);
-      writeRaw(frame, writeRaw(frame, at, message.nonce), message.proof);
-      break;
-    case MessageType.AUTH:
-      writeRaw(frame, at, message.proof);
+    case MessageType.WELCOME:
+      frame.writeUInt16BE(message.version, at);
       break;
     case MessageType.GET:
     case MessageType.DELETE:
@@ -159,6 +158,8 @@ export function encodePeerMessageInto(
       break;
     case MessageType.ERROR:
       writeString(frame, writeString(frame, at, errorCode(message)), errorText(message));
+      break;
+    case MessageType.GOING_AWAY:
       break;
   }
 }
@@ -213,11 +214,9 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): number {
   switch (message.type) {
     case MessageType.HELLO:
-      return 2 + message.nonce.byteLength;
-    case MessageType.HELLO_REPLY:
-      return 2 + message.nonce.byteLength + message.proof.byteLength;
-    case MessageType.AUTH:
-      return message.proof.byteLength;
+      return 2 + 2 + stringBytes(message.target);
+    case MessageType.WELCOME:
+      return 2;
     case MessageType.GET:
     case MessageType.DELETE:
     case MessageType.INVALIDATE:
@@ -247,6 +246,8 @@ function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): numb
       return 1;
     case MessageType.ERROR:
       return stringBytes(errorCode(message)) + stringBytes(errorText(message));
+    case MessageType.GOING_AWAY:
+      return 0;
   }
 }
 
@@ -332,19 +333,10 @@ function decodeFrame(frame: Buffer): PeerMessage {
   let message: PeerMessage;
   switch (type) {
     case MessageType.HELLO:
-      message = { type, requestId, version: reader.u16(), nonce: reader.bytes(NONCE_BYTES) };
+      message = { type, requestId, minVersion: reader.u16(), maxVersion: reader.u16(), target: reader.string() };
       break;
-    case MessageType.HELLO_REPLY:
-      message = {
-        type,
-        requestId,
-        version: reader.u16(),
-        nonce: reader.bytes(NONCE_BYTES),
-        proof: reader.bytes(NONCE_BYTES),
-      };
-      break;
-    case MessageType.AUTH:
-      message = { type, requestId, proof: reader.bytes(NONCE_BYTES) };
+    case MessageType.WELCOME:
+      message = { type, requestId, version: reader.u16() };
       break;
     case MessageType.GET:
     case MessageType.DELETE:
@@ -387,6 +379,9 @@ function decodeFrame(frame: Buffer): PeerMessage {
       break;
     case MessageType.ERROR:
       message = { type, requestId, code: reader.string(), message: reader.string() };
+      break;
+    case MessageType.GOING_AWAY:
+      message = { type, requestId };
       break;
     default:
       throw protocolError(`unknown message type ${type}`);

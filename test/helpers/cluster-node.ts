@@ -5,6 +5,7 @@
  * (test/helpers/cluster.ts). Config: DISTCACHE_TEST_NODE.
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
 import pg from 'pg';
 import { measureInFlight } from '../../bench/harness.js';
 import { DnsDiscovery, type DnsDiscoveryOptions } from '../../discovery/dns.js';
@@ -42,6 +43,13 @@ export interface NodeConfig {
   admin?: boolean;
   /** Adds a keyspace `users` (JSON values, fetch and fetchMany) over a {@link CountedUsers} table in this Postgres. */
   database?: { url: string; table: string };
+  /**
+   * The port the peer server really listens on, while the node's id stays
+   * `ip:3320`: a test puts a relay on `ip:3320` to see the bytes between nodes.
+   */
+  peerListenPort?: number;
+  /** DISTCACHE_TEST_PEER_PROTOCOL for this node: the peer protocol versions it speaks, e.g. `1..1`. */
+  peerProtocol?: string;
   /** An HTTPS server on `ip:port` (started by the `startHttps` command), answering its ip, wired to the engine by distcache/tls. */
   https?: { port: number; key: string; cert: string; rotationInterval?: number; deadline?: number };
 }
@@ -57,12 +65,31 @@ export type Command =
   | { cmd: 'owned'; keys: string[]; by: string }
   | { cmd: 'bench'; keys: string[]; durationMs: number; inFlight: number }
   | { cmd: 'events' }
+  | { cmd: 'stats' }
+  | { cmd: 'memory' }
+  | { cmd: 'logs' }
   | { cmd: 'startHttps' }
   | { cmd: 'tlsStats' }
   | { cmd: 'stop' };
 
 const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
-const quiet: Logger = { debug() {}, info() {}, warn() {}, error: (fields, message) => console.error(message, fields) };
+if (config.peerProtocol !== undefined) process.env.DISTCACHE_TEST_PEER_PROTOCOL = config.peerProtocol;
+if (config.peerListenPort !== undefined) listenElsewhere({ host: config.ip, port: 3320 }, config.peerListenPort);
+
+/** The last log lines, for tests that check what an operator would read. */
+const logs: { level: string; message: string; fields: object }[] = [];
+const keep =
+  (level: string) =>
+  (fields: object, message?: string): void => {
+    logs.push({ level, message: message ?? '', fields });
+    if (logs.length > 1_000) logs.shift();
+  };
+const quiet: Logger = {
+  debug: keep('debug'),
+  info: keep('info'),
+  warn: keep('warn'),
+  error: (fields, message) => (keep('error')(fields, message), console.error(message, fields)),
+};
 let calls = 0;
 const text = new TextDecoder();
 const database = config.database && new pg.Pool({ connectionString: config.database.url, max: 4 });
@@ -118,6 +145,16 @@ const engine = new Engine({
     ...(config.https && !config.sessionListen ? [{ name: 'ssl-sessions', maxBytes: 8 << 20, replicaReads: true }] : []),
   ],
 });
+
+/** Makes a listen on `address` use `port` instead: the node keeps its id, a relay takes the address. */
+function listenElsewhere(address: { host: string; port: number }, port: number): void {
+  const listen = net.Server.prototype.listen as (this: net.Server, ...args: unknown[]) => net.Server;
+  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+    const target = args[0] as net.ListenOptions | undefined;
+    if (target?.host === address.host && target.port === address.port) args[0] = { ...target, port };
+    return listen.apply(this, args);
+  } as typeof net.Server.prototype.listen;
+}
 
 function discoveryOf({ discovery, peers }: NodeConfig): DiscoveryProvider {
   if (discovery && 'dns' in discovery) return new DnsDiscovery(discovery.dns);
@@ -207,6 +244,12 @@ async function run(command: Command): Promise<unknown> {
       return measureInFlight((key) => engine.get('ks', key), command.keys, command.durationMs, command.inFlight);
     case 'events':
       return events;
+    case 'stats':
+      return engine.stats('ks');
+    case 'memory':
+      return process.memoryUsage();
+    case 'logs':
+      return logs;
     case 'startHttps':
       await startHttps(config.https!);
       return true;
