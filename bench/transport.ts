@@ -40,6 +40,7 @@ async function tcpVariant() {
       deleteKeyspace: async () => {},
       clearKeyspace() {},
       invalidate() {},
+      getMany: async () => [],
     },
     { kind: 'none' },
     silent,

@@ -129,15 +129,21 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
-  /** Reads several keys; the results are in the order of `keys`. Rejects with the first error. */
+  /**
+   * Reads several keys; the results are in the order of `keys`. Rejects with
+   * the first error. Cold keys load together: through the data source's
+   * `fetchMany` in batches of `maxBatch`, and in a cluster with one request
+   * to each owner, which loads its misses as one batch.
+   */
   async getMany<V = Uint8Array>(
     keyspaceName: string,
     keys: readonly string[],
     options?: CallOptions,
   ): Promise<(GetResult<V> | undefined)[]> {
     checkCallOptions(options);
-    this.#keyspaceNamed(keyspaceName);
+    const keyspace = this.#keyspaceNamed(keyspaceName);
     requireArray(keys, 'keys');
+    this.#cluster?.prefetch(keyspace, keys);
     return Promise.all(keys.map((key) => this.get<V>(keyspaceName, key, options)));
   }
 

@@ -150,6 +150,11 @@ export class Cluster {
     return this.#router.get(keyspace, key, signal);
   }
 
+  /** Starts a getMany's reads of keys other nodes own: one request per owner (see {@link OwnerRouter.prefetch}). */
+  prefetch(keyspace: Keyspace, keys: readonly string[]): void {
+    this.#router.prefetch(keyspace, keys);
+  }
+
   /** Writes a prepared entry to the key's owner and replicas (see {@link OwnerRouter.put}). */
   put(keyspace: Keyspace, entry: PreparedPut, ifAbsent: boolean): Promise<boolean> {
     return this.#router.put(keyspace, entry, ifAbsent);

@@ -21,7 +21,8 @@ type RequestType =
   | typeof MessageType.DELETE
   | typeof MessageType.DELETE_KEYSPACE
   | typeof MessageType.INVALIDATE
-  | typeof MessageType.CLEAR_KEYSPACE;
+  | typeof MessageType.CLEAR_KEYSPACE
+  | typeof MessageType.GET_MANY;
 
 /** A request a client can send (the transport adds the request id). */
 export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: RequestType }>, 'requestId'>;
@@ -40,6 +41,7 @@ const MESSAGE_NAMES: Record<RequestType, string> = {
   [MessageType.DELETE_KEYSPACE]: 'DELETE_KEYSPACE',
   [MessageType.INVALIDATE]: 'INVALIDATE',
   [MessageType.CLEAR_KEYSPACE]: 'CLEAR_KEYSPACE',
+  [MessageType.GET_MANY]: 'GET_MANY',
 };
 
 /** Requests one connection may have waiting for an answer; past it requests fail at once. */

@@ -34,7 +34,22 @@ export const MessageType = {
   OK: 21,
   ERROR: 22,
   GOING_AWAY: 23,
+  GET_MANY: 30,
+  VALUES: 31,
 } as const;
+
+/** Most keys one GET_MANY carries; a longer read is split over several. */
+export const MAX_KEYS_PER_GET_MANY = 1_024;
+
+/** One key's answer in a VALUES reply, in the order of the GET_MANY's keys. */
+export type PeerReadEntry =
+  | { readonly status: 'found'; readonly expiresAt: number; readonly value: Uint8Array }
+  | { readonly status: 'not_found'; readonly expiresAt: number }
+  | { readonly status: 'error'; readonly code: string; readonly message: string }
+  /** Left out to keep the reply within a frame: ask for the key alone. */
+  | { readonly status: 'skipped' };
+
+const ENTRY_TAG = { not_found: 0, found: 1, error: 2, skipped: 3 } as const;
 
 /** Every message the peer transport carries. */
 export type PeerMessage =
@@ -53,6 +68,8 @@ export type PeerMessage =
   | { type: typeof MessageType.DELETE; requestId: number; keyspace: string; key: string }
   | { type: typeof MessageType.DELETE_KEYSPACE; requestId: number; keyspace: string }
   | { type: typeof MessageType.INVALIDATE; requestId: number; keyspace: string; key: string }
+  | { type: typeof MessageType.GET_MANY; requestId: number; keyspace: string; keys: string[] }
+  | { type: typeof MessageType.VALUES; requestId: number; entries: PeerReadEntry[] }
   | { type: typeof MessageType.CLEAR_KEYSPACE; requestId: number; keyspace: string }
   | { type: typeof MessageType.VALUE; requestId: number; found: boolean; expiresAt: number; value: Uint8Array }
   | { type: typeof MessageType.OK; requestId: number; flag: boolean }
@@ -124,6 +141,14 @@ export function encodePeerMessageInto(
     case MessageType.CLEAR_KEYSPACE:
       writeString(frame, at, message.keyspace);
       break;
+    case MessageType.GET_MANY:
+      at = frame.writeUInt16BE(message.keys.length, writeString(frame, at, message.keyspace));
+      for (const key of message.keys) at = writeString(frame, at, key);
+      break;
+    case MessageType.VALUES:
+      at = frame.writeUInt16BE(message.entries.length, at);
+      for (const entry of message.entries) at = writeEntry(frame, at, entry);
+      break;
     case MessageType.VALUE:
       at = frame.writeUInt8(message.found ? 1 : 0, at);
       writeRaw(frame, frame.writeDoubleBE(message.expiresAt, at), message.value);
@@ -144,6 +169,36 @@ function writeString(frame: Buffer, at: number, value: string): number {
   const length = frame.write(value, at + 2, 'utf8');
   frame.writeUInt16BE(length, at);
   return at + 2 + length;
+}
+
+/** Writes one VALUES entry at `at`; returns the offset after it. */
+function writeEntry(frame: Buffer, at: number, entry: PeerReadEntry): number {
+  at = frame.writeUInt8(ENTRY_TAG[entry.status], at);
+  switch (entry.status) {
+    case 'found':
+      at = frame.writeUInt32BE(entry.value.byteLength, frame.writeDoubleBE(entry.expiresAt, at));
+      return writeRaw(frame, at, entry.value);
+    case 'not_found':
+      return frame.writeDoubleBE(entry.expiresAt, at);
+    case 'error':
+      return writeString(frame, writeString(frame, at, errorCode(entry)), errorText(entry));
+    case 'skipped':
+      return at;
+  }
+}
+
+/** Bytes of one VALUES entry. */
+export function peerReadEntryBytes(entry: PeerReadEntry): number {
+  switch (entry.status) {
+    case 'found':
+      return 1 + 8 + 4 + entry.value.byteLength;
+    case 'not_found':
+      return 1 + 8;
+    case 'error':
+      return 1 + stringBytes(errorCode(entry)) + stringBytes(errorText(entry));
+    case 'skipped':
+      return 1;
+  }
 }
 
 /** Copies bytes in at `at`; returns the offset after them. */
@@ -171,6 +226,20 @@ function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): numb
     case MessageType.DELETE_KEYSPACE:
     case MessageType.CLEAR_KEYSPACE:
       return stringBytes(message.keyspace);
+    case MessageType.GET_MANY:
+      if (message.keys.length > MAX_KEYS_PER_GET_MANY)
+        throw new DistCacheError(
+          ErrorCode.INVALID_ARGUMENT,
+          `peer protocol: a GET_MANY carries at most ${MAX_KEYS_PER_GET_MANY} keys, got ${message.keys.length}`,
+        );
+      return message.keys.reduce((sum, key) => sum + stringBytes(key), stringBytes(message.keyspace) + 2);
+    case MessageType.VALUES:
+      if (message.entries.length > MAX_KEYS_PER_GET_MANY)
+        throw new DistCacheError(
+          ErrorCode.INVALID_ARGUMENT,
+          `peer protocol: a VALUES reply carries at most ${MAX_KEYS_PER_GET_MANY} entries, got ${message.entries.length}`,
+        );
+      return message.entries.reduce((sum, entry) => sum + peerReadEntryBytes(entry), 2);
     case MessageType.VALUE:
       return 1 + 8 + message.value.byteLength;
     case MessageType.OK:
@@ -289,6 +358,19 @@ function decodeFrame(frame: Buffer): PeerMessage {
     case MessageType.CLEAR_KEYSPACE:
       message = { type, requestId, keyspace: reader.string() };
       break;
+    case MessageType.GET_MANY: {
+      const keyspace = reader.string();
+      const keys: string[] = [];
+      for (let count = reader.count(); keys.length < count;) keys.push(reader.string());
+      message = { type, requestId, keyspace, keys };
+      break;
+    }
+    case MessageType.VALUES: {
+      const entries: PeerReadEntry[] = [];
+      for (let count = reader.count(); entries.length < count;) entries.push(readEntry(reader));
+      message = { type, requestId, entries };
+      break;
+    }
     case MessageType.VALUE:
       message = { type, requestId, found: reader.flag(), expiresAt: reader.f64(), value: reader.restInSlab() };
       break;
@@ -306,6 +388,24 @@ function decodeFrame(frame: Buffer): PeerMessage {
   }
   reader.end();
   return message;
+}
+
+function readEntry(reader: FrameReader): PeerReadEntry {
+  const tag = reader.u8();
+  switch (tag) {
+    case ENTRY_TAG.found: {
+      const expiresAt = reader.f64();
+      return { status: 'found', expiresAt, value: reader.bytesInSlab(reader.u32()) };
+    }
+    case ENTRY_TAG.not_found:
+      return { status: 'not_found', expiresAt: reader.f64() };
+    case ENTRY_TAG.error:
+      return { status: 'error', code: reader.string(), message: reader.string() };
+    case ENTRY_TAG.skipped:
+      return { status: 'skipped' };
+    default:
+      throw protocolError(`unknown VALUES entry tag ${tag}`);
+  }
 }
 
 function protocolError(message: string): DistCacheError {
@@ -364,6 +464,21 @@ class FrameReader {
 
   rest(): Uint8Array {
     return this.bytes(this.#frame.byteLength - this.#offset);
+  }
+
+  /** A u16 count of the items that follow, at most {@link MAX_KEYS_PER_GET_MANY}. */
+  count(): number {
+    const count = this.u16();
+    if (count > MAX_KEYS_PER_GET_MANY)
+      throw protocolError(`${count} items exceed the ${MAX_KEYS_PER_GET_MANY} allowed`);
+    return count;
+  }
+
+  /** Like {@link bytes}, for a value its receiver keeps only briefly: the copy may share a slab. */
+  bytesInSlab(length: number): Uint8Array {
+    this.#need(length);
+    const start = this.#advance(length);
+    return replySlab.copy(this.#frame.subarray(start, start + length));
   }
 
   /** Like {@link rest}, for a value its receiver keeps only briefly: the copy may share a slab. */

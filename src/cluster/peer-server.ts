@@ -4,7 +4,7 @@ import type { Logger } from '../logger.js';
 import { listenOrFail, type ServerTls } from '../net/stream-server.js';
 import { PEER_OUTPUT_LIMITS, type OutputLimits } from './output-backpressure.js';
 import { createPeerListener, describeTlsFailure, type PeerSecurity } from './peer-channel.js';
-import { MessageType, type PeerMessage } from './peer-codec.js';
+import { MessageType, type PeerMessage, type PeerReadEntry } from './peer-codec.js';
 import { ServerHandshake, localVersions, type VersionRange } from './peer-handshake.js';
 import { PeerServerConnection, errorReply, type ConnectionServer } from './peer-server-connection.js';
 
@@ -12,6 +12,8 @@ import { PeerServerConnection, errorReply, type ConnectionServer } from './peer-
 export interface PeerRequestHandler {
   /** A hit answers synchronously, so the server can reply without a promise. `remoteHost`: the requester's IP. */
   get(keyspace: string, key: string, remoteHost: string): PeerReadReply | Promise<PeerReadReply>;
+  /** Reads several keys of one keyspace: each key's answer in their order, within one frame. `remoteHost`: as for get. */
+  getMany(keyspace: string, keys: readonly string[], remoteHost: string): Promise<PeerReadEntry[]>;
   /** Stores a value; false when `ifAbsent` and a fresh entry is there. */
   put(
     keyspace: string,
@@ -148,6 +150,10 @@ export class PeerServer {
           });
           return read instanceof Promise ? read.then(toValue, failed) : toValue(read);
         }
+        case MessageType.GET_MANY:
+          return this.handler
+            .getMany(message.keyspace, message.keys, remoteHost)
+            .then((entries) => ({ type: MessageType.VALUES, requestId, entries }) as PeerMessage, failed);
         case MessageType.PUT:
           return okReply(
             requestId,

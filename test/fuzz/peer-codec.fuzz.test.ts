@@ -9,6 +9,7 @@ import {
   PeerMessageDecoder,
   encodePeerMessage,
   type PeerMessage,
+  type PeerReadEntry,
 } from '../../src/cluster/peer-codec.js';
 import { PeerServer } from '../../src/cluster/peer-server.js';
 import { DistCacheError, ErrorCode } from '../../src/index.js';
@@ -23,6 +24,14 @@ const text = fc.string({ maxLength: 40 });
 const bytes = fc.uint8Array({ maxLength: 300 });
 const version = fc.integer({ min: 0, max: 0xffff });
 const time = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 50 }));
+const readEntry: fc.Arbitrary<PeerReadEntry> = fc
+  .oneof(
+    fc.record({ status: fc.constant('found' as const), expiresAt: time, value: bytes }),
+    fc.record({ status: fc.constant('not_found' as const), expiresAt: time }),
+    fc.record({ status: fc.constant('error' as const), code: text, message: text }),
+    fc.constant({ status: 'skipped' as const }),
+  )
+  .map((entry): PeerReadEntry => ({ ...entry })); // fast-check's records have no prototype; decoded entries do
 const message: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.record({
     type: fc.constant(MessageType.HELLO),
@@ -53,6 +62,13 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
     expiresAt: time,
     value: bytes,
   }),
+  fc.record({
+    type: fc.constant(MessageType.GET_MANY),
+    requestId: u32,
+    keyspace: text,
+    keys: fc.array(text, { maxLength: 8 }),
+  }),
+  fc.record({ type: fc.constant(MessageType.VALUES), requestId: u32, entries: fc.array(readEntry, { maxLength: 8 }) }),
   fc.record({ type: fc.constant(MessageType.OK), requestId: u32, flag: fc.boolean() }),
   fc.record({ type: fc.constant(MessageType.ERROR), requestId: u32, code: text, message: text }),
   fc.record({ type: fc.constant(MessageType.GOING_AWAY), requestId: u32 }),
@@ -129,6 +145,7 @@ describe('fuzz: a live peer server', () => {
       deleteKeyspace: async () => undefined,
       clearKeyspace: () => undefined,
       invalidate: () => undefined,
+      getMany: async () => [],
     };
     const server = new PeerServer(handler, { kind: 'none' }, silentLogger);
     await server.listen('127.0.27.2', 0 + 3320);

@@ -6,13 +6,15 @@
  */
 import { readFileSync } from 'node:fs';
 import net from 'node:net';
+import pg from 'pg';
 import { measureInFlight } from '../../bench/harness.js';
 import { DnsDiscovery, type DnsDiscoveryOptions } from '../../discovery/dns.js';
 import { NatsDiscovery, type NatsDiscoveryOptions } from '../../discovery/nats.js';
 import { StaticDiscovery } from '../../discovery/static.js';
 import type { DiscoveryProvider } from '../../src/discovery.js';
-import { Engine, isDistCacheError, type Logger } from '../../src/index.js';
+import { Engine, isDistCacheError, jsonCodec, type KeyspaceOptions, type Logger } from '../../src/index.js';
 import { shareTlsSessions, type TlsSessionSharing } from '../../src/tls/index.js';
+import { CountedUsers, type CountedUser } from './counted-users.js';
 import { listenHttps } from './https-server.js';
 
 export interface NodeConfig {
@@ -39,6 +41,8 @@ export interface NodeConfig {
   sessionMaxBytes?: number;
   /** Runs the admin server on `ip:9464`. */
   admin?: boolean;
+  /** Adds a keyspace `users` (JSON values, fetch and fetchMany) over a {@link CountedUsers} table in this Postgres. */
+  database?: { url: string; table: string };
   /**
    * The port the peer server really listens on, while the node's id stays
    * `ip:3320`: a test puts a relay on `ip:3320` to see the bytes between nodes.
@@ -52,6 +56,7 @@ export interface NodeConfig {
 
 export type Command =
   | { cmd: 'getMany'; keys: string[] }
+  | { cmd: 'getManyUsers'; keys: string[] }
   | { cmd: 'put'; key: string; value: string }
   | { cmd: 'delete'; key: string }
   | { cmd: 'peers' }
@@ -87,6 +92,20 @@ const quiet: Logger = {
 };
 let calls = 0;
 const text = new TextDecoder();
+const database = config.database && new pg.Pool({ connectionString: config.database.url, max: 4 });
+const usersKeyspace: KeyspaceOptions<unknown>[] = database
+  ? [
+      {
+        name: 'users',
+        maxBytes: 16 * 1024 * 1024,
+        codec: jsonCodec,
+        dataSource: CountedUsers.existing(
+          { query: async <Row>(sql: string, params?: unknown[]) => (await database.query(sql, params)).rows as Row[] },
+          config.database!.table,
+        ).dataSource({ batched: true }),
+      },
+    ]
+  : [];
 const engine = new Engine({
   logger: quiet,
   bindAddr: config.ip,
@@ -122,6 +141,7 @@ const engine = new Engine({
         },
       },
     },
+    ...usersKeyspace,
     ...(config.https && !config.sessionListen ? [{ name: 'ssl-sessions', maxBytes: 8 << 20, replicaReads: true }] : []),
   ],
 });
@@ -205,6 +225,8 @@ async function run(command: Command): Promise<unknown> {
           : `error:${result.reason?.code}`,
       );
     }
+    case 'getManyUsers':
+      return (await engine.getMany<CountedUser>('users', command.keys)).map((result) => result?.value.name ?? null);
     case 'put':
       await engine.put('ks', { key: command.key, value: new TextEncoder().encode(command.value) });
       return true;
@@ -235,6 +257,7 @@ async function run(command: Command): Promise<unknown> {
       return tlsSharing?.stats();
     case 'stop':
       await engine.stop();
+      await database?.end();
       setImmediate(() => process.exit(0));
       return true;
   }

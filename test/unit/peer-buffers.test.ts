@@ -140,6 +140,7 @@ describe('PeerServer.close', () => {
       deleteKeyspace: async () => undefined,
       clearKeyspace: () => undefined,
       invalidate: () => undefined,
+      getMany: async () => [],
     };
     const server = new PeerServer(handler, { kind: 'none' }, silentLogger);
     await server.listen('127.0.27.5', 3320);

@@ -22,6 +22,7 @@ const VALUE = new Uint8Array(1024).fill(9);
 
 const handler: PeerRequestHandler = {
   get: () => ({ bytes: VALUE, expiresAt: 0 }),
+  getMany: async () => [],
   put: () => true,
   delete: () => false,
   deleteKeyspace: async () => undefined,
