@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { decodeSwimMessage, encodeSwimMessage } from '../../src/cluster/swim/codec.js';
-import type { Identity, MemberRecord, SwimMessage } from '../../src/cluster/swim/messages.js';
+import { MAX_MEMBERS, type Identity, type MemberRecord, type SwimMessage } from '../../src/cluster/swim/messages.js';
 import { SwimStateMachine, type SwimOutput } from '../../src/cluster/swim/swim.js';
 import { DEFAULT_TIMING, MAX_INCARNATION_LEAD } from '../../src/cluster/swim/timing.js';
 import { seededRandom } from '../helpers/random.js';
@@ -76,5 +76,23 @@ describe('a member that lies about incarnations', () => {
     const now = 1_000;
     node.receive(now, { type: 'gossip', from: identity('b', now + MAX_INCARNATION_LEAD, 'digest-2'), rumours: [] });
     assert.equal(belief(node, 'b').incarnation, now + MAX_INCARNATION_LEAD);
+  });
+});
+
+describe('a member that floods made-up members', () => {
+  it('cannot grow a node’s table past what one full-state exchange carries, and the node’s own exchange stays valid', () => {
+    const node = formed('a', ['b', 'c']);
+    for (let round = 0; round < 3; round++) {
+      const members = Array.from({ length: MAX_MEMBERS }, (_, i) => ({
+        ...identity(`made-up-${round}-${i}`),
+        state: 'alive' as const,
+      }));
+      node.receive(round, { type: 'sync', reply: true, from: identity('c'), rumours: [], members });
+    }
+    assert.equal(node.members().length, MAX_MEMBERS - 1);
+    const outputs = node.receive(3, { type: 'sync', reply: false, from: identity('c'), rumours: [], members: [] });
+    const [reply] = sent(outputs).filter((message) => message.type === 'sync');
+    assert.ok(reply);
+    assert.deepEqual(decodeSwimMessage(encodeSwimMessage(reply)), reply);
   });
 });

@@ -2,12 +2,10 @@ import { decode, encode } from '@msgpack/msgpack';
 import { z } from 'zod';
 import { describeValue, DistCacheError, ErrorCode } from '../../errors.js';
 import { msgpackBoundsViolation } from '../../lib/msgpack-bounds.js';
-import type { SwimMessage } from './messages.js';
+import { MAX_MEMBERS, type SwimMessage } from './messages.js';
 
 /** Largest encoded message: a full-state exchange of {@link MAX_MEMBERS} members fits. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-/** Most members in one full-state exchange. */
-export const MAX_MEMBERS = 16_384;
 /** Most rumours on one message (the state machine sends at most 10). */
 const MAX_RUMOURS = 64;
 /** Containers nest this deep in a message: [version, { members: [ { ... } ] }]. */
