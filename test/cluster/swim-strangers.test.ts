@@ -3,6 +3,8 @@
  * node processes, and a libp2p host of the test's own speaking SWIM to them.
  */
 import assert from 'node:assert/strict';
+import { randomBytes } from 'node:crypto';
+import { connect, type Socket } from 'node:net';
 import { after, before, describe, it } from 'node:test';
 import type { SwimMessage } from '../../src/cluster/swim/messages.js';
 import { startCluster, stopCluster, type ClusterNode } from '../helpers/cluster.js';
@@ -94,6 +96,27 @@ describe('a stranger on the discovery port of a cluster with a cluster key', () 
       while (!(await knownIds(nodes[0]!)).includes('127.0.123.97:3320') && Date.now() < deadline) await sleep(100);
       assert.ok((await knownIds(nodes[0]!)).includes('127.0.123.97:3320'));
     } finally {
+      await member.stop();
+    }
+  });
+
+  it('without a key, holding connections half-way open from one address, cannot keep a member from connecting', async () => {
+    // Each connection sends a pnet nonce and then nothing, as fast as a node lets one address connect (5 a second).
+    const sockets: Socket[] = [];
+    const member = await SwimStranger.start('127.0.123.23', CLUSTER_KEY);
+    try {
+      for (let second = 0; second < 4; second++) {
+        for (let i = 0; i < 5; i++) {
+          const socket = connect({ host: '127.0.123.2', port: 3322, localAddress: '127.0.123.30' });
+          socket.on('error', () => undefined);
+          socket.on('connect', () => socket.write(randomBytes(24)));
+          sockets.push(socket);
+        }
+        await sleep(1_000);
+      }
+      await member.send('127.0.123.2:3322', [introduce('127.0.123.96:3320')]);
+    } finally {
+      for (const socket of sockets) socket.destroy();
       await member.stop();
     }
   });
