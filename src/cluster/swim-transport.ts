@@ -58,9 +58,16 @@ export class SwimTransport {
   /**
    * Queues `message` for the host at `address` (`host:port`), opening a
    * stream to it (within OPEN_TIMEOUT_MS) if there is none. Resolves
-   * undefined once the message is queued, or why it could not be.
+   * undefined once the message is queued (or dropped: over MAX_MESSAGE_BYTES,
+   * or the queue is full), or why it could not be.
    */
   async send(address: string, message: SwimMessage): Promise<SendFailure | undefined> {
+    const bytes = encodeSwimMessage(message);
+    // The peer would end the stream at its header, and the messages queued behind it with it.
+    if (bytes.byteLength > MAX_MESSAGE_BYTES) {
+      this.#logger.warn({ address, type: message.type, bytes: bytes.byteLength }, 'SWIM message too large: not sent');
+      return undefined;
+    }
     let opening = this.#outbound.get(address);
     if (opening === undefined) {
       opening = this.#open(address);
@@ -71,8 +78,7 @@ export class SwimTransport {
       if (this.#outbound.get(address) === opening) this.#outbound.delete(address);
       return outbound;
     }
-    const bytes = encodeSwimMessage(message);
-    if (outbound.queued + bytes.byteLength > MAX_QUEUED_BYTES) return undefined;
+    if (outbound.queued + LENGTH_BYTES + bytes.byteLength > MAX_QUEUED_BYTES) return undefined;
     outbound.queued += LENGTH_BYTES + bytes.byteLength;
     outbound.frames.push(frame(bytes));
     return undefined;

@@ -81,4 +81,27 @@ describe('the SWIM transport, read by a real libp2p host', () => {
     }
     assert.ok(copied < 32 * bytes.byteLength, `copied ${copied} bytes to read ${bytes.byteLength}`);
   });
+
+  it('does not send a message over the frame bound, which would make the peer end the stream with what follows', async () => {
+    const sender = await createHost('127.0.123.42', 0, undefined);
+    const outbound = new SwimTransport(sender, () => undefined, silentLogger);
+    try {
+      const from = { id: '127.0.123.42:3320', address: '127.0.123.42:3322', incarnation: 1, meta: '' };
+      const members = Array.from({ length: 5_000 }, (_, i) => ({ ...from, id: `m${i}`, meta: 'x'.repeat(1_000) }));
+      const oversized: SwimMessage = {
+        type: 'sync',
+        reply: true,
+        from,
+        rumours: [],
+        members: members.map((member) => ({ ...member, state: 'alive' as const })),
+      };
+      const read = arrival(2, 10_000);
+      assert.equal(await outbound.send(NODE, oversized), undefined);
+      assert.equal(await outbound.send(NODE, ping(2)), undefined);
+      await read;
+    } finally {
+      outbound.close();
+      await sender.stop();
+    }
+  });
 });
