@@ -16,6 +16,7 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
+import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
 import { parseSessionAddress } from '../src/protocol/address.js';
 import { DcClient } from '../src/protocol/client.js';
@@ -24,7 +25,8 @@ import { locateCTools, type CTools } from '../test/helpers/c-tools.js';
 import { ClusterNode, waitForAdmitted } from '../test/helpers/cluster.js';
 import { seededRandom } from '../test/helpers/random.js';
 import { report, row, type BenchRow } from './harness.js';
-import { cpuSeconds, rssBytes } from './process-stats.js';
+import { cpuSeconds, endedChildrenCpuSeconds, rssBytes } from './process-stats.js';
+import { connectReplay, replay, replayRequests } from './replay-pattern.js';
 
 // Nodes run the compiled JavaScript (npm run bench:session compiles it first), as users run distcache.
 const compiled = (path: string) => new URL(`../dist-bench/${path}`, import.meta.url).pathname;
@@ -75,6 +77,10 @@ interface Round {
   readonly opsPerSecond: number;
   /** Seconds of the server's CPU per op. */
   readonly cpuPerOp: number;
+  /** Seconds of all the clients' CPU per op, where measured. */
+  readonly clientCpuPerOp?: number;
+  /** Seconds the round lasted. */
+  readonly seconds?: number;
   readonly failure?: string;
 }
 
@@ -126,6 +132,7 @@ async function dcTestRound(found: CTools, address: string, clients: number, serv
   const pinned = clients === 1 && canPin;
   pin(server.pid!, pinned ? SERVER_CORE : ALL_CORES);
   const cpuBefore = cpuSeconds(server.pid!);
+  const clientCpuBefore = endedChildrenCpuSeconds();
   const started = performance.now();
   const outcomes = await Promise.all(
     Array.from({ length: clients }, () => {
@@ -151,41 +158,80 @@ async function dcTestRound(found: CTools, address: string, clients: number, serv
   return {
     opsPerSecond: ops / seconds,
     cpuPerOp: (cpuSeconds(server.pid!) - cpuBefore) / ops,
+    clientCpuPerOp: (endedChildrenCpuSeconds() - clientCpuBefore) / ops,
+    seconds,
     ...(failure === undefined ? {} : { failure }),
   };
 }
 
-/**
- * dc_test's pattern from a Node client, for the servers dc_test cannot check
- * (the echo server's answers are fixed): one connection, one request at a
- * time, the four operations alike, over 50 ids of 1-64 bytes, ADDs of 5-3990 bytes.
- */
-const replayRequests = (() => {
-  const next = seededRandom(16);
-  const ids = Array.from({ length: 50 }, () => randomBytes(1 + Math.floor(next() * 64)));
-  return Array.from({ length: DC_TEST_OPS }, () => {
-    const operation = Math.floor(next() * 4) as Operation;
-    const id = ids[Math.floor(next() * ids.length)]!;
-    const data =
-      operation === Operation.ADD ? encodeAddRequest(60_000, id, randomBytes(5 + Math.floor(next() * 3986))) : id;
-    return { operation, data };
-  });
-})();
+/** dc_test's pattern for the in-process Node client (bench/replay-pattern.ts). */
+const requests = replayRequests(DC_TEST_OPS);
 
 async function replayRound(address: string, server: ChildProcess): Promise<Round> {
-  const client = new DcClient(parseSessionAddress(address));
-  await client.connected;
+  const client = await connectReplay(address);
   pin(server.pid!, SERVER_CORE);
   pin(process.pid, CLIENT_CORE);
   const cpuBefore = cpuSeconds(server.pid!);
   const started = performance.now();
-  for (const { operation, data } of replayRequests) await client.request(operation, data);
+  await replay(client, requests);
   const seconds = (performance.now() - started) / 1000;
-  const cpuPerOp = (cpuSeconds(server.pid!) - cpuBefore) / replayRequests.length;
+  const cpuPerOp = (cpuSeconds(server.pid!) - cpuBefore) / requests.length;
   pin(process.pid, ALL_CORES);
   pin(server.pid!, ALL_CORES);
   client.close();
-  return { opsPerSecond: replayRequests.length / seconds, cpuPerOp };
+  return { opsPerSecond: requests.length / seconds, cpuPerOp };
+}
+
+/** The next line `child` prints, once it prints one. */
+function nextLine(child: ChildProcess): Promise<string> {
+  return new Promise((resolve, reject) => {
+    let text = '';
+    const onData = (chunk: Buffer) => {
+      text += chunk.toString();
+      if (!text.includes('\n')) return;
+      child.stdout!.off('data', onData);
+      child.off('close', onClose);
+      resolve(text.slice(0, text.indexOf('\n')));
+    };
+    const onClose = (code: number | null) => reject(new Error(`replay client ended (exit ${code}) before answering`));
+    child.stdout!.on('data', onData);
+    child.once('close', onClose);
+  });
+}
+
+/**
+ * `clients` Node client processes (bench/replay-client.ts), each replaying
+ * dc_test's pattern on its own connection, unpinned: the wall time runs from
+ * the moment all are connected until the last one is done.
+ */
+async function nodeClientsRound(address: string, clients: number, server: ChildProcess): Promise<Round> {
+  const processes = Array.from({ length: clients }, () =>
+    spawn(process.execPath, [compiled('bench/replay-client.js'), address, String(DC_TEST_OPS)], {
+      stdio: ['pipe', 'pipe', 'inherit'],
+    }),
+  );
+  const ended = processes.map((child) => once(child, 'close'));
+  try {
+    await Promise.all(processes.map(nextLine));
+    pin(server.pid!, ALL_CORES);
+    const cpuBefore = cpuSeconds(server.pid!);
+    const started = performance.now();
+    const done = processes.map(nextLine);
+    for (const child of processes) child.stdin!.write('go\n');
+    const lines = await Promise.all(done);
+    const seconds = (performance.now() - started) / 1000;
+    const ops = clients * DC_TEST_OPS;
+    const clientCpu = lines.reduce((sum, line) => sum + Number(line.split(' ')[1]), 0);
+    return {
+      opsPerSecond: ops / seconds,
+      cpuPerOp: (cpuSeconds(server.pid!) - cpuBefore) / ops,
+      clientCpuPerOp: clientCpu / ops,
+      seconds,
+    };
+  } finally {
+    for (const child of processes) child.kill('SIGKILL');
+    await Promise.all(ended);
+  }
 }
 
 /** The cluster rows' load: 1 KB sessions over 2,000 ids, 50% GET, 30% ADD, 10% REMOVE, 10% HAVE. */
@@ -266,6 +312,9 @@ async function alternate(contenders: Record<string, () => Promise<Round>>): Prom
 const passed = (rounds: Round[]) => rounds.filter((round) => round.failure === undefined);
 const bestRate = (rounds: Round[]) => Math.max(...passed(rounds).map((round) => round.opsPerSecond));
 const bestCpuMicros = (rounds: Round[]) => Math.min(...passed(rounds).map((round) => round.cpuPerOp)) * 1e6;
+/** The round with the highest rate among those that passed. */
+const fastest = (rounds: Round[]) =>
+  passed(rounds).reduce((best, round) => (round.opsPerSecond > best.opsPerSecond ? round : best));
 const megabytes = (bytes: number) => Math.round(bytes / 1024 / 102.4) / 10;
 
 const { tools: found, note: toolsNote } = tools();
@@ -307,8 +356,11 @@ try {
         ? {
             'dc_server, 8 clients': () => dcTestRound(found, at(9), PARALLEL_CLIENTS, dcServer),
             'serve, 8 clients': () => dcTestRound(found, at(2), PARALLEL_CLIENTS, serve),
+            'dc_server, 8 Node clients': () => nodeClientsRound(at(9), PARALLEL_CLIENTS, dcServer),
           }
         : {}),
+      'echo, 8 Node clients': () => nodeClientsRound(at(12), PARALLEL_CLIENTS, echo),
+      'serve, 8 Node clients': () => nodeClientsRound(at(2), PARALLEL_CLIENTS, serve),
       'cluster, 1 client': () => clusterRound(clustered, 1),
       'apart, 1 client': () => clusterRound(apartAddresses, 1),
       'cluster, 32 clients': () => clusterRound(clustered, 32),
@@ -369,6 +421,33 @@ try {
           { atLeast: 0.8 },
         ),
         row(
+          `bare Node server, ${PARALLEL_CLIENTS} parallel Node clients (dc_test's pattern)`,
+          bestRate(rounds[`echo, ${PARALLEL_CLIENTS} Node clients`]!),
+          'dc_server',
+          bestRate(rounds[`dc_server, ${PARALLEL_CLIENTS} Node clients`]!),
+          'ops/s',
+        ),
+        row(
+          `serve, ${PARALLEL_CLIENTS} parallel Node clients (dc_test's pattern)`,
+          bestRate(rounds[`serve, ${PARALLEL_CLIENTS} Node clients`]!),
+          'dc_server',
+          bestRate(rounds[`dc_server, ${PARALLEL_CLIENTS} Node clients`]!),
+          'ops/s',
+        ),
+      );
+    }
+    rows.push(
+      row(
+        `serve, ${PARALLEL_CLIENTS} parallel Node clients (dc_test's pattern)`,
+        bestRate(rounds[`serve, ${PARALLEL_CLIENTS} Node clients`]!),
+        'bare Node server',
+        bestRate(rounds[`echo, ${PARALLEL_CLIENTS} Node clients`]!),
+        'ops/s',
+      ),
+    );
+    if (found) {
+      rows.push(
+        row(
           `serve's RSS with ${RSS_SESSIONS.toLocaleString('en-US')} sessions of 1 KB`,
           megabytes(serveRss),
           'dc_server + an empty Node process',
@@ -402,11 +481,24 @@ try {
       );
     }
     const cpu = (name: string) => `${bestCpuMicros(rounds[name]!).toFixed(1)} µs`;
+    const parallelNames = [
+      ...(found ? [`dc_server, ${PARALLEL_CLIENTS} clients`, `serve, ${PARALLEL_CLIENTS} clients`] : []),
+      ...(found ? [`dc_server, ${PARALLEL_CLIENTS} Node clients`] : []),
+      `echo, ${PARALLEL_CLIENTS} Node clients`,
+      `serve, ${PARALLEL_CLIENTS} Node clients`,
+    ];
+    const loads = parallelNames.map((name) => {
+      const best = fastest(rounds[name]!);
+      const busy = ((best.cpuPerOp + best.clientCpuPerOp!) * best.opsPerSecond) / availableParallelism();
+      return `${name}: server ${(best.cpuPerOp * 1e6).toFixed(1)} µs, clients ${(best.clientCpuPerOp! * 1e6).toFixed(1)} µs, cores busy ${Math.round(busy * 100)}%`;
+    });
     report('session', rows, [
       toolsNote,
       `dc_test ${DC_TEST_ARGS.join(' ')}; ${PARALLEL_CLIENTS} parallel clients each run that with LD_PRELOAD=libdcseed.so (their own session ids); ops/s = ops / wall time until the last client ends; best of ${ROUNDS} alternating rounds`,
       `CPU per op: the server process's CPU time (all threads, /proc/PID/task/*/schedstat) over the round / its ops, best of ${ROUNDS}${found ? `; dc_server: ${cpu('dc_server, 1 client')} per op, serve under 8 clients: ${cpu(`serve, ${PARALLEL_CLIENTS} clients`)}` : ''}`,
       `bare Node server (bench/echo-server.ts): answers each whole request with one fixed 15-byte response; dc_test cannot drive it (it checks answers), so a Node client sends it dc_test's pattern: ${DC_TEST_OPS} requests on one connection, one at a time, the four operations alike, over 50 ids of 1-64 bytes, ADDs of 5-3990 bytes; the same client against serve gives the row "dc_test's pattern from a Node client"`,
+      `${PARALLEL_CLIENTS} parallel Node clients: ${PARALLEL_CLIENTS} processes of bench/replay-client.ts, each the Node client above with its own ids, unpinned; ops/s = ops / wall time from all connected until the last is done; the same load against dc_server, the bare Node server and serve, alternating, best of ${ROUNDS}`,
+      `CPU per op (user + system) in the fastest round of each ${PARALLEL_CLIENTS}-client contender, server and all clients (dc_test: /proc/self/stat cutime+cstime, 10 ms; Node clients: process.cpuUsage over the replay), and the share of the ${availableParallelism()} cores they kept busy: ${loads.join('; ')}`,
       `RSS: /proc VmRSS 1 s after ${RSS_SESSIONS} ADDs of 1024-byte sessions (16 in flight) to a fresh server; serve ${megabytes(serveRss)} MB, ${found ? `dc_server ${megabytes(dcServerRss!)} MB, ` : ''}empty Node (node -e setInterval) ${megabytes(emptyNodeRss)} MB`,
       `cluster rows: 1 KB sessions over ${clusterIds.length} ids; 50% GET, 30% ADD, 10% REMOVE, 10% HAVE from Node clients in the bench process, one request at a time each, spread over the 3 nodes; ${CLUSTER_TRIAL_MS / 1000} s trials, best of ${ROUNDS}; the cluster keeps every session on all 3 nodes (replicaCount 3, replica reads); "3 serves sharing nothing" are 3 standalone serves, prefilled alike`,
       `the machine has ${availableParallelism()} cores for the clients and every server process; ${canPin ? `1-client rows (dc_test and the Node client) run the server on core ${SERVER_CORE} and the client on core ${CLIENT_CORE} (taskset: a wakeup across cores costs far more than one on the same core here, and the scheduler's choice would decide those rows); the others run unpinned` : 'taskset is absent: nothing is pinned, so the 1-client rows vary with where the scheduler puts client and server'}`,
