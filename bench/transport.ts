@@ -10,7 +10,6 @@
 import '../src/lib/promise-shim.js';
 import { pushable } from 'it-pushable';
 import { createHost } from '../src/cluster/libp2p-host.js';
-import { ClusterKeyProof } from '../src/cluster/peer-auth.js';
 import { PeerClient } from '../src/cluster/peer-client.js';
 import { MessageType, PeerMessageDecoder, encodePeerMessage, type PeerMessage } from '../src/cluster/peer-codec.js';
 import { PeerServer } from '../src/cluster/peer-server.js';
@@ -44,13 +43,13 @@ async function tcpVariant() {
       peek: () => undefined,
       merge: () => true,
       sync: async () => {},
+      getMany: async () => [],
     },
-    new ClusterKeyProof(undefined),
+    { kind: 'none' },
     silent,
-    undefined,
   );
   await server.listen('127.0.43.2', 3320);
-  const client = new PeerClient('127.0.43.2:3320', new ClusterKeyProof(undefined), undefined);
+  const client = new PeerClient('127.0.43.2:3320', { kind: 'none' });
   return {
     get: (key: string) => client.request({ type: MessageType.GET, keyspace: 'ks', key }, 5_000),
     close: async () => (client.close(), server.close(0)),

@@ -1,7 +1,8 @@
 /**
  * distcache on one node, backed by a real SQL table: a miss loads from the
- * database, a hit does not; entries expire after their TTL; when the table
- * disappears the circuit breaker opens and spares the database.
+ * database, a hit does not; a getMany loads its cold keys in one query
+ * (fetchMany); entries expire after their TTL; when the table disappears the
+ * circuit breaker opens and spares the database.
  *
  *   npm run example                                  # embedded PGlite
  *   DATABASE_URL=postgres://... npm run example      # a Postgres server
@@ -54,6 +55,18 @@ async function show(step: string, key: string): Promise<void> {
 await show('miss', '1');
 await show('hit ', '1');
 await show('missing row', '99');
+
+/** Reads several users at once: the cold ones come from one query. */
+async function showMany(step: string, keys: string[]): Promise<void> {
+  const before = users.queries;
+  const started = performance.now();
+  const results = await engine.getMany<User>('users', keys);
+  const ms = (performance.now() - started).toFixed(2);
+  const names = results.map((result) => result?.value.name ?? 'not found').join(', ');
+  console.log(`${step}: users/${keys.join(',')} -> ${names} (${users.queries - before} database query, ${ms} ms)`);
+}
+
+await showMany('getMany, users/1 cached', ['1', '2', '3']);
 
 await db.query(`UPDATE ${USERS_TABLE} SET email = 'ada@lovelace.dev' WHERE id = 1`);
 await show('after UPDATE, still cached', '1');

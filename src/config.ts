@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { StandaloneDiscovery } from '../discovery/standalone.js';
 import type { Hasher } from './cluster/hasher.js';
+import { checkPeerSecurity } from './cluster/peer-channel.js';
 import type { PeerTlsOptions } from './cluster/peer-server.js';
 import type { ClusterConfig } from './cluster/settings.js';
 import { DEFAULT_TIMING } from './cluster/swim/timing.js';
@@ -91,6 +92,10 @@ export const DEFAULTS = {
   rateLimitWaitTimeout: 250,
   staleIfError: 0,
   negativeTtl: 0,
+  maxBatch: 100,
+  refreshAhead: 0,
+  staleWhileRevalidate: 0,
+  ttlJitter: 0,
   warmKeys: [],
   hotCache: true,
   replicaReads: false,
@@ -100,6 +105,10 @@ export const DEFAULTS = {
 const timeout = timerMs;
 const duration = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER);
 const isFunction = (value: unknown): boolean => typeof value === 'function';
+/** A fraction in [0, 1): of a TTL, for refreshAhead and ttlJitter. */
+const fraction = z.number().min(0).lt(1);
+/** Most keys one fetchMany call may be given. */
+const MAX_BATCH = 10_000;
 /** An option that no longer exists: setting it fails with what to use instead. */
 const replacedBy = (option: string) =>
   z
@@ -127,8 +136,13 @@ const keyspaceSchema = z.strictObject({
   maxBytes: z.number().int().positive().max(Number.MAX_SAFE_INTEGER),
   dataSource: z
     .custom<DataSource<unknown>>(
-      (value) => typeof value === 'object' && value !== null && isFunction((value as { fetch?: unknown }).fetch),
-      'must be an object with a fetch(key, { signal }) method',
+      (value) =>
+        typeof value === 'object' &&
+        value !== null &&
+        isFunction((value as DataSource<unknown>).fetch) &&
+        ((value as DataSource<unknown>).fetchMany === undefined ||
+          isFunction((value as DataSource<unknown>).fetchMany)),
+      'must be an object with a fetch(key, { signal }) method, and optionally a fetchMany(keys, { signal }) method',
     )
     .optional(),
   expiresAt: z
@@ -150,6 +164,10 @@ const keyspaceSchema = z.strictObject({
     .optional(),
   staleIfError: duration.optional(),
   negativeTtl: duration.optional(),
+  maxBatch: z.number().int().min(1).max(MAX_BATCH).optional(),
+  refreshAhead: fraction.optional(),
+  staleWhileRevalidate: duration.optional(),
+  ttlJitter: fraction.optional(),
   writeTimeout: timeout.optional(),
   warmKeys: z.array(z.string().min(1).max(8192)).max(10_000).optional(),
   hotCache: z.boolean().optional(),
@@ -263,6 +281,7 @@ export function resolveEngineConfig(options: unknown): EngineConfig {
     resolveKeyspaceConfig(options, keyspaceDefaults, `keyspaces[${index}]`),
   );
   const sessionCache = parsed.sessionCache && resolveSessionCache(parsed.sessionCache, keyspaces, keyspaceDefaults);
+  checkPeerSecurity(parsed.clusterKey, parsed.tls);
   const seen = new Set<string>();
   for (const { name } of keyspaces) {
     if (seen.has(name)) {
@@ -375,6 +394,10 @@ export function resolveKeyspaceConfig(
     codec: parsed.codec,
     staleIfError: parsed.staleIfError ?? DEFAULTS.staleIfError,
     negativeTtl: parsed.negativeTtl ?? DEFAULTS.negativeTtl,
+    maxBatch: parsed.maxBatch ?? DEFAULTS.maxBatch,
+    refreshAhead: parsed.refreshAhead ?? DEFAULTS.refreshAhead,
+    staleWhileRevalidate: parsed.staleWhileRevalidate ?? DEFAULTS.staleWhileRevalidate,
+    ttlJitter: parsed.ttlJitter ?? DEFAULTS.ttlJitter,
     writeTimeout: parsed.writeTimeout ?? defaults.writeTimeout,
     warmKeys: parsed.warmKeys ?? DEFAULTS.warmKeys,
     hotCache: parsed.hotCache ?? DEFAULTS.hotCache,

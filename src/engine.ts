@@ -20,7 +20,7 @@ import { EngineMetrics, type MetricSources } from './observability/metrics.js';
 import { Telemetry, type ReadPath } from './observability/telemetry.js';
 import type { EngineOptions, KeyspaceOptions } from './options.js';
 import { SessionListener } from './protocol/listener.js';
-import { SessionOperations } from './protocol/session-operations.js';
+import { SessionOperations, type SessionStore } from './protocol/session-operations.js';
 
 export type { CallOptions, PutOptions } from './call-options.js';
 
@@ -135,15 +135,21 @@ export class Engine extends EventEmitter<EngineEvents> {
     }
   }
 
-  /** Reads several keys; the results are in the order of `keys`. Rejects with the first error. */
+  /**
+   * Reads several keys; the results are in the order of `keys`. Rejects with
+   * the first error. Cold keys load together: through the data source's
+   * `fetchMany` in batches of `maxBatch`, and in a cluster with one request
+   * to each owner, which loads its misses as one batch.
+   */
   async getMany<V = Uint8Array>(
     keyspaceName: string,
     keys: readonly string[],
     options?: CallOptions,
   ): Promise<(GetResult<V> | undefined)[]> {
     checkCallOptions(options);
-    this.#keyspaceNamed(keyspaceName);
+    const keyspace = this.#keyspaceNamed(keyspaceName);
     requireArray(keys, 'keys');
+    this.#cluster?.prefetch(keyspace, keys);
     return Promise.all(keys.map((key) => this.get<V>(keyspaceName, key, options)));
   }
 
@@ -304,19 +310,29 @@ export class Engine extends EventEmitter<EngineEvents> {
     return this.#cluster ? this.#cluster.get(keyspace, key, signal) : keyspace.get(key, signal);
   }
 
-  /** Every write goes through here: to the owners when clustered, counted and timed when observed. */
-  #write(keyspace: Keyspace, entry: ReturnType<Keyspace['preparePut']>, ifAbsent = false): Promise<boolean> {
-    const write = () =>
-      this.#cluster
-        ? this.#cluster.put(keyspace, entry, ifAbsent)
-        : Promise.resolve(keyspace.commitPut(entry, ifAbsent));
-    return this.#telemetry.active ? this.#telemetry.write(keyspace.name, 'put', write) : write();
+  /**
+   * Every write goes through here: to the owners when clustered, counted and
+   * timed when observed. A standalone, unobserved write is done at once (no promise).
+   */
+  #write(keyspace: Keyspace, entry: ReturnType<Keyspace['preparePut']>, ifAbsent = false): boolean | Promise<boolean> {
+    if (this.#telemetry.active)
+      return this.#telemetry.write(keyspace.name, 'put', async () =>
+        this.#cluster ? this.#cluster.put(keyspace, entry, ifAbsent) : keyspace.commitPut(entry, ifAbsent),
+      );
+    return this.#cluster ? this.#cluster.put(keyspace, entry, ifAbsent) : keyspace.commitPut(entry, ifAbsent);
   }
 
-  /** Every delete goes through here, like {@link #write}. */
-  #remove(keyspace: Keyspace, key: string): Promise<boolean> {
-    const remove = async () => (this.#cluster ? this.#cluster.delete(keyspace, key) : keyspace.delete(key));
-    return this.#telemetry.active ? this.#telemetry.write(keyspace.name, 'delete', remove) : remove();
+  /** Every delete goes through here, like {@link #write}; a bad key rejects (deleteMany still removes the others). */
+  #remove(keyspace: Keyspace, key: string): boolean | Promise<boolean> {
+    if (this.#telemetry.active)
+      return this.#telemetry.write(keyspace.name, 'delete', async () =>
+        this.#cluster ? this.#cluster.delete(keyspace, key) : keyspace.delete(key),
+      );
+    try {
+      return this.#cluster ? this.#cluster.delete(keyspace, key) : keyspace.delete(key);
+    } catch (error) {
+      return Promise.reject(error);
+    }
   }
 
   async #dropLocal(name: string): Promise<void> {
@@ -402,18 +418,32 @@ export class Engine extends EventEmitter<EngineEvents> {
         idleTimeout: settings.idleTimeout,
         maxConnections: settings.maxConnections,
       },
-      new SessionOperations(
-        {
-          get: async (key) => (await this.get(keyspaceName, key))?.value,
-          put: (key, value, expiresAt) => this.put(keyspaceName, { key, value, expiresAt }, { ifAbsent: true }),
-          delete: (key) => this.delete(keyspaceName, key),
-        },
-        (operation, status) => this.#telemetry.sessionOperation(operation, status),
+      new SessionOperations(this.#sessionStore(keyspaceName), (operation, status) =>
+        this.#telemetry.sessionOperation(operation, status),
       ),
       this.#config.logger,
     );
     await listener.start();
     return listener;
+  }
+
+  /**
+   * The engine calls of the session listener, on keyspace `keyspaceName`: engine
+   * get, put (ifAbsent) and delete, that answer at once (no promise) when the
+   * session is in this node's memory, or a standalone node writes it.
+   */
+  #sessionStore(keyspaceName: string): SessionStore {
+    return {
+      get: (key) => {
+        const read = this.#telemetry.read(this.#readPath, this.#keyspaceNamed(keyspaceName), key, undefined);
+        return read instanceof Promise ? read.then(sessionOf) : sessionOf(read);
+      },
+      put: (key, value, expiresAt) => {
+        const keyspace = this.#keyspaceNamed(keyspaceName);
+        return this.#write(keyspace, keyspace.preparePut({ key, value, expiresAt }), true);
+      },
+      delete: (key) => this.#remove(this.#keyspaceNamed(keyspaceName), key),
+    };
   }
 
   #adminView(): AdminView {
@@ -502,4 +532,9 @@ export class Engine extends EventEmitter<EngineEvents> {
 
 function requireArray(value: unknown, what: string): void {
   if (!Array.isArray(value)) throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `${what} must be an array`);
+}
+
+/** The bytes of a session read through the engine. */
+function sessionOf(read: GetResult<unknown> | undefined): Uint8Array | undefined {
+  return read?.value as Uint8Array | undefined;
 }

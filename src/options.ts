@@ -54,6 +54,34 @@ export interface KeyspaceOptions<V = Uint8Array> {
   staleIfError?: number;
   /** Time in ms to remember that a key does not exist; 0 = ask the data source every time. Default 0. */
   negativeTtl?: number;
+  /**
+   * Most keys one `dataSource.fetchMany` call loads (1..10,000); more keys
+   * asked at once are split into several calls. Each call counts once for the
+   * rate limiter and the circuit breaker. Default 100.
+   */
+  maxBatch?: number;
+  /**
+   * Fraction of a loaded entry's time to live (0 < f < 1, e.g. 0.8) after which
+   * a get still answers from the cache at once and also starts one reload in
+   * the background (single-flight, rate limiter and breaker apply). A failed
+   * reload leaves the cached value until it expires. Needs a data source and a
+   * TTL. Default 0 (off).
+   */
+  refreshAhead?: number;
+  /**
+   * For how long in ms after expiry a get answers with the expired value at
+   * once, marked `stale: true`, while one reload runs in the background. Unlike
+   * `staleIfError`, which waits for the reload and serves the old value only
+   * when it fails. Needs a data source. Default 0.
+   */
+  staleWhileRevalidate?: number;
+  /**
+   * Spreads each TTL the keyspace sets itself (`defaultTtl`, `negativeTtl`) by
+   * a random amount of up to this fraction either way (0 <= f < 1; 0.1 = ±10%),
+   * so keys loaded together do not all expire together. Expiries given by
+   * `expiresAt(key)` or by a put's `ttl`/`expiresAt` stay exact. Default 0.
+   */
+  ttlJitter?: number;
   /** Timeout in ms of a put or delete sent to the key's owner nodes. Default: the engine's, else 5000. */
   writeTimeout?: number;
   /** Keys a node loads ahead of demand when it becomes their owner (at most 10,000). Default none. */
@@ -113,9 +141,12 @@ export interface EngineOptions {
   joinRetryInterval?: number;
   /** Join attempts during `start()`. Default 10. */
   maxJoinAttempts?: number;
-  /** Pre-shared key of the cluster: libp2p private network on the discovery port and a key proof on the peer port. Default none. */
+  /**
+   * Pre-shared key of the cluster, the same on every node: a libp2p private network on the discovery port, and TLS 1.3
+   * keyed by it on the peer port (unless `tls` with `ca` secures that port). Default none.
+   */
   clusterKey?: string;
-  /** TLS for the peer port; with `ca`, mutual TLS (peers need a certificate signed by it). Default none. */
+  /** TLS for the peer port; with `ca`, mutual TLS (peers need a certificate signed by it); next to `clusterKey`, `ca` is required. Default none. */
   tls?: PeerTlsOptions;
   /** Placement hash; every node must use the same. Default xxhash64. */
   hasher?: Hasher;

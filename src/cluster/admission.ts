@@ -2,8 +2,8 @@ import type { Logger } from '../logger.js';
 
 /** What admission needs from the cluster. */
 export interface AdmissionContext {
-  /** Completes the peer-port handshake with a member (cluster key, TLS); rejects when it fails. */
-  handshake(id: string): Promise<void>;
+  /** Completes the peer-port handshake with a member (cluster key, TLS); rejects when it fails. Its value is unused. */
+  handshake(id: string): Promise<unknown>;
   /** Whether the member is still present (alive or suspect): one that is gone is neither admitted nor retried. */
   isPresent(id: string): boolean;
   /** Called once a member is admitted, so placement can take it in. */

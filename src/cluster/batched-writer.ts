@@ -71,6 +71,11 @@ export class BatchedWriter {
     setImmediate(this.#flushLater);
   }
 
+  /** Bytes written and not yet handed to the kernel: what is batched here plus the socket's own buffer. */
+  get unsentBytes(): number {
+    return this.#end - this.#start + this.#socket.writableLength;
+  }
+
   /** Sends what is batched now, without waiting for the end of the turn. */
   flush(): void {
     this.#scheduled = false;

@@ -18,7 +18,7 @@ import { HotCache } from './hot-cache.js';
 import { Membership, type FailureDetection, type Member, type MembershipChange } from './membership.js';
 import { OwnerRouter, PEER_MARGIN_MS } from './owner-router.js';
 import { PAUSE_CHECK_INTERVAL_MS } from './pause-detector.js';
-import { ClusterKeyProof } from './peer-auth.js';
+import { peerSecurity, type PeerSecurity } from './peer-channel.js';
 import { PeerClient } from './peer-client.js';
 import { MessageType } from './peer-codec.js';
 import { selfAddress, selfPeerInfo, type PeerInfo } from './peer-info.js';
@@ -80,7 +80,7 @@ export class Cluster {
   readonly #placement: Placement;
   readonly #server: PeerServer;
   readonly #clients = new Map<string, PeerClient>();
-  readonly #proof: ClusterKeyProof;
+  readonly #security: PeerSecurity;
   readonly #hot = new HotCache();
   readonly #holders = new CopyHolders();
   /** Member ids by the host their peer connections come from, to name the nodes that read from this one. */
@@ -107,7 +107,7 @@ export class Cluster {
     this.#digest = options.digest;
     const { id, host } = selfAddress(config);
     this.#selfId = id;
-    this.#proof = new ClusterKeyProof(config.clusterKey);
+    this.#security = peerSecurity(config.clusterKey, config.tls);
     this.#membership = new Membership(
       {
         id: this.#selfId,
@@ -153,7 +153,7 @@ export class Cluster {
       holders: this.#holders,
       membersAt: (host) => this.#membersByHost.get(host) ?? [],
     });
-    this.#server = new PeerServer(handler, this.#proof, logger, config.tls);
+    this.#server = new PeerServer(handler, this.#security, logger, { selfId: this.#selfId });
     this.#admission = new Admission({
       handshake: (id) => this.#client(id).verify(),
       isPresent: (id) => this.#membership.aliveOrSuspectIds().includes(id),
@@ -192,6 +192,11 @@ export class Cluster {
     signal: AbortSignal | undefined,
   ): GetResult<unknown> | undefined | Promise<GetResult<unknown> | undefined> {
     return this.#router.get(keyspace, key, signal);
+  }
+
+  /** Starts a getMany's reads of keys other nodes own: one request per owner (see {@link OwnerRouter.prefetch}). */
+  prefetch(keyspace: Keyspace, keys: readonly string[]): void {
+    this.#router.prefetch(keyspace, keys);
   }
 
   /** Writes a prepared entry to the key's owner and replicas (see {@link OwnerRouter.put}). */
@@ -435,13 +440,10 @@ export class Cluster {
   #client(id: string): PeerClient {
     let client = this.#clients.get(id);
     if (client === undefined) {
-      client = new PeerClient(
-        id,
-        this.#proof,
-        this.#options.config.tls,
-        this.#options.telemetry,
-        this.#sourceAddress(),
-      );
+      client = new PeerClient(id, this.#security, {
+        telemetry: this.#options.telemetry,
+        localAddress: this.#sourceAddress(),
+      });
       this.#clients.set(id, client);
     }
     return client;

@@ -9,6 +9,18 @@ import { multiaddr, type Multiaddr } from '@multiformats/multiaddr';
 import { createLibp2p } from 'libp2p';
 import { splitHostPort } from '../net/host-port.js';
 
+/**
+ * A connection is refused while this many are still in their handshake: a
+ * stranger without the cluster key can hold one there until
+ * INBOUND_HANDSHAKE_TIMEOUT_MS, and one address may open INBOUND_PER_SECOND,
+ * so one address holds at most 15, far from the limit.
+ */
+const MAX_INBOUND_HANDSHAKES = 128;
+/** Time for an inbound connection's handshake (pnet, noise, yamux): milliseconds between members, even busy ones. */
+const INBOUND_HANDSHAKE_TIMEOUT_MS = 3_000;
+/** Connections one remote address may open per second. */
+const INBOUND_PER_SECOND = 5;
+
 /** The libp2p node of one distcache node: membership's transport. */
 export type Libp2pHost = Awaited<ReturnType<typeof createHost>>;
 
@@ -27,6 +39,11 @@ export async function createHost(listenHost: string, port: number, clusterKey: s
     connectionEncrypters: [noise()],
     streamMuxers: [yamux({ enableKeepAlive: false })],
     connectionMonitor: { enabled: false },
+    connectionManager: {
+      maxIncomingPendingConnections: MAX_INBOUND_HANDSHAKES,
+      inboundUpgradeTimeout: INBOUND_HANDSHAKE_TIMEOUT_MS,
+      inboundConnectionThreshold: INBOUND_PER_SECOND,
+    },
     ...(clusterKey === undefined ? {} : { connectionProtector: preSharedKey({ psk: swarmKey(clusterKey) }) }),
   }).catch((error: unknown) => {
     throw withListenCode(error);

@@ -7,14 +7,21 @@ import type { HybridLogicalClock } from '../lib/hybrid-logical-clock.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
-import type { PeerClient, PeerRequest } from './peer-client.js';
-import { MessageType } from './peer-codec.js';
+import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
+import { MAX_KEYS_PER_GET_MANY, MessageType, type PeerReadEntry } from './peer-codec.js';
 import { isUnreachable } from './peer-errors.js';
 import type { Placement } from './placement.js';
 import type { Resync } from './resync.js';
 
 /** Extra time a peer request gets on top of the owner's own read or write timeout. */
 export const PEER_MARGIN_MS = 1_000;
+
+/** A key of a GET_MANY: its flight on this node, and how to settle it. */
+interface BatchedRead {
+  readonly key: string;
+  readonly flight: Flight;
+  resolve(read: ReadResult | undefined | Promise<ReadResult | undefined>): void;
+}
 
 /** What the router needs from the rest of the cluster. */
 export interface RouterContext {
@@ -77,6 +84,103 @@ export class OwnerRouter {
     if (hot !== undefined) return keyspace.toResult(key, hot);
     const loading = this.#flights.do(flightKey(name, key), (flight) => this.#fetch(keyspace, key, primary, flight));
     return waitFor(loading, signal).then((read) => keyspace.toResult(key, read));
+  }
+
+  /**
+   * Starts the remote reads of a getMany at once: of the keys other nodes own,
+   * those this node has no copy of and is not reading yet, grouped by owner,
+   * one GET_MANY to each owner asked for two keys or more (the owner loads its
+   * misses as one batch). Each key's read is a flight on this node, so the
+   * gets that follow, and any concurrent get of the key, wait on it. Invalid
+   * keys are left for the gets to report.
+   */
+  prefetch(keyspace: Keyspace, keys: readonly string[]): void {
+    for (const [owner, ownerKeys] of this.#remoteKeysByOwner(keyspace, keys)) {
+      if (ownerKeys.size < 2) continue; // a lone key goes as the get's own GET
+      let batch: BatchedRead[] = [];
+      for (const key of ownerKeys) {
+        void this.#flights.do(
+          flightKey(keyspace.name, key),
+          (flight) => new Promise((resolve) => batch.push({ key, flight, resolve })),
+        );
+        if (batch.length === MAX_KEYS_PER_GET_MANY) {
+          this.#askMany(keyspace, owner, batch);
+          batch = [];
+        }
+      }
+      if (batch.length > 0) this.#askMany(keyspace, owner, batch);
+    }
+  }
+
+  /** The keys a getMany has to ask other nodes for, by owner. */
+  #remoteKeysByOwner(keyspace: Keyspace, keys: readonly string[]): Map<string, Set<string>> {
+    const { name, hotCache } = keyspace.config;
+    const byOwner = new Map<string, Set<string>>();
+    for (const key of keys) {
+      if (!isValidKey(key)) continue;
+      const owner = this.#context.placement.primary(name, key);
+      if (owner === this.#context.selfId || this.#flights.isRunning(flightKey(name, key))) continue;
+      if (keyspace.config.replicaReads && this.#ownsCopy(keyspace, key) && keyspace.has(key)) continue;
+      if (hotCache && this.#context.hot.get(name, key) !== undefined) continue;
+      let ownerKeys = byOwner.get(owner);
+      if (ownerKeys === undefined) byOwner.set(owner, (ownerKeys = new Set()));
+      ownerKeys.add(key);
+    }
+    return byOwner;
+  }
+
+  /**
+   * Sends one GET_MANY and settles each key's read from its entry. A key the
+   * owner failed, skipped, or could not be asked for goes the way a single
+   * read does: the owner alone, then the next nodes when it cannot be reached.
+   */
+  #askMany(keyspace: Keyspace, owner: string, batch: BatchedRead[]): void {
+    const keys = batch.map((read) => read.key);
+    const askedAt = Date.now();
+    this.#context
+      .client(owner)
+      .request(
+        { type: MessageType.GET_MANY, keyspace: keyspace.name, keys },
+        keyspace.config.readTimeout + PEER_MARGIN_MS,
+      )
+      .then((reply) => {
+        if (reply.type !== MessageType.VALUES || reply.entries.length !== batch.length)
+          throw new DistCacheError(
+            ErrorCode.PROTOCOL,
+            `peer ${owner} answered a GET_MANY of ${batch.length} keys with message type ${reply.type}`,
+          );
+        for (const [i, read] of batch.entries())
+          read.resolve(this.#settle(keyspace, owner, read, reply.entries[i]!, askedAt));
+      })
+      .catch((error: unknown) => {
+        for (const read of batch) read.resolve(this.#fallBack(keyspace, read.key, owner, read.flight, error));
+      });
+  }
+
+  /** One key's read from its GET_MANY entry. */
+  #settle(
+    keyspace: Keyspace,
+    owner: string,
+    { key, flight }: BatchedRead,
+    entry: PeerReadEntry,
+    askedAt: number,
+  ): ReadResult | undefined | Promise<ReadResult | undefined> {
+    switch (entry.status) {
+      case 'found':
+        return this.#received(keyspace, key, flight, entry.value, entry.expiresAt, askedAt);
+      case 'not_found':
+        return this.#received(keyspace, key, flight, null, entry.expiresAt, askedAt);
+      case 'error':
+        return this.#fallBack(
+          keyspace,
+          key,
+          owner,
+          flight,
+          new PeerReplyError(entry.code as ErrorCode, `peer ${owner}: ${entry.message}`),
+        );
+      case 'skipped':
+        return this.#fetch(keyspace, key, owner, flight);
+    }
   }
 
   /**
@@ -282,11 +386,27 @@ export class OwnerRouter {
       .then((reply) => {
         if (reply.type !== MessageType.VALUE)
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${node} answered a GET with message type ${reply.type}`);
-        const read: ReadResult = { value: reply.found ? reply.value : null, expiresAt: reply.expiresAt };
-        if (!flight.superseded && keyspace.config.hotCache)
-          this.#context.hot.set(name, keyspace.config.maxBytes, key, read.value, read.expiresAt, askedAt);
-        return read;
+        return this.#received(keyspace, key, flight, reply.found ? reply.value : null, reply.expiresAt, askedAt);
       });
+  }
+
+  /**
+   * A value another node answered, as a read: stale when it had expired there
+   * (served by `staleWhileRevalidate` or `staleIfError`). A fresh one is kept as a hot copy,
+   * for at most the hot-copy lifetime from `askedAt`, when the request left.
+   */
+  #received(
+    keyspace: Keyspace,
+    key: string,
+    flight: Flight,
+    value: Uint8Array | null,
+    expiresAt: number,
+    askedAt: number,
+  ): ReadResult {
+    if (value !== null && expiresAt !== 0 && expiresAt <= Date.now()) return { value, expiresAt, stale: true };
+    if (!flight.superseded && keyspace.config.hotCache)
+      this.#context.hot.set(keyspace.name, keyspace.config.maxBytes, key, value, expiresAt, askedAt);
+    return { value, expiresAt };
   }
 
   /** This node's own copy of `key` when it is one of its replicas (`replicaReads`) and can be trusted now, or undefined. */
@@ -416,6 +536,16 @@ export class OwnerRouter {
     const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
     const request = { type: MessageType.VERSIONED_INVALIDATE, keyspace: keyspace.name, key, version } as const;
     await Promise.allSettled(targets.map((id) => this.#context.client(id).request(request, timeout)));
+  }
+}
+
+/** Whether `key` is a key a get would accept (else the get reports why). */
+function isValidKey(key: unknown): key is string {
+  try {
+    validateKey(key);
+    return true;
+  } catch {
+    return false;
   }
 }
 

@@ -17,44 +17,42 @@ import {
  *
  *   u32 length | u8 type | u32 requestId | payload (length - 5 bytes)
  *
- * big-endian, `length` counting everything after itself (fields:
- * peer-frame.ts); a value is the rest of the frame.
+ * big-endian, `length` counting everything after itself. Strings are UTF-8
+ * behind a u16 length; a value is the rest of the frame. Which messages a
+ * connection may carry depends on the version its handshake chose
+ * (peer-handshake.ts).
  */
 
 /** Largest frame accepted: a 16 MiB value plus its header. Larger values are not sent between nodes. */
 export const MAX_PEER_FRAME_BYTES = 16 * 1024 * 1024 + 64 * 1024;
 
 /**
- * Version 3 carries entry versions: the versioned writes and invalidations,
- * PEEK/COPY, HANDOFF and SYNC (types 24 and 30-35). A node of another version
- * (1 and 2 have no versions, so their writes could not be ordered) is
- * refused at the HELLO, and the refusal logged on both sides.
+ * Message types. 1-3 belonged to the HMAC handshake that came before TLS
+ * and version ranges, and are never used again: a node that still sends
+ * them is refused as an unknown message type.
  */
-export const PEER_PROTOCOL_VERSION = 3;
-
-/** Bytes of a handshake nonce and proof. */
-export const NONCE_BYTES = 32;
-
 export const MessageType = {
-  HELLO: 1,
-  HELLO_REPLY: 2,
-  AUTH: 3,
+  HELLO: 4,
+  WELCOME: 5,
   GET: 10,
   PUT: 11,
   DELETE: 12,
   DELETE_KEYSPACE: 13,
   INVALIDATE: 14,
   CLEAR_KEYSPACE: 15,
-  VERSIONED_PUT: 30,
-  VERSIONED_DELETE: 31,
-  VERSIONED_INVALIDATE: 32,
-  PEEK: 33,
-  HANDOFF: 34,
+  VERSIONED_PUT: 40,
+  VERSIONED_DELETE: 41,
+  VERSIONED_INVALIDATE: 42,
+  PEEK: 43,
+  HANDOFF: 44,
   VALUE: 20,
   OK: 21,
   ERROR: 22,
+  GOING_AWAY: 23,
   COPY: 24,
-  SYNC: 35,
+  GET_MANY: 30,
+  VALUES: 31,
+  SYNC: 45,
 } as const;
 
 /** Bits of a versioned write's flag byte. */
@@ -66,11 +64,23 @@ export interface KeyCopy {
   readonly copy: VersionedCopy;
 }
 
+/** Most keys one GET_MANY carries; a longer read is split over several. */
+export const MAX_KEYS_PER_GET_MANY = 1_024;
+
+/** One key's answer in a VALUES reply, in the order of the GET_MANY's keys. */
+export type PeerReadEntry =
+  | { readonly status: 'found'; readonly expiresAt: number; readonly value: Uint8Array }
+  | { readonly status: 'not_found'; readonly expiresAt: number }
+  | { readonly status: 'error'; readonly code: string; readonly message: string }
+  /** Left out to keep the reply within a frame: ask for the key alone. */
+  | { readonly status: 'skipped' };
+
+const ENTRY_TAG = { not_found: 0, found: 1, error: 2, skipped: 3 } as const;
+
 /** Every message the peer transport carries. */
 export type PeerMessage =
-  | { type: typeof MessageType.HELLO; requestId: number; version: number; nonce: Uint8Array }
-  | { type: typeof MessageType.HELLO_REPLY; requestId: number; version: number; nonce: Uint8Array; proof: Uint8Array }
-  | { type: typeof MessageType.AUTH; requestId: number; proof: Uint8Array }
+  | { type: typeof MessageType.HELLO; requestId: number; minVersion: number; maxVersion: number; target: string }
+  | { type: typeof MessageType.WELCOME; requestId: number; version: number }
   | { type: typeof MessageType.GET; requestId: number; keyspace: string; key: string }
   | {
       type: typeof MessageType.PUT;
@@ -84,6 +94,8 @@ export type PeerMessage =
   | { type: typeof MessageType.DELETE; requestId: number; keyspace: string; key: string }
   | { type: typeof MessageType.DELETE_KEYSPACE; requestId: number; keyspace: string }
   | { type: typeof MessageType.INVALIDATE; requestId: number; keyspace: string; key: string }
+  | { type: typeof MessageType.GET_MANY; requestId: number; keyspace: string; keys: string[] }
+  | { type: typeof MessageType.VALUES; requestId: number; entries: PeerReadEntry[] }
   | { type: typeof MessageType.CLEAR_KEYSPACE; requestId: number; keyspace: string }
   | { type: typeof MessageType.VALUE; requestId: number; found: boolean; expiresAt: number; value: Uint8Array }
   | { type: typeof MessageType.OK; requestId: number; flag: boolean }
@@ -116,7 +128,8 @@ export type PeerMessage =
   | { type: typeof MessageType.HANDOFF; requestId: number; keyspace: string; entries: readonly KeyCopy[] }
   | { type: typeof MessageType.COPY; requestId: number; copy: VersionedCopy | undefined }
   /** `requester` asks for the entries it owns, sent as HANDOFFs, then OK. */
-  | { type: typeof MessageType.SYNC; requestId: number; requester: string };
+  | { type: typeof MessageType.SYNC; requestId: number; requester: string }
+  | { type: typeof MessageType.GOING_AWAY; requestId: number };
 
 const HEADER_BYTES = 9;
 
@@ -160,15 +173,11 @@ export function encodePeerMessageInto(
   let at = start + HEADER_BYTES;
   switch (message.type) {
     case MessageType.HELLO:
-      at = frame.writeUInt16BE(message.version, at);
-      writeRaw(frame, at, message.nonce);
+      at = frame.writeUInt16BE(message.minVersion, at);
+      writeString(frame, frame.writeUInt16BE(message.maxVersion, at), message.target);
       break;
-    case MessageType.HELLO_REPLY:
-      at = frame.writeUInt16BE(message.version, at);
-      writeRaw(frame, writeRaw(frame, at, message.nonce), message.proof);
-      break;
-    case MessageType.AUTH:
-      writeRaw(frame, at, message.proof);
+    case MessageType.WELCOME:
+      frame.writeUInt16BE(message.version, at);
       break;
     case MessageType.GET:
     case MessageType.DELETE:
@@ -183,6 +192,14 @@ export function encodePeerMessageInto(
     case MessageType.DELETE_KEYSPACE:
     case MessageType.CLEAR_KEYSPACE:
       writeString(frame, at, message.keyspace);
+      break;
+    case MessageType.GET_MANY:
+      at = frame.writeUInt16BE(message.keys.length, writeString(frame, at, message.keyspace));
+      for (const key of message.keys) at = writeString(frame, at, key);
+      break;
+    case MessageType.VALUES:
+      at = frame.writeUInt16BE(message.entries.length, at);
+      for (const entry of message.entries) at = writeEntry(frame, at, entry);
       break;
     case MessageType.VALUE:
       at = frame.writeUInt8(message.found ? 1 : 0, at);
@@ -225,11 +242,43 @@ export function encodePeerMessageInto(
     case MessageType.SYNC:
       writeString(frame, at, message.requester);
       break;
+    case MessageType.GOING_AWAY:
+      break;
   }
 }
 
 function writeFlags(ifAbsent: boolean, standIn: boolean): number {
   return (ifAbsent ? WRITE_FLAGS.IF_ABSENT : 0) | (standIn ? WRITE_FLAGS.STAND_IN : 0);
+}
+
+/** Writes one VALUES entry at `at`; returns the offset after it. */
+function writeEntry(frame: Buffer, at: number, entry: PeerReadEntry): number {
+  at = frame.writeUInt8(ENTRY_TAG[entry.status], at);
+  switch (entry.status) {
+    case 'found':
+      at = frame.writeUInt32BE(entry.value.byteLength, frame.writeDoubleBE(entry.expiresAt, at));
+      return writeRaw(frame, at, entry.value);
+    case 'not_found':
+      return frame.writeDoubleBE(entry.expiresAt, at);
+    case 'error':
+      return writeString(frame, writeString(frame, at, errorCode(entry)), errorText(entry));
+    case 'skipped':
+      return at;
+  }
+}
+
+/** Bytes of one VALUES entry. */
+export function peerReadEntryBytes(entry: PeerReadEntry): number {
+  switch (entry.status) {
+    case 'found':
+      return 1 + 8 + 4 + entry.value.byteLength;
+    case 'not_found':
+      return 1 + 8;
+    case 'error':
+      return 1 + stringBytes(errorCode(entry)) + stringBytes(errorText(entry));
+    case 'skipped':
+      return 1;
+  }
 }
 
 /** A message of any type without some of its fields. */
@@ -239,11 +288,9 @@ export type DistributiveOmit<T, K extends PropertyKey> = T extends unknown ? Omi
 function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): number {
   switch (message.type) {
     case MessageType.HELLO:
-      return 2 + message.nonce.byteLength;
-    case MessageType.HELLO_REPLY:
-      return 2 + message.nonce.byteLength + message.proof.byteLength;
-    case MessageType.AUTH:
-      return message.proof.byteLength;
+      return 2 + 2 + stringBytes(message.target);
+    case MessageType.WELCOME:
+      return 2;
     case MessageType.GET:
     case MessageType.DELETE:
     case MessageType.INVALIDATE:
@@ -253,6 +300,20 @@ function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): numb
     case MessageType.DELETE_KEYSPACE:
     case MessageType.CLEAR_KEYSPACE:
       return stringBytes(message.keyspace);
+    case MessageType.GET_MANY:
+      if (message.keys.length > MAX_KEYS_PER_GET_MANY)
+        throw new DistCacheError(
+          ErrorCode.INVALID_ARGUMENT,
+          `peer protocol: a GET_MANY carries at most ${MAX_KEYS_PER_GET_MANY} keys, got ${message.keys.length}`,
+        );
+      return message.keys.reduce((sum, key) => sum + stringBytes(key), stringBytes(message.keyspace) + 2);
+    case MessageType.VALUES:
+      if (message.entries.length > MAX_KEYS_PER_GET_MANY)
+        throw new DistCacheError(
+          ErrorCode.INVALID_ARGUMENT,
+          `peer protocol: a VALUES reply carries at most ${MAX_KEYS_PER_GET_MANY} entries, got ${message.entries.length}`,
+        );
+      return message.entries.reduce((sum, entry) => sum + peerReadEntryBytes(entry), 2);
     case MessageType.VALUE:
       return 1 + 8 + message.value.byteLength;
     case MessageType.OK:
@@ -277,6 +338,8 @@ function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): numb
       return COPY_HEADER_BYTES + copyValue(message.copy).byteLength;
     case MessageType.SYNC:
       return stringBytes(message.requester);
+    case MessageType.GOING_AWAY:
+      return 0;
   }
 }
 
@@ -354,19 +417,10 @@ function decodeFrame(frame: Buffer): PeerMessage {
   let message: PeerMessage;
   switch (type) {
     case MessageType.HELLO:
-      message = { type, requestId, version: reader.u16(), nonce: reader.bytes(NONCE_BYTES) };
+      message = { type, requestId, minVersion: reader.u16(), maxVersion: reader.u16(), target: reader.string() };
       break;
-    case MessageType.HELLO_REPLY:
-      message = {
-        type,
-        requestId,
-        version: reader.u16(),
-        nonce: reader.bytes(NONCE_BYTES),
-        proof: reader.bytes(NONCE_BYTES),
-      };
-      break;
-    case MessageType.AUTH:
-      message = { type, requestId, proof: reader.bytes(NONCE_BYTES) };
+    case MessageType.WELCOME:
+      message = { type, requestId, version: reader.u16() };
       break;
     case MessageType.GET:
     case MessageType.DELETE:
@@ -388,6 +442,19 @@ function decodeFrame(frame: Buffer): PeerMessage {
     case MessageType.CLEAR_KEYSPACE:
       message = { type, requestId, keyspace: reader.string() };
       break;
+    case MessageType.GET_MANY: {
+      const keyspace = reader.string();
+      const keys: string[] = [];
+      for (let count = reader.count(MAX_KEYS_PER_GET_MANY); keys.length < count;) keys.push(reader.string());
+      message = { type, requestId, keyspace, keys };
+      break;
+    }
+    case MessageType.VALUES: {
+      const entries: PeerReadEntry[] = [];
+      for (let count = reader.count(MAX_KEYS_PER_GET_MANY); entries.length < count;) entries.push(readEntry(reader));
+      message = { type, requestId, entries };
+      break;
+    }
     case MessageType.VALUE:
       message = { type, requestId, found: reader.flag(), expiresAt: reader.f64(), value: reader.restInSlab() };
       break;
@@ -440,6 +507,9 @@ function decodeFrame(frame: Buffer): PeerMessage {
     case MessageType.SYNC:
       message = { type, requestId, requester: reader.string() };
       break;
+    case MessageType.GOING_AWAY:
+      message = { type, requestId };
+      break;
     default:
       throw protocolError(`unknown message type ${type}`);
   }
@@ -458,4 +528,22 @@ function readCopies(reader: FrameReader): KeyCopy[] {
     entries.push({ key, copy });
   }
   return entries;
+}
+
+function readEntry(reader: FrameReader): PeerReadEntry {
+  const tag = reader.u8();
+  switch (tag) {
+    case ENTRY_TAG.found: {
+      const expiresAt = reader.f64();
+      return { status: 'found', expiresAt, value: reader.bytesInSlab(reader.u32()) };
+    }
+    case ENTRY_TAG.not_found:
+      return { status: 'not_found', expiresAt: reader.f64() };
+    case ENTRY_TAG.error:
+      return { status: 'error', code: reader.string(), message: reader.string() };
+    case ENTRY_TAG.skipped:
+      return { status: 'skipped' };
+    default:
+      throw protocolError(`unknown VALUES entry tag ${tag}`);
+  }
 }

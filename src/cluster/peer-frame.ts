@@ -133,6 +133,20 @@ export class FrameReader {
     return this.bytes(this.#frame.byteLength - this.#offset);
   }
 
+  /** A u16 count of the items that follow, at most `max`. */
+  count(max: number): number {
+    const count = this.u16();
+    if (count > max) throw protocolError(`${count} items exceed the ${max} allowed`);
+    return count;
+  }
+
+  /** Like {@link bytes}, for a value its receiver keeps only briefly: the copy may share a slab. */
+  bytesInSlab(length: number): Uint8Array {
+    this.#need(length);
+    const start = this.#advance(length);
+    return replySlab.copy(this.#frame.subarray(start, start + length));
+  }
+
   /** Like {@link rest}, for a value its receiver keeps only briefly: the copy may share a slab. */
   restInSlab(): Uint8Array {
     const start = this.#offset;

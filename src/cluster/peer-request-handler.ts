@@ -1,4 +1,4 @@
-import { DistCacheError, ErrorCode } from '../errors.js';
+import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import type { ReadResult } from '../keyspace/types.js';
@@ -6,7 +6,12 @@ import type { CopyCoordinator } from './copy-coordinator.js';
 import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
 import type { OwnerRouter } from './owner-router.js';
+import { MAX_PEER_FRAME_BYTES, peerReadEntryBytes, type PeerReadEntry } from './peer-codec.js';
 import type { PeerReadReply, PeerRequestHandler } from './peer-server.js';
+
+/** Bytes the entries of one VALUES reply may take: a frame, less room for its header and count. */
+const VALUES_BUDGET_BYTES = MAX_PEER_FRAME_BYTES - 64;
+const SKIPPED: PeerReadEntry = { status: 'skipped' };
 
 /** What the handler needs from the cluster. */
 export interface PeerRequestContext {
@@ -62,6 +67,17 @@ export function createPeerRequestHandler(context: PeerRequestContext): PeerReque
       const read = copies.resync.active ? copies.resync.read(keyspace, key, undefined) : keyspace.read(key, undefined);
       return read instanceof Promise ? read.then(toReadReply) : toReadReply(read);
     },
+    getMany: async (name, keys, remoteHost) => {
+      const keyspace = keyspaceNamed(name);
+      const readers = context.membersAt(remoteHost);
+      // Every key is asked before any answer is awaited: the misses load as one batch. Each
+      // reader is recorded before its read, as for a GET.
+      const reads = keys.map((key) => {
+        context.holders.record(name, key, readers, Date.now());
+        return readOne(keyspace, key, copies.resync);
+      });
+      return withinOneFrame((await Promise.allSettled(reads)).map(toReadEntry));
+    },
     put: ({ keyspace: name, key, expiresAt, value, ifAbsent, standIn, version }) => {
       validateKey(key);
       const keyspace = keyspaceNamed(name);
@@ -106,6 +122,44 @@ export function createPeerRequestHandler(context: PeerRequestContext): PeerReque
     },
     clearKeyspace: (name) => context.router.clearLocal(name, context.keyspace(name)),
   };
+}
+
+/** One key's read, its synchronous failure (a bad key) as a rejection. */
+function readOne(
+  keyspace: Keyspace,
+  key: string,
+  resync: CopyCoordinator['resync'],
+): ReadResult | undefined | Promise<ReadResult | undefined> {
+  try {
+    return resync.active ? resync.read(keyspace, key, undefined) : keyspace.read(key, undefined);
+  } catch (error) {
+    return Promise.reject(error);
+  }
+}
+
+/** One key's read as a VALUES entry; a failure carries its error's code, as an ERROR reply would. */
+function toReadEntry(settled: PromiseSettledResult<ReadResult | undefined>): PeerReadEntry {
+  if (settled.status === 'rejected') {
+    const error = settled.reason as Error | undefined;
+    return {
+      status: 'error',
+      code: isDistCacheError(error) ? error.code : ErrorCode.DATASOURCE_FAILED,
+      message: error?.message ?? String(error),
+    };
+  }
+  const { bytes, expiresAt } = toReadReply(settled.value);
+  return bytes === null ? { status: 'not_found', expiresAt } : { status: 'found', expiresAt, value: bytes };
+}
+
+/** The entries that fit one frame; the others are skipped, for the requester to ask one by one. */
+function withinOneFrame(entries: PeerReadEntry[]): PeerReadEntry[] {
+  let used = 0;
+  return entries.map((entry) => {
+    const bytes = peerReadEntryBytes(entry);
+    if (used + bytes > VALUES_BUDGET_BYTES) return SKIPPED;
+    used += bytes;
+    return entry;
+  });
 }
 
 /** A read as a GET reply. A miss without a data source is not cacheable anywhere: it expires now. */

@@ -1,24 +1,20 @@
-import net from 'node:net';
-import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
+import type net from 'node:net';
+import { DistCacheError, ErrorCode } from '../errors.js';
 import type { VersionedCopy } from '../keyspace/versions.js';
 import type { Logger } from '../logger.js';
-import { createStreamServer, listenOrFail, type ServerTls } from '../net/stream-server.js';
-import { BatchedWriter } from './batched-writer.js';
-import type { ClusterKeyProof } from './peer-auth.js';
-import {
-  MAX_PEER_FRAME_BYTES,
-  MessageType,
-  PEER_PROTOCOL_VERSION,
-  PeerMessageDecoder,
-  encodePeerMessage,
-  type KeyCopy,
-  type PeerMessage,
-} from './peer-codec.js';
+import { listenOrFail, type ServerTls } from '../net/stream-server.js';
+import { PEER_OUTPUT_LIMITS, type OutputLimits } from './output-backpressure.js';
+import { createPeerListener, describeTlsFailure, type PeerSecurity } from './peer-channel.js';
+import { MessageType, type KeyCopy, type PeerMessage, type PeerReadEntry } from './peer-codec.js';
+import { ServerHandshake, localVersions, type VersionRange } from './peer-handshake.js';
+import { PeerServerConnection, errorReply, type ConnectionServer } from './peer-server-connection.js';
 
 /** What a node does for its peers' requests: locally (a write for a key it does not own is sent on to the owners). */
 export interface PeerRequestHandler {
   /** A hit answers synchronously, so the server can reply without a promise. `remoteHost`: the requester's IP. */
   get(keyspace: string, key: string, remoteHost: string): PeerReadReply | Promise<PeerReadReply>;
+  /** Reads several keys of one keyspace: each key's answer in their order, within one frame. `remoteHost`: as for get. */
+  getMany(keyspace: string, keys: readonly string[], remoteHost: string): Promise<PeerReadEntry[]>;
   /** Stores a value; false when `ifAbsent` and a fresh entry is there. */
   put(write: PeerPut): boolean | Promise<boolean>;
   /** Deletes a key; whether a value was held. */
@@ -66,59 +62,81 @@ export interface PeerReadReply {
 /** TLS material for the peer port; with `ca`, peers must present a certificate it signed (mutual TLS). */
 export type PeerTlsOptions = ServerTls;
 
-/** Requests one connection may have in progress; past it the server stops reading from that connection. */
-const MAX_IN_FLIGHT_PER_CONNECTION = 1024;
-/** Time a new connection has to complete the handshake. */
-const HANDSHAKE_TIMEOUT_MS = 5_000;
-/** Largest frame before the handshake completes: a stranger cannot make the server buffer more. */
-const HANDSHAKE_FRAME_BYTES = 256;
 /** Connections the peer port accepts at once (nodes keep one each). */
 const MAX_CONNECTIONS = 1_024;
 
+/** How a peer server is run; every field has a default. */
+export interface PeerServerOptions {
+  /** The id clients dial to reach this node (its member id). Default: `host:port` as listened on. */
+  readonly selfId?: string;
+  /** Protocol versions spoken. Default: this build's, or the test setting DISTCACHE_TEST_PEER_PROTOCOL. */
+  readonly versions?: VersionRange;
+  /** Bounds of each connection's unsent replies. */
+  readonly outputLimits?: OutputLimits;
+}
+
 /**
- * The peer port: a TCP (or TLS) listener speaking the peer codec. A
- * connection first proves the cluster key (HELLO → HELLO_REPLY → AUTH), then
- * sends pipelined requests, answered as they complete. A corrupt frame
- * closes that connection only.
+ * The peer port: a listener secured as {@link PeerSecurity} says (TLS 1.3
+ * keyed by the cluster key, mutual TLS, or plain TCP), speaking the peer
+ * codec. A connection first agrees on a protocol version
+ * (peer-handshake.ts), then sends pipelined requests, answered as they
+ * complete. A corrupt frame closes that connection only.
  */
 export class PeerServer {
   readonly #server: net.Server;
-  /** Open connections and their writers. */
-  readonly #connections = new Map<net.Socket, BatchedWriter>();
+  readonly #connections = new Set<PeerServerConnection>();
+  readonly #versions: VersionRange;
+  #selfId: string | undefined;
   /** Requests being answered asynchronously: a count, not a Set of their promises, so nothing long-lived churns per request. */
   #inFlight = 0;
   #onDrained: (() => void) | undefined;
+  readonly #context: ConnectionServer;
 
   constructor(
     private readonly handler: PeerRequestHandler,
-    private readonly proof: ClusterKeyProof,
-    private readonly logger: Logger,
-    tlsOptions: PeerTlsOptions | undefined,
+    security: PeerSecurity,
+    logger: Logger,
+    options: PeerServerOptions = {},
   ) {
-    const onConnection = (socket: net.Socket): void => this.#accept(socket);
-    this.#server = createStreamServer(tlsOptions, onConnection);
+    this.#versions = options.versions ?? localVersions();
+    this.#selfId = options.selfId;
+    this.#context = {
+      logger,
+      outputLimits: options.outputLimits ?? PEER_OUTPUT_LIMITS,
+      serve: (message, remoteHost) => this.#serve(message, remoteHost),
+      asyncStarted: () => this.#inFlight++,
+      asyncSettled: () => {
+        if (--this.#inFlight === 0) this.#onDrained?.();
+      },
+    };
+    this.#server = createPeerListener(security, (socket) => this.#accept(socket));
     this.#server.maxConnections = MAX_CONNECTIONS;
-    this.#server.on('tlsClientError', (error) =>
-      this.logger.warn({ err: error.message }, 'peer TLS handshake refused'),
+    this.#server.on('tlsClientError', (error: NodeJS.ErrnoException, socket: net.Socket) =>
+      logger.warn(
+        { remote: socket.remoteAddress, why: describeTlsFailure(security, error) },
+        'peer TLS handshake refused',
+      ),
     );
   }
 
   /** Starts listening; rejects with ERR_INVALID_CONFIG when the address cannot be used. */
   async listen(host: string, port: number): Promise<void> {
+    this.#selfId ??= `${host}:${port}`;
     await listenOrFail(this.#server, { host, port }, { what: 'peer port', hint: '; change bindAddr or bindPort' });
-    this.#server.on('error', (error) => this.logger.error({ err: error.message }, 'peer port error'));
+    this.#server.on('error', (error) => this.#context.logger.error({ err: error.message }, 'peer port error'));
   }
 
-  /** Stops accepting, waits up to `drainMs` for requests in progress, then closes every connection. */
+  /**
+   * Stops accepting and tells connected peers this node is going away, waits
+   * up to `drainMs` for requests in progress, then closes every connection.
+   */
   async close(drainMs: number): Promise<void> {
     const closed = new Promise<void>((resolve) => this.#server.close(() => resolve()));
+    for (const connection of this.#connections) connection.goingAway();
     let timer: NodeJS.Timeout | undefined;
     await Promise.race([this.#drained(), new Promise((resolve) => (timer = setTimeout(resolve, drainMs)))]);
     clearTimeout(timer);
-    for (const [socket, writer] of this.#connections) {
-      writer.flush(); // the last answers, batched for the end of this turn
-      socket.destroy();
-    }
+    for (const connection of this.#connections) connection.close(); // the last answers, batched for the end of this turn
     await closed;
   }
 
@@ -129,78 +147,13 @@ export class PeerServer {
   }
 
   #accept(socket: net.Socket): void {
-    // An IPv4 peer on a dual-stack socket shows as ::ffff:a.b.c.d.
-    const remoteHost = (socket.remoteAddress ?? '').replace(/^::ffff:/, '');
-    const writer = new BatchedWriter(socket);
-    this.#connections.set(socket, writer);
-    socket.setNoDelay(true);
-    socket.setKeepAlive(true, 10_000);
-    socket.on('close', () => this.#connections.delete(socket));
-    socket.on('error', () => socket.destroy());
-    const decoder = new PeerMessageDecoder();
-    decoder.maxFrameBytes = HANDSHAKE_FRAME_BYTES;
-    const challenge = this.proof.nonce();
-    let state: 'hello' | 'auth' | 'ready' = 'hello';
-    let pending = 0;
-    const handshakeTimer = setTimeout(() => socket.destroy(), HANDSHAKE_TIMEOUT_MS);
-    socket.on('close', () => clearTimeout(handshakeTimer));
-
-    const refuse = (why: string): void => {
-      this.logger.warn({ remote: socket.remoteAddress, why }, 'peer connection refused');
-      socket.destroy();
-    };
-
-    socket.on('data', (chunk: Buffer) => {
-      let messages: PeerMessage[];
-      try {
-        messages = decoder.push(chunk);
-      } catch (error) {
-        refuse((error as Error).message);
-        return;
-      }
-      for (const message of messages) {
-        if (state === 'hello') {
-          if (message.type !== MessageType.HELLO) return refuse('expected a HELLO');
-          if (message.version !== PEER_PROTOCOL_VERSION)
-            return refuse(`peer protocol version ${message.version}; this node speaks ${PEER_PROTOCOL_VERSION} only`);
-          socket.write(
-            encodePeerMessage({
-              type: MessageType.HELLO_REPLY,
-              requestId: 0,
-              version: PEER_PROTOCOL_VERSION,
-              nonce: challenge,
-              proof: this.proof.prove(message.nonce),
-            }),
-          );
-          state = 'auth';
-          decoder.maxFrameBytes = MAX_PEER_FRAME_BYTES; // TEMPORARY (replaced by the peer-trust handshake): requests may share a chunk with AUTH
-        } else if (state === 'auth') {
-          if (message.type !== MessageType.AUTH || !this.proof.verify(challenge, message.proof))
-            return refuse('wrong cluster key');
-          clearTimeout(handshakeTimer);
-          decoder.maxFrameBytes = MAX_PEER_FRAME_BYTES;
-          state = 'ready';
-        } else {
-          const reply = this.#serve(message, remoteHost);
-          if (!(reply instanceof Promise)) {
-            writeReply(writer, reply);
-            continue;
-          }
-          pending++;
-          if (pending >= MAX_IN_FLIGHT_PER_CONNECTION) socket.pause();
-          this.#inFlight++;
-          void reply
-            .then((answer) => {
-              writeReply(writer, answer);
-              pending--;
-              if (pending < MAX_IN_FLIGHT_PER_CONNECTION) socket.resume();
-            })
-            .finally(() => {
-              if (--this.#inFlight === 0) this.#onDrained?.();
-            });
-        }
-      }
-    });
+    const connection = new PeerServerConnection(
+      socket,
+      this.#context,
+      new ServerHandshake(this.#versions, this.#selfId ?? ''),
+    );
+    this.#connections.add(connection);
+    socket.on('close', () => this.#connections.delete(connection));
   }
 
   /** Answers one request, synchronously when it can; every failure becomes an ERROR reply with the error's code. */
@@ -220,6 +173,10 @@ export class PeerServer {
           });
           return read instanceof Promise ? read.then(toValue, failed) : toValue(read);
         }
+        case MessageType.GET_MANY:
+          return this.handler
+            .getMany(message.keyspace, message.keys, remoteHost)
+            .then((entries) => ({ type: MessageType.VALUES, requestId, entries }) as PeerMessage, failed);
         case MessageType.PUT:
         case MessageType.VERSIONED_PUT:
           return okReply(requestId, this.handler.put(asVersioned(message)));
@@ -275,23 +232,4 @@ function asVersioned(
   message: Extract<PeerMessage, { type: typeof MessageType.PUT | typeof MessageType.VERSIONED_PUT }>,
 ): PeerPut {
   return message.type === MessageType.VERSIONED_PUT ? message : { ...message, standIn: false, version: 0 };
-}
-
-/** The ERROR reply that carries `error`'s code to the requester. */
-function errorReply(requestId: number, error: unknown): PeerMessage {
-  return {
-    type: MessageType.ERROR,
-    requestId,
-    code: isDistCacheError(error) ? error.code : ErrorCode.DATASOURCE_FAILED,
-    message: (error as Error)?.message ?? String(error),
-  };
-}
-
-/** Sends a reply; one that cannot be encoded (a value over the frame limit) is answered with its error instead. */
-function writeReply(writer: BatchedWriter, reply: PeerMessage): void {
-  try {
-    writer.write(reply);
-  } catch (error) {
-    writer.write(errorReply(reply.requestId, error));
-  }
 }

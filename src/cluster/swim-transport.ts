@@ -3,6 +3,7 @@ import { pushable, type Pushable } from 'it-pushable';
 import type { Logger } from '../logger.js';
 import { toMultiaddr, type Libp2pHost } from './libp2p-host.js';
 import { decodeSwimMessage, encodeSwimMessage, MAX_MESSAGE_BYTES } from './swim/codec.js';
+import { frame, FrameReader, LENGTH_BYTES } from './swim/frames.js';
 import type { SwimMessage } from './swim/messages.js';
 
 /** The libp2p protocol that carries SWIM messages. */
@@ -13,7 +14,6 @@ const MAX_INBOUND_STREAMS = 4;
 const OPEN_TIMEOUT_MS = 10_000;
 /** Bytes queued for one peer that has not taken them yet (a frozen process): past it, messages are dropped. */
 const MAX_QUEUED_BYTES = 8 * 1024 * 1024;
-const LENGTH_BYTES = 4;
 
 /** Why a message could not be sent: `refused` means the peer is certainly not there; `timeout` proves nothing. */
 export type SendFailure = 'refused' | 'timeout';
@@ -60,9 +60,16 @@ export class SwimTransport {
   /**
    * Queues `message` for the host at `address` (`host:port`), opening a
    * stream to it (within OPEN_TIMEOUT_MS) if there is none. Resolves
-   * undefined once the message is queued, or why it could not be.
+   * undefined once the message is queued (or dropped: over MAX_MESSAGE_BYTES,
+   * or the queue is full), or why it could not be.
    */
   async send(address: string, message: SwimMessage): Promise<SendFailure | undefined> {
+    const bytes = encodeSwimMessage(message);
+    // The peer would end the stream at its header, and the messages queued behind it with it.
+    if (bytes.byteLength > MAX_MESSAGE_BYTES) {
+      this.#logger.warn({ address, type: message.type, bytes: bytes.byteLength }, 'SWIM message too large: not sent');
+      return undefined;
+    }
     let opening = this.#outbound.get(address);
     if (opening === undefined) {
       opening = this.#open(address);
@@ -73,8 +80,7 @@ export class SwimTransport {
       if (this.#outbound.get(address) === opening) this.#outbound.delete(address);
       return outbound;
     }
-    const bytes = encodeSwimMessage(message);
-    if (outbound.queued + bytes.byteLength > MAX_QUEUED_BYTES) return undefined;
+    if (outbound.queued + LENGTH_BYTES + bytes.byteLength > MAX_QUEUED_BYTES) return undefined;
     outbound.queued += LENGTH_BYTES + bytes.byteLength;
     outbound.frames.push(frame(bytes));
     return undefined;
@@ -139,40 +145,25 @@ export class SwimTransport {
 
   /** Reads length-prefixed messages until the stream ends; a frame over MAX_MESSAGE_BYTES ends it. */
   async #read(stream: Stream, peer: string): Promise<void> {
-    let buffered: Uint8Array = new Uint8Array(0);
+    const reader = new FrameReader(MAX_MESSAGE_BYTES);
     try {
-      for await (const chunk of stream.source) {
-        buffered = append(buffered, chunk.subarray());
-        for (;;) {
-          if (buffered.byteLength < LENGTH_BYTES) break;
-          const length = new DataView(buffered.buffer, buffered.byteOffset).getUint32(0);
-          if (length > MAX_MESSAGE_BYTES) throw new Error(`SWIM frame of ${length} bytes`);
-          if (buffered.byteLength < LENGTH_BYTES + length) break;
-          const message = decodeSwimMessage(buffered.subarray(LENGTH_BYTES, LENGTH_BYTES + length));
-          buffered = buffered.subarray(LENGTH_BYTES + length);
-          if (message === undefined) this.#logger.debug({ peer }, 'ignored a malformed SWIM message');
-          else this.#receive(message, peer);
-        }
-      }
+      for await (const chunk of stream.source)
+        for (const payload of reader.push(chunk.subarray())) this.#deliver(payload, peer);
     } catch (error) {
       stream.abort(error as Error);
       this.#logger.debug({ peer, err: (error as Error).message }, 'SWIM stream failed');
     }
   }
-}
 
-/** `bytes` behind a big-endian u32 length. */
-function frame(bytes: Uint8Array): Uint8Array {
-  const framed = new Uint8Array(LENGTH_BYTES + bytes.byteLength);
-  new DataView(framed.buffer).setUint32(0, bytes.byteLength);
-  framed.set(bytes, LENGTH_BYTES);
-  return framed;
-}
-
-function append(buffered: Uint8Array, chunk: Uint8Array): Uint8Array {
-  if (buffered.byteLength === 0) return chunk.slice();
-  const joined = new Uint8Array(buffered.byteLength + chunk.byteLength);
-  joined.set(buffered);
-  joined.set(chunk, buffered.byteLength);
-  return joined;
+  /** Hands a valid message to the owner; a malformed one is dropped, as a corrupt datagram would be. */
+  #deliver(payload: Uint8Array, peer: string): void {
+    let message: SwimMessage;
+    try {
+      message = decodeSwimMessage(payload);
+    } catch (error) {
+      this.#logger.debug({ peer, err: (error as Error).message }, 'ignored a malformed SWIM message');
+      return;
+    }
+    this.#receive(message, peer);
+  }
 }

@@ -35,6 +35,9 @@ const STANDALONE: KeyspaceVersioning = { clock: new HybridLogicalClock(), tombst
  * stamped by the clock: the data source does not see puts, so a loaded
  * value ranks just above the entry it replaced (an expired one or a
  * tombstone) and below any later put held elsewhere.
+ *
+ * A hit past its refresh time (`refreshAhead`), or an expired entry served
+ * stale (`staleWhileRevalidate`), also starts one reload in the background.
  */
 export class Keyspace {
   readonly config: KeyspaceConfig;
@@ -53,6 +56,9 @@ export class Keyspace {
   #hits = 0;
   #misses = 0;
   #staleServed = 0;
+  #backgroundReloads = 0;
+  /** `staleWhileRevalidate`, or 0 without a data source (nothing could revalidate). */
+  readonly #staleWhileRevalidate: number;
   #closed = false;
 
   constructor(
@@ -67,9 +73,10 @@ export class Keyspace {
     this.#observer = observer;
     this.#clock = versioning.clock;
     this.#tombstoneTtl = versioning.tombstoneTtl;
-    this.#store = new ByteBoundedLru(config.maxBytes, config.staleIfError);
+    this.#store = new ByteBoundedLru(config.maxBytes, Math.max(config.staleIfError, config.staleWhileRevalidate));
     this.#loader =
       config.dataSource && new Loader(config, config.dataSource, (state) => this.#onBreaker(state), observer);
+    this.#staleWhileRevalidate = this.#loader === undefined ? 0 : config.staleWhileRevalidate;
   }
 
   /**
@@ -104,12 +111,52 @@ export class Keyspace {
     return entry;
   }
 
-  /** A fresh stored entry (counted as a hit), or undefined (counted as a miss). */
+  /**
+   * A fresh stored entry (counted as a hit); else, within
+   * `staleWhileRevalidate` of its expiry, the expired entry marked stale (a
+   * miss); else undefined (a miss). A hit past its refresh time and a stale
+   * answer each start a background reload.
+   */
   #lookup(key: string): ReadResult | undefined {
     validateKey(key);
-    const entry = this.readCached(key);
-    if (entry === undefined) this.#misses++;
-    return entry;
+    const now = Date.now();
+    const entry = this.#store.get(key, now);
+    if (entry !== undefined && entry.value !== TOMBSTONE) {
+      this.#hits++;
+      if (entry.refreshAt !== 0 && entry.refreshAt <= now) this.#reloadInBackground(key);
+      return entry;
+    }
+    this.#misses++;
+    return this.#staleWhileRevalidate === 0 ? undefined : this.#revalidating(key, now);
+  }
+
+  /** The expired value of `key` while within `staleWhileRevalidate`, marked stale, with a reload started. */
+  #revalidating(key: string, now: number): ReadResult | undefined {
+    const entry = this.#store.peek(key);
+    if (entry === undefined || entry.value === null || entry.value === TOMBSTONE || entry.expiresAt === 0)
+      return undefined;
+    if (now - entry.expiresAt >= this.#staleWhileRevalidate) return undefined;
+    this.#staleServed++;
+    this.#reloadInBackground(key);
+    return { value: entry.value, expiresAt: entry.expiresAt, stale: true };
+  }
+
+  /**
+   * Starts one reload of `key` that no caller waits for, unless one is running
+   * (single-flight). A failed one changes nothing stored: the cached value
+   * stays until it expires.
+   */
+  #reloadInBackground(key: string): void {
+    if (this.#closed || this.#flights.isRunning(key)) return;
+    this.#backgroundReloads++;
+    this.#flights
+      .do(key, (flight) => this.#loadAndStore(key, flight))
+      .catch((error: unknown) =>
+        this.#logger.debug(
+          { keyspace: this.name, key, code: isDistCacheError(error) ? error.code : undefined },
+          'background reload failed; the cached value stays until it expires',
+        ),
+      );
   }
 
   /** The shared load of a missing key; undefined without a data source. */
@@ -272,6 +319,7 @@ export class Keyspace {
       loadErrors: loader?.counters.loadErrors ?? 0,
       rejectedLoads: loader?.counters.rejectedLoads ?? 0,
       staleServed: this.#staleServed,
+      backgroundReloads: this.#backgroundReloads,
       evictions: this.#store.evictions,
       breakerState: loader?.breakerState ?? 'disabled',
       limiterQueued: loader?.limiterQueued ?? 0,
@@ -310,7 +358,7 @@ export class Keyspace {
     const expiresAt =
       value === null
         ? this.config.negativeTtl > 0
-          ? now + this.config.negativeTtl
+          ? now + this.#jittered(this.config.negativeTtl)
           : now
         : this.#expiryFor(key, undefined, now);
     if (flight.superseded || this.#closed) return { value, expiresAt };
@@ -329,7 +377,11 @@ export class Keyspace {
       if (replaced?.value !== TOMBSTONE) this.#store.delete(key);
       return;
     }
-    if (!this.#store.set(key, value, expiresAt, (replaced?.version ?? 0) + 1)) {
+    const refreshAt =
+      this.config.refreshAhead === 0 || expiresAt === 0
+        ? 0
+        : now + Math.floor((expiresAt - now) * this.config.refreshAhead);
+    if (!this.#store.set(key, value, expiresAt, (replaced?.version ?? 0) + 1, refreshAt)) {
       this.#logger.debug(
         { keyspace: this.config.name, key, bytes: value?.byteLength },
         'loaded value larger than the keyspace; returned, not stored',
@@ -337,16 +389,23 @@ export class Keyspace {
     }
   }
 
-  /** The expiry of an entry: the one given, else the keyspace's `expiresAt(key)`, else its `defaultTtl`. */
+  /** The expiry of an entry: the one given, else the keyspace's `expiresAt(key)`, else its `defaultTtl` (jittered). */
   #expiryFor(key: string, given: Date | number | undefined, now: number): number {
     if (given !== undefined) return toExpiresAt(given, 0, now, `put "${key}": expiresAt`);
     const fromKeyspace = this.config.expiresAt?.(key);
     return toExpiresAt(
       fromKeyspace,
-      this.config.defaultTtl,
+      fromKeyspace === undefined ? this.#jittered(this.config.defaultTtl) : 0,
       now,
       `keyspace "${this.config.name}": expiresAt("${key}")`,
     );
+  }
+
+  /** A TTL the keyspace sets itself, spread by up to ±`ttlJitter` so keys loaded together expire apart. */
+  #jittered(ttl: number): number {
+    const jitter = this.config.ttlJitter;
+    if (jitter === 0 || ttl === 0) return ttl;
+    return Math.max(1, Math.round(ttl * (1 + jitter * (2 * Math.random() - 1))));
   }
 
   /** An expired value still within `staleIfError` of its expiry, to serve when a reload failed. */

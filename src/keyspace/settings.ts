@@ -15,6 +15,12 @@ export interface KeyspaceConfig {
   readonly circuitBreaker: CircuitBreakerSettings | undefined;
   readonly codec: Codec<unknown> | undefined;
   readonly staleIfError: number;
+  readonly maxBatch: number;
+  /** Fraction of an entry's life after which a get reloads it in the background; 0 = off. */
+  readonly refreshAhead: number;
+  readonly staleWhileRevalidate: number;
+  /** Largest fraction by which the keyspace's own TTLs are spread either way; 0 = exact. */
+  readonly ttlJitter: number;
   readonly negativeTtl: number;
   readonly writeTimeout: number;
   readonly warmKeys: readonly string[];

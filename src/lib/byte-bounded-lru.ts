@@ -12,6 +12,8 @@ export interface StoreEntry {
   readonly value: Uint8Array | null;
   /** Epoch ms after which the entry is a miss; 0 = never expires. */
   readonly expiresAt: number;
+  /** Epoch ms from which a read should reload the entry ahead of its expiry; 0 = never. */
+  readonly refreshAt: number;
   /** The owner's ordering of copies of this key (the store does not read it); 0 when unversioned. */
   readonly version: number;
 }
@@ -23,6 +25,7 @@ class Node implements StoreEntry {
     readonly key: string,
     readonly value: Uint8Array | null,
     readonly expiresAt: number,
+    readonly refreshAt: number,
     readonly cost: number,
     readonly version: number,
   ) {}
@@ -43,7 +46,7 @@ export function entryCost(key: string, value: Uint8Array | null): number {
 export class ByteBoundedLru {
   readonly #map = new Map<string, Node>();
   /** Sentinel of the circular recency list: `head.next` is the most recent. */
-  readonly #head = new Node('', null, 0, 0, 0);
+  readonly #head = new Node('', null, 0, 0, 0, 0);
   #bytes = 0;
   #evictions = 0;
   #maxBytes: number;
@@ -82,13 +85,13 @@ export class ByteBoundedLru {
    * Stores an entry, evicting least recently used entries until it fits.
    * Returns false, storing nothing, when the entry alone costs more than maxBytes.
    */
-  set(key: string, value: Uint8Array | null, expiresAt: number, version = 0): boolean {
+  set(key: string, value: Uint8Array | null, expiresAt: number, version = 0, refreshAt = 0): boolean {
     const cost = entryCost(key, value);
     const old = this.#map.get(key);
     if (old !== undefined) this.#remove(old);
     if (cost > this.#maxBytes) return false;
     this.#evictUntilFits(cost);
-    const node = new Node(key, value, expiresAt, cost, version);
+    const node = new Node(key, value, expiresAt, refreshAt, cost, version);
     this.#map.set(key, node);
     this.#linkFirst(node);
     this.#bytes += cost;

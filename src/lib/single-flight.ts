@@ -49,6 +49,11 @@ export class SingleFlight<T> {
     return promise;
   }
 
+  /** Whether a call for `key` is in progress (one a write superseded no longer counts). */
+  isRunning(key: string): boolean {
+    return this.#byKey.get(key)?.promise !== undefined;
+  }
+
   /** Marks the call in progress for `key`, if any, as superseded by a write. */
   supersede(key: string): void {
     const flight = this.#byKey.get(key);

@@ -59,6 +59,21 @@ export class Telemetry implements KeyspaceObserver {
     key: string,
     signal: AbortSignal | undefined,
   ): Promise<R> {
+    const read = this.read(path, keyspace, key, signal);
+    return read instanceof Promise ? read : Promise.resolve(read);
+  }
+
+  /**
+   * {@link get}, with an answer at hand returned as is rather than as a
+   * promise: for a caller with a hot path of its own (the session listener
+   * answers a local hit in the same turn).
+   */
+  read<K extends ObservedKeyspace, R>(
+    path: ReadPath<K, R>,
+    keyspace: K,
+    key: string,
+    signal: AbortSignal | undefined,
+  ): R | Promise<R> {
     const tracer = activeTracer();
     if (tracer !== undefined) return this.#tracedGet(tracer, path, keyspace, key, signal);
     const metrics = this.metrics;
@@ -68,7 +83,7 @@ export class Telemetry implements KeyspaceObserver {
     if (read instanceof Promise)
       return metrics === undefined ? read : this.#timedWait(keyspace, performance.now(), read);
     if (metrics !== undefined) countImmediate(keyspace, read);
-    return Promise.resolve(read);
+    return read;
   }
 
   /** A get timed whole, answered at once or not. */
@@ -78,7 +93,7 @@ export class Telemetry implements KeyspaceObserver {
     keyspace: K,
     key: string,
     signal: AbortSignal | undefined,
-  ): Promise<R> {
+  ): R | Promise<R> {
     const started = performance.now();
     const read = path.read(keyspace, key, signal);
     if (read instanceof Promise) return this.#timedWait(keyspace, started, read);
@@ -89,7 +104,7 @@ export class Telemetry implements KeyspaceObserver {
       read === undefined ? 'not_found' : 'hit',
       (performance.now() - started) / 1000,
     );
-    return Promise.resolve(read);
+    return read;
   }
 
   /** Counts and times a get that had to wait (a load or another node), from `started` until it settles. */

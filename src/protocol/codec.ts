@@ -65,29 +65,48 @@ export class DcProtocolError extends DistCacheError {
 
 /** Encodes a message as its frames, concatenated. */
 export function encodeMessage(message: DcMessage): Buffer {
-  const { data } = message;
-  if (data.byteLength > MAX_MESSAGE_BYTES) {
+  const out = Buffer.allocUnsafe(encodedLength(message.data.byteLength));
+  encodeMessageInto(out, 0, message.isResponse, message.requestUid, message.operation, message.data);
+  return out;
+}
+
+/** Bytes a message carrying `dataLength` bytes takes on the wire, its frame headers included. */
+export function encodedLength(dataLength: number): number {
+  if (dataLength > MAX_MESSAGE_BYTES) {
     throw new DistCacheError(
       ErrorCode.INVALID_ARGUMENT,
-      `distcache protocol: a message carries at most ${MAX_MESSAGE_BYTES} bytes, got ${data.byteLength}`,
+      `distcache protocol: a message carries at most ${MAX_MESSAGE_BYTES} bytes, got ${dataLength}`,
     );
   }
+  return Math.max(1, Math.ceil(dataLength / FRAME_DATA_BYTES)) * HEADER_BYTES + dataLength;
+}
+
+/**
+ * Writes a message's frames into `out` from byte `at`, which must have room
+ * for {@link encodedLength} bytes; returns the offset after them.
+ */
+export function encodeMessageInto(
+  out: Buffer,
+  at: number,
+  isResponse: boolean,
+  requestUid: number,
+  operation: Operation,
+  data: Uint8Array,
+): number {
   const frames = Math.max(1, Math.ceil(data.byteLength / FRAME_DATA_BYTES));
-  const out = Buffer.allocUnsafe(frames * HEADER_BYTES + data.byteLength);
-  let at = 0;
   for (let frame = 0; frame < frames; frame++) {
     const chunk = data.subarray(frame * FRAME_DATA_BYTES, (frame + 1) * FRAME_DATA_BYTES);
-    at = out.writeUInt32BE(PROTOCOL_VERSION << 16, at);
-    at = out.writeUInt8(message.isResponse ? 1 : 0, at);
-    at = out.writeUInt32BE(message.requestUid >>> 0, at);
-    at = out.writeUInt8(0, at);
-    at = out.writeUInt8(message.operation, at);
-    at = out.writeUInt8(frame === frames - 1 ? 1 : 0, at);
-    at = out.writeUInt16BE(chunk.byteLength, at);
-    out.set(chunk, at);
-    at += chunk.byteLength;
+    out.writeUInt32BE(PROTOCOL_VERSION << 16, at);
+    out[at + 4] = isResponse ? 1 : 0;
+    out.writeUInt32BE(requestUid >>> 0, at + 5);
+    out[at + 9] = 0;
+    out[at + 10] = operation;
+    out[at + 11] = frame === frames - 1 ? 1 : 0;
+    out.writeUInt16BE(chunk.byteLength, at + 12);
+    out.set(chunk, at + HEADER_BYTES);
+    at += HEADER_BYTES + chunk.byteLength;
   }
-  return out;
+  return at;
 }
 
 /** A response whose data is one status byte. */

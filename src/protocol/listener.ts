@@ -2,11 +2,10 @@ import type net from 'node:net';
 import type { Logger } from '../logger.js';
 import { OutputGate } from '../net/output-gate.js';
 import { parseSessionAddress, type SessionAddress } from './address.js';
-import { DcMessageDecoder, DcProtocolError, encodeMessage, Status, type DcMessage } from './codec.js';
+import { ResponseBatch } from './response-batch.js';
 import { listenOn, type ListeningAddress, type ServerTls, type SocketPermissions } from './server-socket.js';
+import { SessionConnection } from './session-connection.js';
 import type { SessionOperations } from './session-operations.js';
-
-const DISCONNECTED = Uint8Array.of(Status.DISCONNECTED);
 
 /** Settings of the session listener, defaults applied. */
 export interface SessionListenerSettings {
@@ -24,8 +23,8 @@ export interface SessionListenerSettings {
 
 /**
  * The distcache protocol listener: TCP, UNIX and TLS sockets, each
- * connection persistent and answered strictly in order, one request at a
- * time (as dc_server does). A corrupt or incompatible frame closes that
+ * connection persistent and answered strictly in order (as dc_server does;
+ * see {@link SessionConnection}). A corrupt or incompatible frame closes that
  * connection only; an idle connection is closed after `idleTimeout`. A
  * request the cache cannot serve (no node reachable) is answered
  * DISCONNECTED, as dc_client answers while its server is down. A client that
@@ -35,6 +34,7 @@ export interface SessionListenerSettings {
 export class SessionListener {
   readonly #listening: ListeningAddress[] = [];
   readonly #sockets = new Set<net.Socket>();
+  readonly #batch = new ResponseBatch();
 
   constructor(
     private readonly settings: SessionListenerSettings,
@@ -85,67 +85,7 @@ export class SessionListener {
     socket.setTimeout(this.settings.idleTimeout, () => socket.destroy());
     socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
-    const decoder = new DcMessageDecoder();
-    const queue: DcMessage[] = [];
-    let busy = false;
-    let failures = 0;
-
-    const next = async (): Promise<void> => {
-      busy = true;
-      // One request at a time, and none while the client has not read the answers already sent.
-      while (queue.length > 0 && !socket.destroyed && !output.hold()) {
-        const request = queue.shift()!;
-        let data: Uint8Array;
-        try {
-          data = await this.operations.answer(request);
-        } catch (error) {
-          if (error instanceof DcProtocolError) {
-            // A request dc_server cannot parse (an ADD shorter than its header) gets no answer: like
-            // dc_server, close the connection once the answers before it are sent, and read no further.
-            this.logger.warn(
-              { remote: socket.remoteAddress, fault: error.fault, err: error.message },
-              'closing a session connection',
-            );
-            queue.length = 0;
-            socket.end(() => socket.destroy());
-            return;
-          }
-          // The cache could not serve it (no node reachable, a timeout): answer as a proxy whose
-          // server is down does, and keep the connection; the client treats it as a miss.
-          const level = failures++ === 0 ? 'warn' : 'debug';
-          this.logger[level]({ err: (error as Error).message }, 'session request failed; answered DISCONNECTED');
-          data = DISCONNECTED;
-        }
-        if (!socket.destroyed)
-          socket.write(
-            encodeMessage({ isResponse: true, requestUid: request.requestUid, operation: request.operation, data }),
-          );
-      }
-      busy = false;
-      if (queue.length === 0 && !output.hold()) socket.resume();
-    };
-    const output = new OutputGate(socket, this.settings.idleTimeout, () => {
-      if (!busy) void next();
-    });
-
-    socket.on('data', (chunk: Buffer) => {
-      try {
-        for (const message of decoder.push(chunk)) {
-          if (message.isResponse) throw new DcProtocolError('corrupt', 'a client sent a response');
-          queue.push(message);
-        }
-      } catch (error) {
-        const fault = error instanceof DcProtocolError ? error.fault : 'corrupt';
-        this.logger.warn(
-          { remote: socket.remoteAddress, fault, err: (error as Error).message },
-          'closing a session connection',
-        );
-        socket.destroy();
-        return;
-      }
-      // Requests are answered one at a time; a client that pipelines far ahead is read no further until they are.
-      if (queue.length > 0) socket.pause();
-      if (!busy && queue.length > 0) void next();
-    });
+    const output = new OutputGate(socket, this.settings.idleTimeout, () => connection.resume());
+    const connection = new SessionConnection(socket, this.operations, this.logger, this.#batch, output);
   }
 }

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { describe, it } from 'node:test';
 import { StaticDiscovery } from '../../discovery/static.js';
-import { ClusterKeyProof } from '../../src/cluster/peer-auth.js';
+import { peerSecurity } from '../../src/cluster/peer-channel.js';
 import { PeerClient } from '../../src/cluster/peer-client.js';
 import { MessageType } from '../../src/cluster/peer-codec.js';
 import type { PeerTlsOptions } from '../../src/cluster/peer-server.js';
@@ -22,7 +22,7 @@ async function admittedCount(node: ClusterNode): Promise<number> {
 
 /** One GET over the peer port, as a stranger with this key and TLS material would send it. */
 function peerGet(address: string, clusterKey: string | undefined, tls?: PeerTlsOptions) {
-  const client = new PeerClient(address, new ClusterKeyProof(clusterKey), tls);
+  const client = new PeerClient(address, peerSecurity(clusterKey, tls));
   return client.request({ type: MessageType.GET, keyspace: 'ks', key: 'secret' }, 2_000).finally(() => client.close());
 }
 

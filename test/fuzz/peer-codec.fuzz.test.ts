@@ -2,7 +2,6 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import fc from 'fast-check';
-import { ClusterKeyProof } from '../../src/cluster/peer-auth.js';
 import { PeerClient } from '../../src/cluster/peer-client.js';
 import {
   MAX_PEER_FRAME_BYTES,
@@ -10,6 +9,7 @@ import {
   PeerMessageDecoder,
   encodePeerMessage,
   type PeerMessage,
+  type PeerReadEntry,
 } from '../../src/cluster/peer-codec.js';
 import { PeerServer } from '../../src/cluster/peer-server.js';
 import { DistCacheError, ErrorCode } from '../../src/index.js';
@@ -22,23 +22,25 @@ const RUNS = Number(process.env.FUZZ_RUNS ?? 100_000);
 const u32 = fc.integer({ min: 0, max: 0xffffffff });
 const text = fc.string({ maxLength: 40 });
 const bytes = fc.uint8Array({ maxLength: 300 });
-const nonce = fc.uint8Array({ minLength: 32, maxLength: 32 });
+const version = fc.integer({ min: 0, max: 0xffff });
 const time = fc.oneof(fc.constant(0), fc.integer({ min: 1, max: 2 ** 50 }));
+const readEntry: fc.Arbitrary<PeerReadEntry> = fc
+  .oneof(
+    fc.record({ status: fc.constant('found' as const), expiresAt: time, value: bytes }),
+    fc.record({ status: fc.constant('not_found' as const), expiresAt: time }),
+    fc.record({ status: fc.constant('error' as const), code: text, message: text }),
+    fc.constant({ status: 'skipped' as const }),
+  )
+  .map((entry): PeerReadEntry => ({ ...entry })); // fast-check's records have no prototype; decoded entries do
 const message: fc.Arbitrary<PeerMessage> = fc.oneof(
   fc.record({
     type: fc.constant(MessageType.HELLO),
     requestId: u32,
-    version: fc.integer({ min: 0, max: 0xffff }),
-    nonce,
+    minVersion: version,
+    maxVersion: version,
+    target: text,
   }),
-  fc.record({
-    type: fc.constant(MessageType.HELLO_REPLY),
-    requestId: u32,
-    version: fc.integer({ min: 0, max: 0xffff }),
-    nonce,
-    proof: nonce,
-  }),
-  fc.record({ type: fc.constant(MessageType.AUTH), requestId: u32, proof: nonce }),
+  fc.record({ type: fc.constant(MessageType.WELCOME), requestId: u32, version }),
   fc.record({ type: fc.constant(MessageType.GET), requestId: u32, keyspace: text, key: text }),
   fc.record({
     type: fc.constant(MessageType.PUT),
@@ -60,8 +62,16 @@ const message: fc.Arbitrary<PeerMessage> = fc.oneof(
     expiresAt: time,
     value: bytes,
   }),
+  fc.record({
+    type: fc.constant(MessageType.GET_MANY),
+    requestId: u32,
+    keyspace: text,
+    keys: fc.array(text, { maxLength: 8 }),
+  }),
+  fc.record({ type: fc.constant(MessageType.VALUES), requestId: u32, entries: fc.array(readEntry, { maxLength: 8 }) }),
   fc.record({ type: fc.constant(MessageType.OK), requestId: u32, flag: fc.boolean() }),
   fc.record({ type: fc.constant(MessageType.ERROR), requestId: u32, code: text, message: text }),
+  fc.record({ type: fc.constant(MessageType.GOING_AWAY), requestId: u32 }),
 );
 
 describe('fuzz: peer message decoder', () => {
@@ -138,10 +148,11 @@ describe('fuzz: a live peer server', () => {
       peek: () => undefined,
       merge: () => true,
       sync: async () => undefined,
+      getMany: async () => [],
     };
-    const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);
+    const server = new PeerServer(handler, { kind: 'none' }, silentLogger);
     await server.listen('127.0.27.2', 0 + 3320);
-    const client = new PeerClient('127.0.27.2:3320', new ClusterKeyProof(undefined), undefined);
+    const client = new PeerClient('127.0.27.2:3320', { kind: 'none' });
     try {
       const garbage = fc.sample(
         fc.oneof(

@@ -5,14 +5,17 @@
  * (test/helpers/cluster.ts). Config: DISTCACHE_TEST_NODE.
  */
 import { readFileSync } from 'node:fs';
+import net from 'node:net';
+import pg from 'pg';
 import { measureInFlight } from '../../bench/harness.js';
 import { DnsDiscovery, type DnsDiscoveryOptions } from '../../discovery/dns.js';
 import { NatsDiscovery, type NatsDiscoveryOptions } from '../../discovery/nats.js';
 import { StaticDiscovery } from '../../discovery/static.js';
 import type { DiscoveryProvider } from '../../src/discovery.js';
-import { Engine, isDistCacheError, type KeyspaceOptions, type Logger } from '../../src/index.js';
+import { Engine, isDistCacheError, jsonCodec, type KeyspaceOptions, type Logger } from '../../src/index.js';
 import { shareTlsSessions, type TlsSessionSharing } from '../../src/tls/index.js';
 import { ChurnLoad } from './churn-load.js';
+import { CountedUsers, type CountedUser } from './counted-users.js';
 import { listenHttps } from './https-server.js';
 
 export interface NodeConfig {
@@ -42,12 +45,22 @@ export interface NodeConfig {
   admin?: boolean;
   /** The network namespace the process runs in (test/helpers/netns.ts); default: the test's own. */
   netns?: string;
+  /** Adds a keyspace `users` (JSON values, fetch and fetchMany) over a {@link CountedUsers} table in this Postgres. */
+  database?: { url: string; table: string };
+  /**
+   * The port the peer server really listens on, while the node's id stays
+   * `ip:3320`: a test puts a relay on `ip:3320` to see the bytes between nodes.
+   */
+  peerListenPort?: number;
+  /** DISTCACHE_TEST_PEER_PROTOCOL for this node: the peer protocol versions it speaks, e.g. `1..1`. */
+  peerProtocol?: string;
   /** An HTTPS server on `ip:port` (started by the `startHttps` command), answering its ip, wired to the engine by distcache/tls. */
   https?: { port: number; key: string; cert: string; rotationInterval?: number; deadline?: number };
 }
 
 export type Command =
   | { cmd: 'getMany'; keys: string[] }
+  | { cmd: 'getManyUsers'; keys: string[] }
   | { cmd: 'put'; key: string; value: string }
   | { cmd: 'delete'; key: string }
   | { cmd: 'peers' }
@@ -62,17 +75,39 @@ export type Command =
   | { cmd: 'loads' }
   | { cmd: 'churn'; hotKeys: string[]; writtenKeys: string[]; concurrency: number; putShare: number }
   | { cmd: 'churnStop' }
+  | { cmd: 'stats' }
+  | { cmd: 'memory' }
+  | { cmd: 'logs' }
   | { cmd: 'startHttps' }
   | { cmd: 'tlsStats' }
   | { cmd: 'stop' };
 
 const config = JSON.parse(process.env.DISTCACHE_TEST_NODE!) as NodeConfig;
-/** Errors only; everything from info up with DISTCACHE_TEST_VERBOSE=1 (to debug a test). */
-const verbose = (level: string) => (fields: object, message?: string) =>
-  console.error(`${new Date().toISOString().slice(17, 23)} ${config.ip} ${level} ${message}`, JSON.stringify(fields));
-const quiet: Logger = process.env.DISTCACHE_TEST_VERBOSE
-  ? { debug() {}, info: verbose('info'), warn: verbose('warn'), error: verbose('error') }
-  : { debug() {}, info() {}, warn() {}, error: (fields, message) => console.error(message, fields) };
+if (config.peerProtocol !== undefined) process.env.DISTCACHE_TEST_PEER_PROTOCOL = config.peerProtocol;
+if (config.peerListenPort !== undefined) listenElsewhere({ host: config.ip, port: 3320 }, config.peerListenPort);
+
+/** The last log lines, for tests that check what an operator would read. */
+const logs: { level: string; message: string; fields: object }[] = [];
+const keep =
+  (level: string) =>
+  (fields: object, message?: string): void => {
+    logs.push({ level, message: message ?? '', fields });
+    if (logs.length > 1_000) logs.shift();
+  };
+/** Everything from info up is also printed with DISTCACHE_TEST_VERBOSE=1 (to debug a test). */
+const verbose = process.env.DISTCACHE_TEST_VERBOSE
+  ? (level: string, fields: object, message?: string) =>
+      console.error(
+        `${new Date().toISOString().slice(17, 23)} ${config.ip} ${level} ${message}`,
+        JSON.stringify(fields),
+      )
+  : () => {};
+const quiet: Logger = {
+  debug: keep('debug'),
+  info: (fields, message) => (keep('info')(fields, message), verbose('info', fields, message)),
+  warn: (fields, message) => (keep('warn')(fields, message), verbose('warn', fields, message)),
+  error: (fields, message) => (keep('error')(fields, message), console.error(message, fields)),
+};
 let calls = 0;
 /** Data-source calls per key. */
 const loads = new Map<string, number>();
@@ -101,6 +136,20 @@ function testKeyspace(maxBytes = 64 * 1024 * 1024): KeyspaceOptions {
   };
 }
 
+const database = config.database && new pg.Pool({ connectionString: config.database.url, max: 4 });
+const usersKeyspace: KeyspaceOptions<unknown>[] = database
+  ? [
+      {
+        name: 'users',
+        maxBytes: 16 * 1024 * 1024,
+        codec: jsonCodec,
+        dataSource: CountedUsers.existing(
+          { query: async <Row>(sql: string, params?: unknown[]) => (await database.query(sql, params)).rows as Row[] },
+          config.database!.table,
+        ).dataSource({ batched: true }),
+      },
+    ]
+  : [];
 const engine = new Engine({
   logger: quiet,
   bindAddr: config.ip,
@@ -119,9 +168,20 @@ const engine = new Engine({
   },
   keyspaces: [
     testKeyspace(),
+    ...usersKeyspace,
     ...(config.https && !config.sessionListen ? [{ name: 'ssl-sessions', maxBytes: 8 << 20, replicaReads: true }] : []),
   ],
 });
+
+/** Makes a listen on `address` use `port` instead: the node keeps its id, a relay takes the address. */
+function listenElsewhere(address: { host: string; port: number }, port: number): void {
+  const listen = net.Server.prototype.listen as (this: net.Server, ...args: unknown[]) => net.Server;
+  net.Server.prototype.listen = function (this: net.Server, ...args: unknown[]) {
+    const target = args[0] as net.ListenOptions | undefined;
+    if (target?.host === address.host && target.port === address.port) args[0] = { ...target, port };
+    return listen.apply(this, args);
+  } as typeof net.Server.prototype.listen;
+}
 
 function discoveryOf({ discovery, peers }: NodeConfig): DiscoveryProvider {
   if (discovery && 'dns' in discovery) return new DnsDiscovery(discovery.dns);
@@ -194,6 +254,8 @@ async function run(command: Command): Promise<unknown> {
           : `error:${result.reason?.code}`,
       );
     }
+    case 'getManyUsers':
+      return (await engine.getMany<CountedUser>('users', command.keys)).map((result) => result?.value.name ?? null);
     case 'put':
       await engine.put('ks', { key: command.key, value: new TextEncoder().encode(command.value) });
       return true;
@@ -225,6 +287,12 @@ async function run(command: Command): Promise<unknown> {
       return true;
     case 'churnStop':
       return churn?.stop();
+    case 'stats':
+      return engine.stats('ks');
+    case 'memory':
+      return process.memoryUsage();
+    case 'logs':
+      return logs;
     case 'startHttps':
       await startHttps(config.https!);
       return true;
@@ -232,6 +300,7 @@ async function run(command: Command): Promise<unknown> {
       return tlsSharing?.stats();
     case 'stop':
       await engine.stop();
+      await database?.end();
       setImmediate(() => process.exit(0));
       return true;
   }

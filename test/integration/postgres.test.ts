@@ -84,6 +84,7 @@ describe('example/standalone.ts', () => {
     /miss: users\/1 -> .*Ada Lovelace.*loaded from the database/,
     /hit : users\/1 -> .*served from the cache/,
     /missing row: users\/99 -> not found/,
+    /getMany, users\/1 cached: users\/1,2,3 -> Ada Lovelace, Alan Turing, Grace Hopper \(1 database query/,
     /after UPDATE, still cached: .*ada@example\.com.*served from the cache/,
     /TTL: users\/1 -> .*ada@lovelace\.dev.*loaded from the database/,
     /table gone: users\/3 -> ERR_DATASOURCE_FAILED/,

@@ -1,6 +1,6 @@
 /**
- * The long fuzz run: the peer, distcache protocol, NATS announcement and SWIM message decoder properties with
- * 1,000,000 cases each.
+ * The long fuzz run: the peer codec and handshake, distcache protocol, NATS announcement and SWIM message decoder
+ * properties with 1,000,000 cases each.
  *   npm run soak
  */
 import { spawnSync } from 'node:child_process';
@@ -12,6 +12,7 @@ const result = spawnSync(
     'tsx',
     '--test',
     'test/fuzz/peer-codec.fuzz.test.ts',
+    'test/fuzz/peer-handshake.fuzz.test.ts',
     'test/fuzz/protocol-codec.fuzz.test.ts',
     'test/fuzz/nats-announcement.fuzz.test.ts',
     'test/fuzz/swim-codec.fuzz.test.ts',

@@ -3,7 +3,6 @@ import { once } from 'node:events';
 import net from 'node:net';
 import { describe, it } from 'node:test';
 import { BatchedWriter } from '../../src/cluster/batched-writer.js';
-import { ClusterKeyProof } from '../../src/cluster/peer-auth.js';
 import { PeerClient } from '../../src/cluster/peer-client.js';
 import { MessageType, PeerMessageDecoder, type PeerMessage } from '../../src/cluster/peer-codec.js';
 import { PeerServer } from '../../src/cluster/peer-server.js';
@@ -144,10 +143,11 @@ describe('PeerServer.close', () => {
       peek: () => undefined,
       merge: () => true,
       sync: async () => undefined,
+      getMany: async () => [],
     };
-    const server = new PeerServer(handler, new ClusterKeyProof(undefined), silentLogger, undefined);
+    const server = new PeerServer(handler, { kind: 'none' }, silentLogger);
     await server.listen('127.0.27.5', 3320);
-    const client = new PeerClient('127.0.27.5:3320', new ClusterKeyProof(undefined), undefined);
+    const client = new PeerClient('127.0.27.5:3320', { kind: 'none' });
     try {
       await client.verify();
       const replies = Array.from({ length: 3 }, (_, i) =>

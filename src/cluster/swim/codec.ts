@@ -1,13 +1,15 @@
 import { decode, encode } from '@msgpack/msgpack';
 import { z } from 'zod';
-import type { SwimMessage } from './messages.js';
+import { describeValue, DistCacheError, ErrorCode } from '../../errors.js';
+import { msgpackBoundsViolation } from '../../lib/msgpack-bounds.js';
+import { MAX_MEMBERS, type SwimMessage } from './messages.js';
 
 /** Largest encoded message: a full-state exchange of {@link MAX_MEMBERS} members fits. */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
-/** Most members in one full-state exchange. */
-export const MAX_MEMBERS = 16_384;
 /** Most rumours on one message (the state machine sends at most 10). */
 const MAX_RUMOURS = 64;
+/** Containers nest this deep in a message: [version, { members: [ { ... } ] }]. */
+const MAX_DEPTH = 4;
 
 /** Wire format version, first field of every message: a node drops what it cannot read. */
 const VERSION = 1;
@@ -42,18 +44,31 @@ export function encodeSwimMessage(value: SwimMessage): Uint8Array {
 }
 
 /**
- * The message in `bytes`, or undefined when they are not a valid message of
- * this version: peers' input is checked in full before the state machine sees it.
+ * The message in `bytes`: peers' input is checked in full before the state
+ * machine sees it, and its MessagePack headers before anything is allocated
+ * for them. Throws a DistCacheError `ERR_PROTOCOL` saying why when the bytes
+ * are not a valid message of this version.
  */
-export function decodeSwimMessage(bytes: Uint8Array): SwimMessage | undefined {
-  if (bytes.byteLength > MAX_MESSAGE_BYTES) return undefined;
+export function decodeSwimMessage(bytes: Uint8Array): SwimMessage {
+  if (bytes.byteLength > MAX_MESSAGE_BYTES) throw invalid(`${bytes.byteLength} bytes, over ${MAX_MESSAGE_BYTES}`);
+  const violation = msgpackBoundsViolation(bytes, MAX_DEPTH);
+  if (violation !== undefined) throw invalid(violation);
   let value: unknown;
   try {
     value = decode(bytes, { maxStrLength: 1024, maxArrayLength: MAX_MEMBERS, maxMapLength: 16, maxBinLength: 0 });
-  } catch {
-    return undefined;
+  } catch (error) {
+    throw invalid((error as Error).message, error);
   }
-  if (!Array.isArray(value) || value.length !== 2 || value[0] !== VERSION) return undefined;
+  if (!Array.isArray(value) || value.length !== 2) throw invalid('not a [version, message] pair');
+  if (value[0] !== VERSION) throw invalid(`wire version ${describeValue(value[0])}, not ${VERSION}`);
   const parsed = message.safeParse(value[1]);
-  return parsed.success ? (parsed.data as SwimMessage) : undefined;
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw invalid(issue === undefined ? 'not a message' : `${issue.path.join('.')}: ${issue.message}`, parsed.error);
+  }
+  return parsed.data as SwimMessage;
+}
+
+function invalid(reason: string, cause?: unknown): DistCacheError {
+  return new DistCacheError(ErrorCode.PROTOCOL, `SWIM message: ${reason}`, { cause });
 }

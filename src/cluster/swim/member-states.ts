@@ -1,6 +1,6 @@
 import type { Awareness } from './awareness.js';
 import { isLive, MemberTable, type MemberEntry } from './member-table.js';
-import type { Identity, MemberRecord, Rumour } from './messages.js';
+import { MAX_MEMBERS, type Identity, type MemberRecord, type Rumour } from './messages.js';
 import type { Outbox, SwimMember } from './outbox.js';
 import type { RumourQueue } from './rumour-queue.js';
 import { Suspicion } from './suspicion.js';
@@ -135,6 +135,7 @@ export class MemberStates {
   applyAlive(now: number, alive: Identity, source: 'itself' | 'rumour' | 'sync'): void {
     if (alive.id === this.#self.id) return this.#aliveAboutSelf(alive);
     let entry = this.table.get(alive.id);
+    if (entry === undefined && this.table.size + 1 >= MAX_MEMBERS) return;
     if (entry !== undefined && source === 'itself') entry.lastHeardAt = now;
     if (entry !== undefined && alive.incarnation <= entry.incarnation) return;
     if (source !== 'sync') this.rumours.add(aliveRumour(alive));

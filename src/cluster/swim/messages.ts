@@ -5,6 +5,13 @@
  */
 
 /**
+ * Most members a node knows of, itself included: a full-state exchange
+ * carries them all, and news of more is ignored (a flood of made-up members
+ * cannot grow a node's table without bound).
+ */
+export const MAX_MEMBERS = 16_384;
+
+/**
  * alive: it answers; suspect: a probe failed and it has not refuted yet; dead:
  * the suspicion timed out; left: it announced its leave.
  */

@@ -9,6 +9,7 @@ import {
   GOSSIP_FANOUT,
   GOSSIP_INTERVAL,
   LEAVE_FANOUT,
+  MAX_INCARNATION_LEAD,
   RECONNECT_INTERVAL,
   syncInterval,
   type SwimTiming,
@@ -17,7 +18,10 @@ import {
 export type { SwimMember, SwimOutput };
 
 export interface SwimOptions {
-  /** This node. Its incarnation must exceed any earlier process's with the same id (a start time in ms does). */
+  /**
+   * This node. Its incarnation must exceed any earlier process's with the same id, and not be ahead of the clock
+   * by MAX_INCARNATION_LEAD: a start time in ms does both.
+   */
   readonly self: Identity;
   readonly timing: SwimTiming;
   /** Uniform in [0, 1): Math.random, or a seeded generator for a deterministic run. */
@@ -157,10 +161,12 @@ export class SwimStateMachine {
     return this.#flush(now);
   }
 
-  /** Handles a message from another node. */
+  /** Handles a message from another node; news of an incarnation past MAX_INCARNATION_LEAD is ignored. */
   receive(now: number, message: SwimMessage): SwimOutput[] {
+    const horizon = now + MAX_INCARNATION_LEAD;
+    if (message.from.incarnation > horizon) return this.#flush(now);
     this.#states.hearFrom(now, message.from);
-    for (const rumour of message.rumours) this.#states.apply(now, rumour);
+    for (const rumour of message.rumours) if (rumour.incarnation <= horizon) this.#states.apply(now, rumour);
     switch (message.type) {
       case 'ping':
         if (message.target === this.self.id) this.#out.send(message.from.address, { type: 'ack', seq: message.seq });
@@ -174,12 +180,14 @@ export class SwimStateMachine {
       case 'ping-req':
         if (!this.left) this.#relay(now, message);
         break;
-      case 'sync':
+      case 'sync': {
+        const believable = message.members.filter((member) => member.incarnation <= horizon);
         // A view still growing (a join storm) is compared again soon, not in syncInterval.
-        if (this.#states.merge(now, message.members, message.from.id) > 0)
+        if (this.#states.merge(now, believable, message.from.id) > 0)
           this.#nextSyncAt = Math.min(this.#nextSyncAt, this.#soonSyncAt(now));
         if (!message.reply) this.#sendSync(message.from.address, true);
         break;
+      }
       case 'gossip':
         break;
     }

@@ -48,6 +48,14 @@ export const LEFT_RETENTION = 300_000;
 export const AWARENESS_MAX = 8;
 /** A leave goes straight to at most this many members; gossip carries it further. */
 export const LEAVE_FANOUT = 32;
+/**
+ * Incarnations start at a process's start time in ms and grow by one per
+ * refutation or metadata change, so news of one more than this far ahead of
+ * a node's clock is a lie (or a clock a year off): a node ignores it. Taking
+ * in an incarnation near the largest safe integer would leave its member no
+ * room to refute: its refutation would be past what the wire carries.
+ */
+export const MAX_INCARNATION_LEAD = 365 * 24 * 3_600_000;
 
 /** The shortest suspicion for a cluster of `members` nodes. */
 export function suspicionTimeout(timing: SwimTiming, members: number): number {

@@ -1,0 +1,155 @@
+import type net from 'node:net';
+import type { Logger } from '../logger.js';
+import { DcMessageDecoder, DcProtocolError, Status, type DcMessage } from './codec.js';
+import type { ResponseBatch } from './response-batch.js';
+import type { SessionOperations } from './session-operations.js';
+
+const DISCONNECTED = Uint8Array.of(Status.DISCONNECTED);
+const NO_REQUESTS: DcMessage[] = [];
+
+/** Whether a connection must stop answering until its unsent output drains (the listener's OutputGate). */
+export interface OutputBound {
+  hold(): boolean;
+}
+
+/**
+ * One client connection of the session listener. Requests are answered
+ * strictly in order. While the store answers at once (a session in this
+ * node's memory, a standalone write), a request is answered in the same turn,
+ * with no promise, and the answers to one chunk of requests go out in one
+ * write. A request that has to wait (another node, a load) holds back every
+ * request after it, and the connection is read no further until it is
+ * answered: at most one chunk of requests waits. Requests wait too, and the
+ * connection is read no further, while its unsent answers exceed the output
+ * bound; call {@link resume} once they drained. (A batch is written once it
+ * reaches 16 KiB, so the bound is overshot by less than that and one answer.)
+ */
+export class SessionConnection {
+  readonly #socket: net.Socket;
+  readonly #operations: SessionOperations;
+  readonly #logger: Logger;
+  readonly #batch: ResponseBatch;
+  readonly #output: OutputBound;
+  readonly #decoder = new DcMessageDecoder();
+  /** Requests read, answered up to #next. */
+  #requests = NO_REQUESTS;
+  #next = 0;
+  /** A request's answer is on its way: the ones after it wait. */
+  #waiting = false;
+  /** A request dc_server would not answer was read: nothing more is read or answered. */
+  #closing = false;
+  #failures = 0;
+
+  constructor(
+    socket: net.Socket,
+    operations: SessionOperations,
+    logger: Logger,
+    batch: ResponseBatch,
+    output: OutputBound,
+  ) {
+    this.#socket = socket;
+    this.#operations = operations;
+    this.#logger = logger;
+    this.#batch = batch;
+    this.#output = output;
+    socket.on('data', this.#read);
+  }
+
+  /** Answers the requests held back by the output bound. */
+  resume(): void {
+    if (!this.#waiting) this.#drain();
+  }
+
+  readonly #read = (chunk: Buffer): void => {
+    let messages: DcMessage[];
+    try {
+      messages = this.#decoder.push(chunk);
+      for (const message of messages)
+        if (message.isResponse) throw new DcProtocolError('corrupt', 'a client sent a response');
+    } catch (error) {
+      const fault = error instanceof DcProtocolError ? error.fault : 'corrupt';
+      this.#logger.warn(
+        { remote: this.#socket.remoteAddress, fault, err: (error as Error).message },
+        'closing a session connection',
+      );
+      this.#socket.destroy();
+      return;
+    }
+    if (messages.length === 0 || this.#closing) return;
+    if (this.#next === this.#requests.length) {
+      this.#requests = messages;
+      this.#next = 0;
+    } else {
+      for (const message of messages) this.#requests.push(message);
+    }
+    if (!this.#waiting) this.#drain();
+  };
+
+  /** Answers requests in order while they are answered at once; writes the answers; reads on only when none is left. */
+  #drain(): void {
+    const socket = this.#socket;
+    while (this.#next < this.#requests.length && !socket.destroyed && !this.#output.hold()) {
+      const request = this.#requests[this.#next++]!;
+      let answer: Uint8Array | Promise<Uint8Array> | undefined;
+      try {
+        answer = this.#operations.answer(request);
+      } catch (error) {
+        answer = this.#failed(error);
+        if (answer === undefined) return;
+      }
+      if (answer instanceof Promise) {
+        this.#wait(request, answer);
+        break;
+      }
+      this.#batch.add(socket, request.requestUid, request.operation, answer);
+    }
+    this.#batch.flushTo(socket);
+    if (this.#next === this.#requests.length) {
+      this.#requests = NO_REQUESTS;
+      this.#next = 0;
+    }
+    // Read on only when every request read is answered and the client reads its answers.
+    if (this.#waiting || this.#requests.length > 0 || this.#output.hold()) socket.pause();
+    else if (socket.isPaused()) socket.resume();
+  }
+
+  #wait(request: DcMessage, answer: Promise<Uint8Array>): void {
+    this.#waiting = true;
+    answer.then(
+      (data) => this.#answered(request, data),
+      (error: unknown) => this.#answered(request, this.#failed(error)),
+    );
+  }
+
+  #answered(request: DcMessage, data: Uint8Array | undefined): void {
+    this.#waiting = false;
+    if (data === undefined || this.#socket.destroyed) return;
+    this.#batch.add(this.#socket, request.requestUid, request.operation, data);
+    this.#drain();
+  }
+
+  /**
+   * The answer to a request that failed: DISCONNECTED when the cache could
+   * not serve it (no node reachable, a timeout), as a proxy whose server is
+   * down answers, and the connection keeps serving. Undefined for a request
+   * dc_server cannot parse (an ADD shorter than its header): like dc_server,
+   * the connection is closed once the answers before it are sent.
+   */
+  #failed(error: unknown): Uint8Array | undefined {
+    if (error instanceof DcProtocolError) {
+      this.#logger.warn(
+        { remote: this.#socket.remoteAddress, fault: error.fault, err: error.message },
+        'closing a session connection',
+      );
+      this.#closing = true;
+      this.#requests = NO_REQUESTS;
+      this.#next = 0;
+      this.#batch.flushTo(this.#socket);
+      this.#socket.end(() => this.#socket.destroy());
+      return undefined;
+    }
+    const level = this.#failures++ === 0 ? 'warn' : 'debug';
+    this.#logger[level]({ err: (error as Error).message }, 'session request failed; answered DISCONNECTED');
+    return DISCONNECTED;
+  }
+}
