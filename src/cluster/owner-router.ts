@@ -347,10 +347,12 @@ export class OwnerRouter {
 
   /**
    * Invalidates `key` on the nodes this node answered reads of it within the
-   * hot-copy lifetime (every member when it could not keep track), once, for
-   * a write of `version`; resolves when they answered, or is undefined when
-   * there is no one to tell. Call it after writing the key here. A node that
-   * cannot be reached is left to its hot copy's short lifetime.
+   * hot-copy lifetime (every member when it could not keep track, once per
+   * key until it hands out another copy it cannot record: see CopyHolders),
+   * once, for a write of `version`; resolves when they answered, or is
+   * undefined when there is no one to tell. Call it after writing the key
+   * here. A node that cannot be reached is left to its hot copy's short
+   * lifetime.
    */
   invalidateHolders(keyspace: Keyspace, key: string, version: number): Promise<void> | undefined {
     const holders = this.#context.holders.take(keyspace.name, key, Date.now());
