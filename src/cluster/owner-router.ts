@@ -337,7 +337,7 @@ export class OwnerRouter {
 
   /**
    * Applies an invalidation another node sent, for a write of `version`
-   * (Infinity: of unknown version), and passes it on to the nodes this one
+   * (UNKNOWN_VERSION: of unknown version), and passes it on to the nodes this one
    * answered reads of `key`.
    */
   onInvalidation(keyspace: Keyspace, key: string, version: number): Promise<void> | undefined {
@@ -436,7 +436,10 @@ export class OwnerRouter {
     let lastError = firstError;
     for (const candidate of this.#context.placement.rank(keyspace.name, key)) {
       if (candidate === primary) continue;
-      if (candidate === this.#context.selfId) return keyspace.read(key, undefined);
+      if (candidate === this.#context.selfId) {
+        const { resync } = this.#context;
+        return resync.active ? resync.read(keyspace, key, undefined) : keyspace.read(key, undefined);
+      }
       try {
         return await this.#ask(keyspace, key, candidate, flight);
       } catch (error) {

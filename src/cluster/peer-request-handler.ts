@@ -2,6 +2,7 @@ import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import type { ReadResult } from '../keyspace/types.js';
+import { UNKNOWN_VERSION } from '../keyspace/versions.js';
 import type { CopyCoordinator } from './copy-coordinator.js';
 import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
@@ -48,7 +49,7 @@ export function createPeerRequestHandler(context: PeerRequestContext): PeerReque
     standIn: boolean,
     result: boolean,
   ): boolean | Promise<boolean> => {
-    const told = context.router.invalidateHolders(keyspace, key, keyspace.copyOf(key)?.version ?? Infinity);
+    const told = context.router.invalidateHolders(keyspace, key, keyspace.copyOf(key)?.version ?? UNKNOWN_VERSION);
     const forwarded = copies.forward(keyspace, key, standIn);
     if (told === undefined && forwarded === undefined) return result;
     return Promise.all([told, forwarded]).then(() => result);

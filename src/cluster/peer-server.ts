@@ -1,6 +1,6 @@
 import type net from 'node:net';
 import { DistCacheError, ErrorCode } from '../errors.js';
-import type { VersionedCopy } from '../keyspace/versions.js';
+import { UNKNOWN_VERSION, type VersionedCopy } from '../keyspace/versions.js';
 import type { Logger } from '../logger.js';
 import { listenOrFail, type ServerTls } from '../net/stream-server.js';
 import { PEER_OUTPUT_LIMITS, type OutputLimits } from './output-backpressure.js';
@@ -22,7 +22,7 @@ export interface PeerRequestHandler {
   deleteKeyspace(keyspace: string): Promise<void>;
   /** Drops every entry of a keyspace here (a flush another node broadcast). */
   clearKeyspace(keyspace: string): void;
-  /** Another node wrote `key` with `version` (Infinity: a node too old to say): drop older copies of it here. */
+  /** Another node wrote `key` with `version` (UNKNOWN_VERSION: a node too old to say): drop older copies of it here. */
   invalidate(keyspace: string, key: string, version: number): void | Promise<void>;
   /** This node's copy of `key` as held (a tombstone, expired), without loading; undefined when none. */
   peek(keyspace: string, key: string): VersionedCopy | undefined;
@@ -186,7 +186,7 @@ export class PeerServer {
           return okReply(requestId, this.handler.delete(message));
         case MessageType.INVALIDATE:
         case MessageType.VERSIONED_INVALIDATE: {
-          const version = message.type === MessageType.VERSIONED_INVALIDATE ? message.version : Infinity;
+          const version = message.type === MessageType.VERSIONED_INVALIDATE ? message.version : UNKNOWN_VERSION;
           const done = this.handler.invalidate(message.keyspace, message.key, version);
           return okReply(requestId, done instanceof Promise ? done.then(() => true) : true);
         }

@@ -346,6 +346,7 @@ export class Keyspace {
   }
 
   async #loadAndStore(key: string, flight: Flight): Promise<ReadResult> {
+    const held = this.#store.peek(key);
     let value: Uint8Array | null;
     try {
       value = await this.#loader!.load(key);
@@ -363,8 +364,9 @@ export class Keyspace {
         : this.#expiryFor(key, undefined, now);
     if (flight.superseded || this.#closed) return { value, expiresAt };
     // A copy from another node that arrived during the load is what the cluster holds: it wins.
+    // (The entry held when the load began is what a refresh ahead replaces.)
     const arrived = this.#fresh(key);
-    if (arrived !== undefined) return arrived;
+    if (arrived !== undefined && arrived !== held) return arrived;
     this.#storeLoaded(key, value, expiresAt, now);
     return { value, expiresAt };
   }

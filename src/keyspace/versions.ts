@@ -8,6 +8,13 @@
  * kept (for a bounded time) so that an older copy of the key arriving from
  * another node cannot bring it back. Compared by identity; never handed to a caller.
  */
+/**
+ * The version of a write nobody stamped (an invalidation from a node that
+ * speaks no entry versions): above every real version, and still a safe
+ * integer, so it crosses the wire like one.
+ */
+export const UNKNOWN_VERSION = Number.MAX_SAFE_INTEGER;
+
 export const TOMBSTONE: Uint8Array = Object.freeze(new Uint8Array(0)) as Uint8Array;
 
 /** One node's copy of a key: the bytes (null = a cached "does not exist", {@link TOMBSTONE} = deleted), expiry and version. */
