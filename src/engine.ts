@@ -8,12 +8,14 @@ import { Cluster, type KeyspaceDirectory, type PeerInfo } from './cluster/cluste
 import { keyspaceDigest } from './cluster/keyspace-digest.js';
 import type { Member, MembershipChange } from './cluster/membership.js';
 import { selfAddress, selfPeerInfo } from './cluster/peer-info.js';
+import { TOMBSTONE_TTL_MS } from './cluster/settings.js';
 import { resolveEngineConfig, resolveKeyspaceConfig, type EngineConfig } from './config.js';
 import { DistCacheError, ErrorCode } from './errors.js';
 import { validateKey } from './keyspace/entry-input.js';
-import { Keyspace } from './keyspace/keyspace.js';
+import { Keyspace, type KeyspaceVersioning } from './keyspace/keyspace.js';
 import type { KeyspaceConfig } from './keyspace/settings.js';
 import type { GetResult, KeyspaceStats, PutEntry } from './keyspace/types.js';
+import { HybridLogicalClock } from './lib/hybrid-logical-clock.js';
 import { EngineMetrics, type MetricSources } from './observability/metrics.js';
 import { Telemetry, type ReadPath } from './observability/telemetry.js';
 import type { EngineOptions, KeyspaceOptions } from './options.js';
@@ -74,6 +76,8 @@ export class Engine extends EventEmitter<EngineEvents> {
   #admin: AdminServer | undefined;
   /** Metrics (with the `admin` option) and spans (with a registered OpenTelemetry tracer provider). */
   readonly #telemetry: Telemetry;
+  /** How this node's keyspaces version their entries: one clock for the node; tombstones only in a cluster. */
+  readonly #versioning: KeyspaceVersioning;
 
   /** Validates `options` (ERR_INVALID_CONFIG names the bad field and value); nothing starts until {@link start}. */
   constructor(options: EngineOptions) {
@@ -82,6 +86,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     for (const config of this.#config.keyspaces) this.#definitions.set(config.name, config);
     const parts = { sessionListener: this.#config.sessionCache !== undefined };
     this.#telemetry = new Telemetry(this.#config.admin && new EngineMetrics(this.#metricSources(), parts));
+    const standalone = this.#config.discovery instanceof StandaloneDiscovery;
+    this.#versioning = { clock: new HybridLogicalClock(), tombstoneTtl: standalone ? 0 : TOMBSTONE_TTL_MS };
   }
 
   /**
@@ -234,7 +240,10 @@ export class Engine extends EventEmitter<EngineEvents> {
    * Replaces a keyspace's definition (data source, limits, TTLs), or adds it
    * when no keyspace has that name. The keyspace starts over empty: entries
    * cached under the old definition are dropped, and loads still running
-   * under it finish for their callers without being stored.
+   * under it finish for their callers without being stored. It changes this
+   * node only (a data source is code, and cannot travel): the digest it
+   * announces changes at once, the other members emit `peerUpdated`, and
+   * `peers()` shows `digestMismatch` until every node has the same definitions.
    */
   async updateKeySpace<V = Uint8Array>(definition: KeyspaceOptions<V>, options?: CallOptions): Promise<void> {
     checkCallOptions(options);
@@ -242,7 +251,8 @@ export class Engine extends EventEmitter<EngineEvents> {
     const config = resolveKeyspaceConfig(definition, this.#config.keyspaceDefaults);
     const previous = this.#keyspaces.get(config.name);
     this.#definitions.set(config.name, config);
-    this.#keyspaces.set(config.name, new Keyspace(config, this.#config.logger, this.#telemetry));
+    this.#keyspaces.set(config.name, this.#keyspace(config));
+    this.#announceDefinitions();
     await previous?.close();
     this.#config.logger.info({ keyspace: config.name, replaced: previous !== undefined }, 'keyspace updated');
   }
@@ -329,14 +339,23 @@ export class Engine extends EventEmitter<EngineEvents> {
     const keyspace = this.#keyspaces.get(name);
     this.#keyspaces.delete(name);
     this.#definitions.delete(name);
+    this.#announceDefinitions();
     await keyspace?.close();
+  }
+
+  #keyspace(config: KeyspaceConfig): Keyspace {
+    return new Keyspace(config, this.#config.logger, this.#telemetry, this.#versioning);
+  }
+
+  /** The members learn this node's keyspace definitions changed (their digest). */
+  #announceDefinitions(): void {
+    this.#cluster?.setDigest(keyspaceDigest([...this.#definitions.values()]));
   }
 
   async #start(): Promise<void> {
     const { discovery, logger } = this.#config;
     this.#startedAt = Date.now();
-    for (const config of this.#definitions.values())
-      this.#keyspaces.set(config.name, new Keyspace(config, logger, this.#telemetry));
+    for (const config of this.#definitions.values()) this.#keyspaces.set(config.name, this.#keyspace(config));
     try {
       if (discovery instanceof StandaloneDiscovery) await discovery.start();
       else this.#cluster = await this.#startCluster();
@@ -376,6 +395,7 @@ export class Engine extends EventEmitter<EngineEvents> {
       discovery: this.#config.discovery,
       directory,
       digest: keyspaceDigest([...this.#definitions.values()]),
+      clock: this.#versioning.clock,
       shutdownTimeout: this.#config.shutdownTimeout,
       logger: this.#config.logger,
       telemetry: this.#telemetry,
@@ -461,8 +481,9 @@ export class Engine extends EventEmitter<EngineEvents> {
     this.#sessions = undefined;
     const cluster = this.#cluster;
     this.#cluster = undefined;
-    // Leave first, so peers route elsewhere; finish this node's own loads and remote reads; then close.
-    cluster?.leave();
+    // Hand the entries over and leave first, so peers route elsewhere; finish this node's own loads and
+    // remote reads; then close.
+    await cluster?.handOffAndLeave(this.#config.shutdownTimeout);
     const inFlight = [...this.#keyspaces.values()].flatMap((keyspace) => keyspace.running());
     if (cluster) inFlight.push(...cluster.running());
     await settleWithin(inFlight, this.#config.shutdownTimeout);

@@ -3,24 +3,42 @@ import { discoveryAddress, type DiscoveryProvider } from '../discovery.js';
 import { DistCacheError, ErrorCode } from '../errors.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import type { GetResult, PreparedPut } from '../keyspace/types.js';
+import type { VersionedCopy } from '../keyspace/versions.js';
 import { CoalescedRun } from '../lib/coalesced-run.js';
+import type { HybridLogicalClock } from '../lib/hybrid-logical-clock.js';
 import type { Logger } from '../logger.js';
 import { splitHostPort } from '../net/host-port.js';
 import type { Telemetry } from '../observability/telemetry.js';
 import { Admission } from './admission.js';
+import { CopyCoordinator } from './copy-coordinator.js';
 import { CopyHolders } from './copy-holders.js';
+import type { HandoffEntry } from './handoff.js';
 import { createXxhash64 } from './hasher.js';
 import { HotCache } from './hot-cache.js';
-import { Membership, type Member, type MembershipChange } from './membership.js';
-import { OwnerRouter } from './owner-router.js';
+import { Membership, type FailureDetection, type Member, type MembershipChange } from './membership.js';
+import { OwnerRouter, PEER_MARGIN_MS } from './owner-router.js';
+import { PAUSE_CHECK_INTERVAL_MS } from './pause-detector.js';
 import { peerSecurity, type PeerSecurity } from './peer-channel.js';
 import { PeerClient } from './peer-client.js';
+import { MessageType } from './peer-codec.js';
 import { selfAddress, selfPeerInfo, type PeerInfo } from './peer-info.js';
 import { createPeerRequestHandler } from './peer-request-handler.js';
 import { PeerServer } from './peer-server.js';
 import { Placement } from './placement.js';
 import type { ClusterConfig } from './settings.js';
+import { suspicionTimeout } from './swim/timing.js';
 import { warmUp } from './warmup.js';
+
+/**
+ * The shortest silence after which the other members may declare a node
+ * dead: a probe of it times out, then the shortest suspicion passes (SWIM,
+ * fully confirmed). A pause this long makes a node sync before it is told it
+ * was declared dead; the pause detector may measure a pause up to one check
+ * interval short, hence that margin.
+ */
+function shortestDeclaredDead(timing: FailureDetection): number {
+  return Math.max(timing.probeTimeout, timing.probeTimeout + suspicionTimeout(timing, 1) - PAUSE_CHECK_INTERVAL_MS);
+}
 
 /** The keyspaces of this node, as the cluster reaches them. */
 export interface KeyspaceDirectory {
@@ -38,6 +56,8 @@ export interface ClusterStartOptions {
   readonly directory: KeyspaceDirectory;
   /** Digest of this node's keyspace definitions. */
   readonly digest: string;
+  /** The node's clock: versions every write, shared with its keyspaces. */
+  readonly clock: HybridLogicalClock;
   readonly shutdownTimeout: number;
   readonly logger: Logger;
   readonly telemetry: Telemetry;
@@ -75,11 +95,16 @@ export class Cluster {
   );
   /** Warmups after topology changes. */
   readonly #warmups = new CoalescedRun(() => this.#warmUp());
+  /** Handoffs and syncs: the newest copy of a key stays on its owners as membership changes. */
+  readonly #copies: CopyCoordinator;
+  /** The digest this node announces; it changes with updateKeySpace and deleteKeySpace. */
+  #digest: string;
 
   private constructor(options: ClusterStartOptions, placement: Placement) {
     const { config, logger } = options;
     this.#options = options;
     this.#placement = placement;
+    this.#digest = options.digest;
     const { id, host } = selfAddress(config);
     this.#selfId = id;
     this.#security = peerSecurity(config.clusterKey, config.tls);
@@ -96,10 +121,25 @@ export class Cluster {
       logger,
     );
     this.#placement.setMembers([this.#selfId]);
+    this.#copies = new CopyCoordinator({
+      selfId: this.#selfId,
+      placement,
+      clock: options.clock,
+      hot: this.#hot,
+      logger,
+      keyspaces: () => options.directory.list(),
+      others: () => this.#membership.aliveOrSuspectIds().filter((id) => id !== this.#selfId),
+      declaredDeadAfter: shortestDeclaredDead(config.membership),
+      sendCopies: (node, name, entries) => this.#sendCopies(node, name, entries),
+      peek: (node, keyspace, key) => this.#peek(node, keyspace, key),
+      requestSync: (node, timeoutMs) => this.#requestSync(node, timeoutMs),
+    });
     this.#router = new OwnerRouter({
       selfId: this.#selfId,
       placement,
       hot: this.#hot,
+      clock: options.clock,
+      resync: this.#copies.resync,
       holders: this.#holders,
       client: (id) => this.#client(id),
     });
@@ -109,6 +149,7 @@ export class Cluster {
       dropLocal: (name) => options.directory.dropLocal(name),
       hot: this.#hot,
       router: this.#router,
+      copies: this.#copies,
       holders: this.#holders,
       membersAt: (host) => this.#membersByHost.get(host) ?? [],
     });
@@ -127,8 +168,11 @@ export class Cluster {
     const placement = new Placement(options.config.hasher ?? (await createXxhash64()));
     const cluster = new Cluster(options, placement);
     try {
+      // Syncing from the start: peers may route reads here before the join completes.
+      cluster.#copies.joined();
       await cluster.#open();
       await cluster.#join();
+      cluster.#copies.joined(); // again, now that the members are known: each is asked for its entries
     } catch (error) {
       await cluster.stop();
       throw error;
@@ -185,16 +229,23 @@ export class Cluster {
     const self = selfPeerInfo(
       { id: this.#selfId, discoveryAddress: this.#discoveryAddress() },
       this.#membership.incarnation,
-      this.#options.digest,
+      this.#digest,
     );
     const placed = new Set(this.#placement.members);
     const others = this.#membership.members().map((member) => ({
       ...member,
       self: false,
-      digestMismatch: member.digest !== this.#options.digest,
+      digestMismatch: member.digest !== this.#digest,
       admitted: placed.has(member.id),
     }));
     return [self, ...others];
+  }
+
+  /** Announces new keyspace definitions: the other members see this node `updated`, and a mismatch while they differ. */
+  setDigest(digest: string): void {
+    if (digest === this.#digest) return;
+    this.#digest = digest;
+    this.#membership.setDigest(digest);
   }
 
   /** The node that owns `key`: the first of {@link owners}, without ranking every member. */
@@ -216,6 +267,25 @@ export class Cluster {
     return this.#placement.members;
   }
 
+  /**
+   * A graceful stop's first step: hands this node's entries to the owners
+   * they will have without it (within `timeoutMs`), then announces the
+   * leave. Writes that still reach it are forwarded to those owners.
+   */
+  async handOffAndLeave(timeoutMs: number): Promise<void> {
+    clearInterval(this.#rediscover);
+    this.#rediscover = undefined;
+    let timer: NodeJS.Timeout | undefined;
+    const sent = await Promise.race([
+      this.#copies.handOffBeforeLeaving(),
+      new Promise<undefined>((resolve) => (timer = setTimeout(() => resolve(undefined), timeoutMs))),
+    ]);
+    clearTimeout(timer);
+    if (sent === undefined) this.#options.logger.warn({ timeoutMs }, 'handoff before leaving ran out of time');
+    else this.#options.logger.info({ sent }, 'handed off the entries this node owned');
+    this.leave();
+  }
+
   /** Announces the leave: other nodes stop routing here, while this node still answers their requests in progress. */
   leave(): void {
     clearInterval(this.#rediscover);
@@ -228,6 +298,7 @@ export class Cluster {
   async stop(): Promise<void> {
     this.leave();
     await this.#server.close(this.#options.shutdownTimeout);
+    await this.#copies.stop();
     await this.#membership.stop();
     for (const client of this.#clients.values()) client.close();
     this.#clients.clear();
@@ -239,6 +310,7 @@ export class Cluster {
     const { config } = this.#options;
     await this.#server.listen(config.bindAddr, config.bindPort);
     this.#membership.on('change', (change) => this.#onMembershipChange(change));
+    this.#membership.on('declaredDead', () => this.#copies.declaredSelfDead());
     await this.#membership.start();
     await this.#options.discovery.start({
       self: this.#discoveryAddress(),
@@ -290,11 +362,13 @@ export class Cluster {
   #onMembershipChange(change: MembershipChange): void {
     const { member } = change;
     const gone = member.state === 'dead' || member.state === 'left';
+    if (member.state === 'dead') this.#copies.declaredDead(member.id);
+    if (member.state === 'alive') this.#copies.alive(member.id);
     if (gone) this.#admission.forget(member.id);
     else this.#admission.consider(member.id);
     this.#membersByHost = membersByHost(this.#membership.members());
     this.#updatePlacement();
-    if (member.digest !== this.#options.digest && !gone) {
+    if (member.digest !== this.#digest && !gone) {
       this.#options.logger.warn({ member: member.id }, 'member has different keyspace definitions (digest mismatch)');
     }
     this.#options.onChange(change);
@@ -311,11 +385,14 @@ export class Cluster {
       }
     }
     const after = this.#placement.members;
-    if (before.length !== after.length || before.some((id, i) => id !== after[i])) this.#warmups.request();
+    if (before.length === after.length && before.every((id, i) => id === after[i])) return;
+    this.#copies.membersChanged(after.filter((id) => !before.includes(id)));
+    this.#warmups.request();
   }
 
-  /** Loads the keys this node now owns after a topology change. */
+  /** Loads the keys this node now owns after a topology change, once a sync has brought what other nodes hold. */
   async #warmUp(): Promise<void> {
+    await this.#copies.resync.idle();
     const loaded = await warmUp(
       this.#options.directory.list(),
       (name) => this.#hot.keys(name),
@@ -323,6 +400,32 @@ export class Cluster {
       this.#options.logger,
     );
     if (loaded > 0) this.#options.logger.info({ loaded }, 'warmup loaded the keys this node now owns');
+  }
+
+  /** Sends copies to merge on `node`; resolves, once merged, whether `node` owns them all. */
+  async #sendCopies(node: string, keyspaceName: string, entries: readonly HandoffEntry[]): Promise<boolean> {
+    const timeout = (this.#options.directory.get(keyspaceName)?.config.writeTimeout ?? 5_000) + PEER_MARGIN_MS;
+    const reply = await this.#client(node).request(
+      { type: MessageType.HANDOFF, keyspace: keyspaceName, entries },
+      timeout,
+    );
+    return reply.type === MessageType.OK && reply.flag;
+  }
+
+  /** `node`'s copy of `key`, as it holds it (no load there). */
+  async #peek(node: string, keyspace: Keyspace, key: string): Promise<VersionedCopy | undefined> {
+    const reply = await this.#client(node).request(
+      { type: MessageType.PEEK, keyspace: keyspace.name, key },
+      keyspace.config.readTimeout + PEER_MARGIN_MS,
+    );
+    if (reply.type !== MessageType.COPY)
+      throw new DistCacheError(ErrorCode.PROTOCOL, `peer ${node} answered a PEEK with message type ${reply.type}`);
+    return reply.copy;
+  }
+
+  /** Asks `node` to send the entries this node owns; resolves once it did. */
+  async #requestSync(node: string, timeoutMs: number): Promise<void> {
+    await this.#client(node).request({ type: MessageType.SYNC, requester: this.#selfId }, timeoutMs);
   }
 
   /**

@@ -55,6 +55,11 @@ export class HotCache {
     this.#stores.delete(keyspaceName);
   }
 
+  /** Drops every copy of every keyspace. */
+  clear(): void {
+    this.#stores.clear();
+  }
+
   /** Keys with a copy in the keyspace `keyspaceName`. */
   keys(keyspaceName: string): string[] {
     return this.#stores.get(keyspaceName)?.keys() ?? [];

@@ -196,6 +196,7 @@ export class Membership extends EventEmitter<{
         this.emit('declaredDead', { incarnation: output.incarnation, by: output.by });
       } else {
         const member = toMember(output.member);
+        if (member.state === 'dead') this.#cutOff(member);
         this.#logger.info(
           { member: member.id, state: member.state, kind: output.type },
           `cluster member ${output.type}`,
@@ -214,6 +215,23 @@ export class Membership extends EventEmitter<{
     });
     this.#sending.add(sending);
     void sending.finally(() => this.#sending.delete(sending));
+  }
+
+  /**
+   * Aborts the connections to a member declared dead. Behind a partition a
+   * TCP connection does not fail, it retransmits with a growing backoff, and
+   * messages queued on it after the heal would wait for that backoff (many
+   * seconds): a new connection carries the first ping to it at once.
+   */
+  #cutOff(member: Member): void {
+    this.#transport?.drop(member.discoveryAddress);
+    const host = this.#host;
+    if (host === undefined) return;
+    for (const [peer, id] of this.#memberOfPeer) {
+      if (id !== member.id) continue;
+      for (const connection of host.getConnections())
+        if (String(connection.remotePeer) === peer) connection.abort(new Error('member declared dead'));
+    }
   }
 
   /** One timer, at the state machine's next deadline. */

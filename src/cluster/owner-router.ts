@@ -3,15 +3,18 @@ import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import type { GetResult, PreparedPut, ReadResult } from '../keyspace/types.js';
+import type { HybridLogicalClock } from '../lib/hybrid-logical-clock.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
 import { MAX_KEYS_PER_GET_MANY, MessageType, type PeerReadEntry } from './peer-codec.js';
+import { isUnreachable } from './peer-errors.js';
 import type { Placement } from './placement.js';
+import type { Resync } from './resync.js';
 
 /** Extra time a peer request gets on top of the owner's own read or write timeout. */
-const PEER_MARGIN_MS = 1_000;
+export const PEER_MARGIN_MS = 1_000;
 
 /** A key of a GET_MANY: its flight on this node, and how to settle it. */
 interface BatchedRead {
@@ -25,6 +28,10 @@ export interface RouterContext {
   readonly selfId: string;
   readonly placement: Placement;
   readonly hot: HotCache;
+  /** Stamps every write this node makes. */
+  readonly clock: HybridLogicalClock;
+  /** While this node syncs, the reads of the keys it owns go through it. */
+  readonly resync: Resync;
   /** The nodes this node answered reads of each key: they may hold hot copies. */
   readonly holders: CopyHolders;
   client(id: string): PeerClient;
@@ -46,6 +53,8 @@ export interface RouterContext {
  *     and readers with a view that lags may still ask it), and the first
  *     fallback while an owner cannot be reached; it forwards the invalidation
  *     to the nodes it answered.
+ * Every write carries a version this node's clock stamped; each owner
+ * stores it above anything it held, and invalidations carry it too.
  */
 export class OwnerRouter {
   readonly #context: RouterContext;
@@ -64,7 +73,11 @@ export class OwnerRouter {
     validateKey(key);
     const name = keyspace.name;
     const primary = this.#context.placement.primary(name, key);
-    if (primary === this.#context.selfId) return keyspace.get(key, signal);
+    if (primary === this.#context.selfId) {
+      if (!this.#context.resync.active) return keyspace.get(key, signal);
+      const read = this.#context.resync.read(keyspace, key, signal);
+      return read instanceof Promise ? read.then((r) => keyspace.toResult(key, r)) : keyspace.toResult(key, read);
+    }
     const replica = keyspace.config.replicaReads ? this.#replicaCopy(keyspace, key) : undefined;
     if (replica !== undefined) return keyspace.toResult(key, replica);
     const hot = keyspace.config.hotCache ? this.#context.hot.get(name, key) : undefined;
@@ -178,6 +191,8 @@ export class OwnerRouter {
    * a read on it would find the key.
    */
   async put(keyspace: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
+    // A copy held from before a sync may be stale: check it before deciding whether the key is free.
+    if (ifAbsent && this.#ownsCopy(keyspace, entry.key)) await this.#context.resync.check(keyspace, entry.key);
     // A replica that reads its own copy refuses on that copy too: the key is taken for every read here.
     if (
       ifAbsent &&
@@ -187,27 +202,32 @@ export class OwnerRouter {
     )
       return false;
     const name = keyspace.name;
-    const request = (onlyIfAbsent: boolean): PeerRequest => ({
-      type: MessageType.PUT,
-      keyspace: name,
-      key: entry.key,
-      expiresAt: entry.expiry,
-      ifAbsent: onlyIfAbsent,
-      value: entry.bytes,
-    });
+    const version = this.#context.clock.next();
+    const request =
+      (onlyIfAbsent: boolean) =>
+      (standIn: boolean): PeerRequest => ({
+        type: MessageType.VERSIONED_PUT,
+        keyspace: name,
+        key: entry.key,
+        expiresAt: entry.expiry,
+        ifAbsent: onlyIfAbsent,
+        standIn,
+        version,
+        value: entry.bytes,
+      });
     let wroteHere = false;
     const holdersTold: Promise<void>[] = [];
     const writeHere = (onlyIfAbsent: boolean) => (): boolean => {
-      const stored = keyspace.commitPut(entry, onlyIfAbsent);
+      const stored = keyspace.commitPut(entry, onlyIfAbsent, version);
       wroteHere ||= stored;
-      const told = this.invalidateHolders(keyspace, entry.key);
+      const told = this.invalidateHolders(keyspace, entry.key, version);
       if (told !== undefined) holdersTold.push(told);
       return stored;
     };
     const ranked = this.#context.placement.rank(name, entry.key);
     // The former owner drops its copies while the owners write: a needless invalidation (the
     // key was taken) only costs a hot copy.
-    const invalidated = this.#invalidateFormerOwner(keyspace, entry.key, ranked);
+    const invalidated = this.#invalidateFormerOwner(keyspace, entry.key, ranked, version);
     if (!ifAbsent) {
       await this.#toOwners(keyspace, entry.key, ranked, writeHere(false), request(false));
     } else {
@@ -229,7 +249,7 @@ export class OwnerRouter {
         ).catch(ignoreUnreachable);
     }
     await Promise.all([invalidated, ...holdersTold]);
-    this.#invalidate(keyspace, entry.key, ranked, wroteHere);
+    this.#invalidate(keyspace, entry.key, ranked, wroteHere, version);
     return true;
   }
 
@@ -238,19 +258,26 @@ export class OwnerRouter {
     validateKey(key);
     const name = keyspace.name;
     const ranked = this.#context.placement.rank(name, key);
+    const version = this.#context.clock.next();
     const holdersTold: Promise<void>[] = [];
     const deleteHere = (): boolean => {
-      const deleted = keyspace.delete(key);
-      const told = this.invalidateHolders(keyspace, key);
+      const deleted = keyspace.delete(key, version);
+      const told = this.invalidateHolders(keyspace, key, version);
       if (told !== undefined) holdersTold.push(told);
       return deleted;
     };
     const [{ changed: deleted }] = await Promise.all([
-      this.#toOwners(keyspace, key, ranked, deleteHere, { type: MessageType.DELETE, keyspace: name, key }),
-      this.#invalidateFormerOwner(keyspace, key, ranked),
+      this.#toOwners(keyspace, key, ranked, deleteHere, (standIn) => ({
+        type: MessageType.VERSIONED_DELETE,
+        keyspace: name,
+        key,
+        standIn,
+        version,
+      })),
+      this.#invalidateFormerOwner(keyspace, key, ranked, version),
     ]);
     await Promise.all(holdersTold);
-    this.#invalidate(keyspace, key, ranked, false);
+    this.#invalidate(keyspace, key, ranked, false, version);
     return deleted;
   }
 
@@ -308,24 +335,30 @@ export class OwnerRouter {
     keyspace?.clear();
   }
 
-  /** Applies an invalidation another node sent, and passes it on to the nodes this one answered reads of `key`. */
-  onInvalidation(keyspace: Keyspace, key: string): Promise<void> | undefined {
-    this.#invalidate(keyspace, key, this.#context.placement.rank(keyspace.name, key), false);
-    return this.invalidateHolders(keyspace, key);
+  /**
+   * Applies an invalidation another node sent, for a write of `version`
+   * (UNKNOWN_VERSION: of unknown version), and passes it on to the nodes this one
+   * answered reads of `key`.
+   */
+  onInvalidation(keyspace: Keyspace, key: string, version: number): Promise<void> | undefined {
+    this.#invalidate(keyspace, key, this.#context.placement.rank(keyspace.name, key), false, version);
+    return this.invalidateHolders(keyspace, key, version);
   }
 
   /**
    * Invalidates `key` on the nodes this node answered reads of it within the
-   * hot-copy lifetime (every member when it could not keep track), once;
-   * resolves when they answered, or is undefined when there is no one to
-   * tell. Call it after writing the key here. A node that cannot be reached
-   * is left to its hot copy's short lifetime.
+   * hot-copy lifetime (every member when it could not keep track, once per
+   * key until it hands out another copy it cannot record: see CopyHolders),
+   * once, for a write of `version`; resolves when they answered, or is
+   * undefined when there is no one to tell. Call it after writing the key
+   * here. A node that cannot be reached is left to its hot copy's short
+   * lifetime.
    */
-  invalidateHolders(keyspace: Keyspace, key: string): Promise<void> | undefined {
+  invalidateHolders(keyspace: Keyspace, key: string, version: number): Promise<void> | undefined {
     const holders = this.#context.holders.take(keyspace.name, key, Date.now());
     const { selfId, placement } = this.#context;
     const targets = (holders === 'everyone' ? placement.members : holders).filter((id) => id !== selfId);
-    return targets.length === 0 ? undefined : this.#sendInvalidations(keyspace, key, targets);
+    return targets.length === 0 ? undefined : this.#sendInvalidations(keyspace, key, targets, version);
   }
 
   /** Remote reads in progress, for a graceful stop to wait on. */
@@ -378,9 +411,11 @@ export class OwnerRouter {
     return { value, expiresAt };
   }
 
-  /** This node's own copy of `key` when it is one of its replicas (`replicaReads`), or undefined. */
+  /** This node's own copy of `key` when it is one of its replicas (`replicaReads`) and can be trusted now, or undefined. */
   #replicaCopy(keyspace: Keyspace, key: string): ReadResult | undefined {
-    return this.#ownsCopy(keyspace, key) ? keyspace.readCached(key) : undefined;
+    return this.#ownsCopy(keyspace, key) && this.#context.resync.isChecked(keyspace, key)
+      ? keyspace.readCached(key)
+      : undefined;
   }
 
   /** Whether this node holds one of several copies of `key` (`replicaCount` 2 or more). */
@@ -401,7 +436,10 @@ export class OwnerRouter {
     let lastError = firstError;
     for (const candidate of this.#context.placement.rank(keyspace.name, key)) {
       if (candidate === primary) continue;
-      if (candidate === this.#context.selfId) return keyspace.read(key, undefined);
+      if (candidate === this.#context.selfId) {
+        const { resync } = this.#context;
+        return resync.active ? resync.read(keyspace, key, undefined) : keyspace.read(key, undefined);
+      }
       try {
         return await this.#ask(keyspace, key, candidate, flight);
       } catch (error) {
@@ -418,7 +456,8 @@ export class OwnerRouter {
 
   /**
    * Runs a write on `copies` (default replicaCount) nodes: the owners first, and for each
-   * owner that cannot be reached the next node in rendezvous order, so an
+   * owner that cannot be reached the next node in rendezvous order (a stand-in:
+   * it keeps the copy rather than forwarding it to the owner), so an
    * acknowledged write has that many copies whenever that many nodes answer.
    * Resolves whether any node reported a change (`delete`, a stored `ifAbsent`)
    * and which nodes acknowledged.
@@ -428,9 +467,10 @@ export class OwnerRouter {
     key: string,
     ranked: readonly string[],
     local: () => unknown,
-    request: PeerRequest,
+    request: (standIn: boolean) => PeerRequest,
     copies = keyspace.config.replicaCount,
   ): Promise<{ changed: boolean; acknowledgedBy: string[] }> {
+    const owners = ranked.slice(0, keyspace.config.replicaCount);
     const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
     const acknowledgedBy: string[] = [];
     let changed = false;
@@ -441,7 +481,7 @@ export class OwnerRouter {
       const results = await Promise.allSettled(
         batch.map(async (id) => {
           if (id === this.#context.selfId) return local() !== false;
-          const reply = await this.#context.client(id).request(request, timeout);
+          const reply = await this.#context.client(id).request(request(!owners.includes(id)), timeout);
           return reply.type === MessageType.OK && reply.flag;
         }),
       );
@@ -468,29 +508,38 @@ export class OwnerRouter {
 
   /**
    * Drops the hot copy of `key` here. A node that is not an owner also drops
-   * its main-store copy, left from a time it owned the key, unless this very
-   * write just stored it there.
+   * a main-store copy older than the write (one a stand-in write left, or a
+   * handoff that came ahead of a membership change), unless this very write
+   * just stored it there: it must not be found later, should this node own
+   * the key again.
    */
-  #invalidate(keyspace: Keyspace, key: string, ranked: readonly string[], wroteHere: boolean): void {
+  #invalidate(keyspace: Keyspace, key: string, ranked: readonly string[], wroteHere: boolean, version: number): void {
     const name = keyspace.name;
     this.#context.hot.delete(name, key);
     this.#flights.supersede(flightKey(name, key));
     const owners = ranked.slice(0, keyspace.config.replicaCount);
-    if (!wroteHere && !owners.includes(this.#context.selfId)) keyspace.delete(key);
+    if (wroteHere || owners.includes(this.#context.selfId)) return;
+    const held = keyspace.copyOf(key);
+    if (held !== undefined && held.version < version) keyspace.discard(key);
   }
 
   /** Invalidates `key` on the node ranked right after the owners (see the class comment), unless that is this one. */
-  #invalidateFormerOwner(keyspace: Keyspace, key: string, ranked: readonly string[]): Promise<void> {
+  #invalidateFormerOwner(keyspace: Keyspace, key: string, ranked: readonly string[], version: number): Promise<void> {
     const next = ranked[keyspace.config.replicaCount];
     return next === undefined || next === this.#context.selfId
       ? Promise.resolve()
-      : this.#sendInvalidations(keyspace, key, [next]);
+      : this.#sendInvalidations(keyspace, key, [next], version);
   }
 
-  /** Sends an INVALIDATE of `key` to each of `targets`; resolves once each answered or failed. */
-  async #sendInvalidations(keyspace: Keyspace, key: string, targets: readonly string[]): Promise<void> {
+  /** Sends an INVALIDATE of `key` for a write of `version` to each of `targets`; resolves once each answered or failed. */
+  async #sendInvalidations(
+    keyspace: Keyspace,
+    key: string,
+    targets: readonly string[],
+    version: number,
+  ): Promise<void> {
     const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
-    const request = { type: MessageType.INVALIDATE, keyspace: keyspace.name, key } as const;
+    const request = { type: MessageType.VERSIONED_INVALIDATE, keyspace: keyspace.name, key, version } as const;
     await Promise.allSettled(targets.map((id) => this.#context.client(id).request(request, timeout)));
   }
 }
@@ -512,12 +561,4 @@ function flightKey(name: string, key: string): string {
 /** Swallows a failure to reach any further node: a write with fewer copies still stands, as with any write. */
 function ignoreUnreachable(error: unknown): void {
   if (!isDistCacheError(error, ErrorCode.PEER_UNAVAILABLE)) throw error;
-}
-
-/** A failure to reach a node (down, timed out, stopping), as opposed to an answer from it. */
-function isUnreachable(error: unknown): boolean {
-  if (error instanceof PeerReplyError) return error.code === ErrorCode.ENGINE_NOT_STARTED;
-  return (
-    error instanceof DistCacheError && (error.code === ErrorCode.PEER_UNAVAILABLE || error.code === ErrorCode.TIMEOUT)
-  );
 }

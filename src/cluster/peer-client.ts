@@ -12,7 +12,13 @@ import {
   type DistributiveOmit,
   type PeerMessage,
 } from './peer-codec.js';
-import { ClientHandshake, GOING_AWAY_SINCE, localVersions, type VersionRange } from './peer-handshake.js';
+import {
+  ClientHandshake,
+  GOING_AWAY_SINCE,
+  VERSIONS_SINCE,
+  localVersions,
+  type VersionRange,
+} from './peer-handshake.js';
 import { PendingRequests } from './pending-requests.js';
 
 type RequestType =
@@ -22,7 +28,13 @@ type RequestType =
   | typeof MessageType.DELETE_KEYSPACE
   | typeof MessageType.INVALIDATE
   | typeof MessageType.CLEAR_KEYSPACE
-  | typeof MessageType.GET_MANY;
+  | typeof MessageType.GET_MANY
+  | typeof MessageType.VERSIONED_PUT
+  | typeof MessageType.VERSIONED_DELETE
+  | typeof MessageType.VERSIONED_INVALIDATE
+  | typeof MessageType.PEEK
+  | typeof MessageType.HANDOFF
+  | typeof MessageType.SYNC;
 
 /** A request a client can send (the transport adds the request id). */
 export type PeerRequest = DistributiveOmit<Extract<PeerMessage, { type: RequestType }>, 'requestId'>;
@@ -42,6 +54,12 @@ const MESSAGE_NAMES: Record<RequestType, string> = {
   [MessageType.INVALIDATE]: 'INVALIDATE',
   [MessageType.CLEAR_KEYSPACE]: 'CLEAR_KEYSPACE',
   [MessageType.GET_MANY]: 'GET_MANY',
+  [MessageType.VERSIONED_PUT]: 'PUT',
+  [MessageType.VERSIONED_DELETE]: 'DELETE',
+  [MessageType.VERSIONED_INVALIDATE]: 'INVALIDATE',
+  [MessageType.PEEK]: 'PEEK',
+  [MessageType.HANDOFF]: 'HANDOFF',
+  [MessageType.SYNC]: 'SYNC',
 };
 
 /** Requests one connection may have waiting for an answer; past it requests fail at once. */
@@ -131,10 +149,15 @@ export class PeerClient {
     if (connection.goingAway) return Promise.reject(this.#unavailable('it is stopping'));
     if (connection.output.backedUp())
       return Promise.reject(this.#unavailable('it is not reading the requests already sent'));
+    const spoken = connection.version < VERSIONS_SINCE ? unversioned(request) : request;
+    if (spoken === undefined)
+      return Promise.reject(
+        this.#unavailable(`it speaks protocol version ${connection.version}, without entry versions`),
+      );
     const requestId = this.#pending.nextId();
     if (requestId === undefined) return Promise.reject(this.#unavailable(`${MAX_PENDING} requests already waiting`));
     try {
-      connection.writer.write(request, requestId);
+      connection.writer.write(spoken, requestId);
     } catch (error) {
       return Promise.reject(error);
     }
@@ -274,5 +297,25 @@ export class PeerClient {
 
   #unavailable(why: string): DistCacheError {
     return new DistCacheError(ErrorCode.PEER_UNAVAILABLE, `peer ${this.address} is unavailable: ${why}`);
+  }
+}
+
+/** `request` as a node older than {@link VERSIONS_SINCE} takes it, or undefined when such a node has no such request. */
+function unversioned(request: PeerRequest): PeerRequest | undefined {
+  switch (request.type) {
+    case MessageType.VERSIONED_PUT: {
+      const { keyspace, key, expiresAt, ifAbsent, value } = request;
+      return { type: MessageType.PUT, keyspace, key, expiresAt, ifAbsent, value };
+    }
+    case MessageType.VERSIONED_DELETE:
+      return { type: MessageType.DELETE, keyspace: request.keyspace, key: request.key };
+    case MessageType.VERSIONED_INVALIDATE:
+      return { type: MessageType.INVALIDATE, keyspace: request.keyspace, key: request.key };
+    case MessageType.PEEK:
+    case MessageType.HANDOFF:
+    case MessageType.SYNC:
+      return undefined;
+    default:
+      return request;
   }
 }

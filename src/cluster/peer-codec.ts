@@ -1,5 +1,15 @@
 import { DistCacheError, ErrorCode } from '../errors.js';
-import { ValueSlab } from './value-slab.js';
+import type { VersionedCopy } from '../keyspace/versions.js';
+import {
+  COPY_HEADER_BYTES,
+  FrameReader,
+  copyValue,
+  protocolError,
+  stringBytes,
+  writeCopyHeader,
+  writeRaw,
+  writeString,
+} from './peer-frame.js';
 
 /**
  * The peer transport's wire format, pure: bytes in, messages out, no sockets
@@ -30,13 +40,29 @@ export const MessageType = {
   DELETE_KEYSPACE: 13,
   INVALIDATE: 14,
   CLEAR_KEYSPACE: 15,
+  VERSIONED_PUT: 40,
+  VERSIONED_DELETE: 41,
+  VERSIONED_INVALIDATE: 42,
+  PEEK: 43,
+  HANDOFF: 44,
   VALUE: 20,
   OK: 21,
   ERROR: 22,
   GOING_AWAY: 23,
+  COPY: 24,
   GET_MANY: 30,
   VALUES: 31,
+  SYNC: 45,
 } as const;
+
+/** Bits of a versioned write's flag byte. */
+const WRITE_FLAGS = { IF_ABSENT: 1, STAND_IN: 2 } as const;
+
+/** One key's copy in a HANDOFF. */
+export interface KeyCopy {
+  readonly key: string;
+  readonly copy: VersionedCopy;
+}
 
 /** Most keys one GET_MANY carries; a longer read is split over several. */
 export const MAX_KEYS_PER_GET_MANY = 1_024;
@@ -74,12 +100,38 @@ export type PeerMessage =
   | { type: typeof MessageType.VALUE; requestId: number; found: boolean; expiresAt: number; value: Uint8Array }
   | { type: typeof MessageType.OK; requestId: number; flag: boolean }
   | { type: typeof MessageType.ERROR; requestId: number; code: string; message: string }
+  | {
+      type: typeof MessageType.VERSIONED_PUT;
+      requestId: number;
+      keyspace: string;
+      key: string;
+      expiresAt: number;
+      ifAbsent: boolean;
+      /** The writer could not reach an owner, and this node stands in for it. */
+      standIn: boolean;
+      /** The writer's stamp: the receiver stores the write above it. */
+      version: number;
+      value: Uint8Array;
+    }
+  | {
+      type: typeof MessageType.VERSIONED_DELETE;
+      requestId: number;
+      keyspace: string;
+      key: string;
+      standIn: boolean;
+      version: number;
+    }
+  | { type: typeof MessageType.VERSIONED_INVALIDATE; requestId: number; keyspace: string; key: string; version: number }
+  /** Asks for the node's copy of a key, as held (no load): answered by COPY. */
+  | { type: typeof MessageType.PEEK; requestId: number; keyspace: string; key: string }
+  /** Copies to merge by version: answered by OK. */
+  | { type: typeof MessageType.HANDOFF; requestId: number; keyspace: string; entries: readonly KeyCopy[] }
+  | { type: typeof MessageType.COPY; requestId: number; copy: VersionedCopy | undefined }
+  /** `requester` asks for the entries it owns, sent as HANDOFFs, then OK. */
+  | { type: typeof MessageType.SYNC; requestId: number; requester: string }
   | { type: typeof MessageType.GOING_AWAY; requestId: number };
 
 const HEADER_BYTES = 9;
-const decoder = new TextDecoder('utf-8', { fatal: true });
-/** Values of replies are read once by the requester and dropped: they share slabs. */
-const replySlab = new ValueSlab();
 
 /** A message to encode; `requestId` may be given apart. */
 export type OutgoingPeerMessage = DistributiveOmit<PeerMessage, 'requestId'> & { requestId?: number };
@@ -159,16 +211,44 @@ export function encodePeerMessageInto(
     case MessageType.ERROR:
       writeString(frame, writeString(frame, at, errorCode(message)), errorText(message));
       break;
+    case MessageType.VERSIONED_PUT:
+      at = writeString(frame, writeString(frame, at, message.keyspace), message.key);
+      at = frame.writeDoubleBE(message.expiresAt, at);
+      at = frame.writeUInt8(writeFlags(message.ifAbsent, message.standIn), at);
+      writeRaw(frame, frame.writeDoubleBE(message.version, at), message.value);
+      break;
+    case MessageType.VERSIONED_DELETE:
+      at = writeString(frame, writeString(frame, at, message.keyspace), message.key);
+      frame.writeDoubleBE(message.version, frame.writeUInt8(writeFlags(false, message.standIn), at));
+      break;
+    case MessageType.VERSIONED_INVALIDATE:
+      at = writeString(frame, writeString(frame, at, message.keyspace), message.key);
+      frame.writeDoubleBE(message.version, at);
+      break;
+    case MessageType.PEEK:
+      writeString(frame, writeString(frame, at, message.keyspace), message.key);
+      break;
+    case MessageType.HANDOFF:
+      at = frame.writeUInt32BE(message.entries.length, writeString(frame, at, message.keyspace));
+      for (const { key, copy } of message.entries) {
+        at = writeCopyHeader(frame, writeString(frame, at, key), copy);
+        const value = copyValue(copy);
+        at = writeRaw(frame, frame.writeUInt32BE(value.byteLength, at), value);
+      }
+      break;
+    case MessageType.COPY:
+      writeRaw(frame, writeCopyHeader(frame, at, message.copy), copyValue(message.copy));
+      break;
+    case MessageType.SYNC:
+      writeString(frame, at, message.requester);
+      break;
     case MessageType.GOING_AWAY:
       break;
   }
 }
 
-/** Writes a u16-prefixed UTF-8 string at `at`; returns the offset after it. */
-function writeString(frame: Buffer, at: number, value: string): number {
-  const length = frame.write(value, at + 2, 'utf8');
-  frame.writeUInt16BE(length, at);
-  return at + 2 + length;
+function writeFlags(ifAbsent: boolean, standIn: boolean): number {
+  return (ifAbsent ? WRITE_FLAGS.IF_ABSENT : 0) | (standIn ? WRITE_FLAGS.STAND_IN : 0);
 }
 
 /** Writes one VALUES entry at `at`; returns the offset after it. */
@@ -199,12 +279,6 @@ export function peerReadEntryBytes(entry: PeerReadEntry): number {
     case 'skipped':
       return 1;
   }
-}
-
-/** Copies bytes in at `at`; returns the offset after them. */
-function writeRaw(frame: Buffer, at: number, bytes: Uint8Array): number {
-  frame.set(bytes, at);
-  return at + bytes.byteLength;
 }
 
 /** A message of any type without some of its fields. */
@@ -246,6 +320,24 @@ function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): numb
       return 1;
     case MessageType.ERROR:
       return stringBytes(errorCode(message)) + stringBytes(errorText(message));
+    case MessageType.VERSIONED_PUT:
+      return stringBytes(message.keyspace) + stringBytes(message.key) + 8 + 1 + 8 + message.value.byteLength;
+    case MessageType.VERSIONED_DELETE:
+      return stringBytes(message.keyspace) + stringBytes(message.key) + 1 + 8;
+    case MessageType.VERSIONED_INVALIDATE:
+      return stringBytes(message.keyspace) + stringBytes(message.key) + 8;
+    case MessageType.PEEK:
+      return stringBytes(message.keyspace) + stringBytes(message.key);
+    case MessageType.HANDOFF: {
+      let bytes = stringBytes(message.keyspace) + 4;
+      for (const { key, copy } of message.entries)
+        bytes += stringBytes(key) + COPY_HEADER_BYTES + 4 + copyValue(copy).byteLength;
+      return bytes;
+    }
+    case MessageType.COPY:
+      return COPY_HEADER_BYTES + copyValue(message.copy).byteLength;
+    case MessageType.SYNC:
+      return stringBytes(message.requester);
     case MessageType.GOING_AWAY:
       return 0;
   }
@@ -254,14 +346,6 @@ function payloadBytes(message: DistributiveOmit<PeerMessage, 'requestId'>): numb
 /** Error replies carry at most 64 characters of code and 4096 of message, whatever the error said. */
 const errorCode = (message: { code: string }): string => message.code.slice(0, 64);
 const errorText = (message: { message: string }): string => message.message.slice(0, 4096);
-
-/** A u16-prefixed UTF-8 string's size; throws for one that does not fit the prefix. */
-function stringBytes(value: string): number {
-  const length = Buffer.byteLength(value, 'utf8');
-  if (length > 0xffff)
-    throw new DistCacheError(ErrorCode.INVALID_ARGUMENT, `peer protocol: string of ${length} bytes is too long`);
-  return 2 + length;
-}
 
 /**
  * Splits a byte stream into messages. Feed chunks as they arrive; a frame may
@@ -361,13 +445,13 @@ function decodeFrame(frame: Buffer): PeerMessage {
     case MessageType.GET_MANY: {
       const keyspace = reader.string();
       const keys: string[] = [];
-      for (let count = reader.count(); keys.length < count;) keys.push(reader.string());
+      for (let count = reader.count(MAX_KEYS_PER_GET_MANY); keys.length < count;) keys.push(reader.string());
       message = { type, requestId, keyspace, keys };
       break;
     }
     case MessageType.VALUES: {
       const entries: PeerReadEntry[] = [];
-      for (let count = reader.count(); entries.length < count;) entries.push(readEntry(reader));
+      for (let count = reader.count(MAX_KEYS_PER_GET_MANY); entries.length < count;) entries.push(readEntry(reader));
       message = { type, requestId, entries };
       break;
     }
@@ -380,6 +464,49 @@ function decodeFrame(frame: Buffer): PeerMessage {
     case MessageType.ERROR:
       message = { type, requestId, code: reader.string(), message: reader.string() };
       break;
+    case MessageType.VERSIONED_PUT: {
+      const keyspace = reader.string();
+      const key = reader.string();
+      const expiresAt = reader.f64();
+      const flags = reader.flags(WRITE_FLAGS.IF_ABSENT | WRITE_FLAGS.STAND_IN);
+      message = {
+        type,
+        requestId,
+        keyspace,
+        key,
+        expiresAt,
+        ifAbsent: (flags & WRITE_FLAGS.IF_ABSENT) !== 0,
+        standIn: (flags & WRITE_FLAGS.STAND_IN) !== 0,
+        version: reader.version(),
+        value: reader.rest(),
+      };
+      break;
+    }
+    case MessageType.VERSIONED_DELETE:
+      message = {
+        type,
+        requestId,
+        keyspace: reader.string(),
+        key: reader.string(),
+        standIn: reader.flags(WRITE_FLAGS.STAND_IN) !== 0,
+        version: reader.version(),
+      };
+      break;
+    case MessageType.VERSIONED_INVALIDATE:
+      message = { type, requestId, keyspace: reader.string(), key: reader.string(), version: reader.version() };
+      break;
+    case MessageType.PEEK:
+      message = { type, requestId, keyspace: reader.string(), key: reader.string() };
+      break;
+    case MessageType.HANDOFF:
+      message = { type, requestId, keyspace: reader.string(), entries: readCopies(reader) };
+      break;
+    case MessageType.COPY:
+      message = { type, requestId, copy: reader.copy() };
+      break;
+    case MessageType.SYNC:
+      message = { type, requestId, requester: reader.string() };
+      break;
     case MessageType.GOING_AWAY:
       message = { type, requestId };
       break;
@@ -388,6 +515,19 @@ function decodeFrame(frame: Buffer): PeerMessage {
   }
   reader.end();
   return message;
+}
+
+/** A HANDOFF's entries: a u32 count, then for each a key and a copy (never kind "none") with a u32 byte length. */
+function readCopies(reader: FrameReader): KeyCopy[] {
+  const count = reader.u32();
+  const entries: KeyCopy[] = [];
+  for (let i = 0; i < count; i++) {
+    const key = reader.string();
+    const copy = reader.copy(() => reader.u32());
+    if (copy === undefined) throw protocolError('a handoff entry without a copy');
+    entries.push({ key, copy });
+  }
+  return entries;
 }
 
 function readEntry(reader: FrameReader): PeerReadEntry {
@@ -405,102 +545,5 @@ function readEntry(reader: FrameReader): PeerReadEntry {
       return { status: 'skipped' };
     default:
       throw protocolError(`unknown VALUES entry tag ${tag}`);
-  }
-}
-
-function protocolError(message: string): DistCacheError {
-  return new DistCacheError(ErrorCode.PROTOCOL, `peer protocol: ${message}`);
-}
-
-class FrameReader {
-  readonly #frame: Buffer;
-  #offset = 0;
-
-  constructor(frame: Buffer) {
-    this.#frame = frame;
-  }
-
-  u8(): number {
-    return this.#need(1).readUInt8(this.#advance(1));
-  }
-
-  flag(): boolean {
-    const value = this.u8();
-    if (value > 1) throw protocolError(`flag byte ${value} is neither 0 nor 1`);
-    return value === 1;
-  }
-
-  u16(): number {
-    return this.#need(2).readUInt16BE(this.#advance(2));
-  }
-
-  u32(): number {
-    return this.#need(4).readUInt32BE(this.#advance(4));
-  }
-
-  f64(): number {
-    const value = this.#need(8).readDoubleBE(this.#advance(8));
-    if (!Number.isFinite(value) || value < 0) throw protocolError(`expiry ${value} is not a time`);
-    return value;
-  }
-
-  string(): string {
-    const length = this.u16();
-    try {
-      return decoder.decode(this.bytes(length));
-    } catch (error) {
-      if (error instanceof DistCacheError) throw error;
-      throw protocolError('string is not valid UTF-8');
-    }
-  }
-
-  /** A copy of the next `length` bytes: the frame is a view of a socket chunk that must not be retained. */
-  bytes(length: number): Uint8Array {
-    this.#need(length);
-    const start = this.#advance(length);
-    const offset = this.#frame.byteOffset + start;
-    return new Uint8Array(this.#frame.buffer.slice(offset, offset + length));
-  }
-
-  rest(): Uint8Array {
-    return this.bytes(this.#frame.byteLength - this.#offset);
-  }
-
-  /** A u16 count of the items that follow, at most {@link MAX_KEYS_PER_GET_MANY}. */
-  count(): number {
-    const count = this.u16();
-    if (count > MAX_KEYS_PER_GET_MANY)
-      throw protocolError(`${count} items exceed the ${MAX_KEYS_PER_GET_MANY} allowed`);
-    return count;
-  }
-
-  /** Like {@link bytes}, for a value its receiver keeps only briefly: the copy may share a slab. */
-  bytesInSlab(length: number): Uint8Array {
-    this.#need(length);
-    const start = this.#advance(length);
-    return replySlab.copy(this.#frame.subarray(start, start + length));
-  }
-
-  /** Like {@link rest}, for a value its receiver keeps only briefly: the copy may share a slab. */
-  restInSlab(): Uint8Array {
-    const start = this.#offset;
-    this.#advance(this.#frame.byteLength - start);
-    return replySlab.copy(this.#frame.subarray(start));
-  }
-
-  end(): void {
-    if (this.#offset !== this.#frame.byteLength)
-      throw protocolError(`${this.#frame.byteLength - this.#offset} unexpected trailing bytes`);
-  }
-
-  #need(bytes: number): Buffer {
-    if (this.#offset + bytes > this.#frame.byteLength) throw protocolError('frame ends inside a field');
-    return this.#frame;
-  }
-
-  #advance(bytes: number): number {
-    const at = this.#offset;
-    this.#offset += bytes;
-    return at;
   }
 }

@@ -35,13 +35,22 @@ export interface VersionRange {
 }
 
 /** The versions this build speaks. */
-export const PEER_PROTOCOL_VERSIONS: VersionRange = { min: 1, max: 2 };
+export const PEER_PROTOCOL_VERSIONS: VersionRange = { min: 2, max: 3 };
 
 /** Largest frame a server reads before the handshake is done: a HELLO with a target id fits, nothing larger is buffered. */
 export const HANDSHAKE_FRAME_BYTES = 512;
 
 /** First version in which a server sends GOING_AWAY. */
 export const GOING_AWAY_SINCE = 2;
+
+/**
+ * First version that carries entry versions (the versioned writes and
+ * invalidations, PEEK/COPY, HANDOFF, SYNC). On an older connection writes go
+ * unversioned (the receiver stamps them) and the copy exchanges are refused,
+ * so a cluster keeps serving while it is upgraded one node at a time; the
+ * consistency rule under churn holds once every node speaks this version.
+ */
+export const VERSIONS_SINCE = 3;
 
 /**
  * The outcome of a handshake: the version the connection speaks from now on,

@@ -1,33 +1,56 @@
 import type net from 'node:net';
 import { DistCacheError, ErrorCode } from '../errors.js';
+import { UNKNOWN_VERSION, type VersionedCopy } from '../keyspace/versions.js';
 import type { Logger } from '../logger.js';
 import { listenOrFail, type ServerTls } from '../net/stream-server.js';
 import { PEER_OUTPUT_LIMITS, type OutputLimits } from './output-backpressure.js';
 import { createPeerListener, describeTlsFailure, type PeerSecurity } from './peer-channel.js';
-import { MessageType, type PeerMessage, type PeerReadEntry } from './peer-codec.js';
+import { MessageType, type KeyCopy, type PeerMessage, type PeerReadEntry } from './peer-codec.js';
 import { ServerHandshake, localVersions, type VersionRange } from './peer-handshake.js';
 import { PeerServerConnection, errorReply, type ConnectionServer } from './peer-server-connection.js';
 
-/** What a node does for its peers' requests: always locally, never forwarded again. */
+/** What a node does for its peers' requests: locally (a write for a key it does not own is sent on to the owners). */
 export interface PeerRequestHandler {
   /** A hit answers synchronously, so the server can reply without a promise. `remoteHost`: the requester's IP. */
   get(keyspace: string, key: string, remoteHost: string): PeerReadReply | Promise<PeerReadReply>;
   /** Reads several keys of one keyspace: each key's answer in their order, within one frame. `remoteHost`: as for get. */
   getMany(keyspace: string, keys: readonly string[], remoteHost: string): Promise<PeerReadEntry[]>;
   /** Stores a value; false when `ifAbsent` and a fresh entry is there. */
-  put(
-    keyspace: string,
-    key: string,
-    expiresAt: number,
-    value: Uint8Array,
-    ifAbsent: boolean,
-  ): boolean | Promise<boolean>;
-  delete(keyspace: string, key: string): boolean | Promise<boolean>;
+  put(write: PeerPut): boolean | Promise<boolean>;
+  /** Deletes a key; whether a value was held. */
+  delete(write: PeerDelete): boolean | Promise<boolean>;
   deleteKeyspace(keyspace: string): Promise<void>;
   /** Drops every entry of a keyspace here (a flush another node broadcast). */
   clearKeyspace(keyspace: string): void;
-  /** Another node wrote `key`: drop copies of it here. */
-  invalidate(keyspace: string, key: string): void | Promise<void>;
+  /** Another node wrote `key` with `version` (UNKNOWN_VERSION: a node too old to say): drop older copies of it here. */
+  invalidate(keyspace: string, key: string, version: number): void | Promise<void>;
+  /** This node's copy of `key` as held (a tombstone, expired), without loading; undefined when none. */
+  peek(keyspace: string, key: string): VersionedCopy | undefined;
+  /** Copies from another node, each applied when newer than the one held; whether this node owns every key. */
+  merge(keyspace: string, entries: readonly KeyCopy[]): boolean | Promise<boolean>;
+  /** `requester` asks for the entries it owns: resolves once they were sent. */
+  sync(requester: string): Promise<void>;
+}
+
+/** A put from another node. */
+export interface PeerPut {
+  readonly keyspace: string;
+  readonly key: string;
+  readonly expiresAt: number;
+  readonly value: Uint8Array;
+  readonly ifAbsent: boolean;
+  /** The writer could not reach an owner: this node keeps the copy for it. */
+  readonly standIn: boolean;
+  /** The writer's stamp (0 from a node too old to send one): the write is stored above it. */
+  readonly version: number;
+}
+
+/** A delete from another node. */
+export interface PeerDelete {
+  readonly keyspace: string;
+  readonly key: string;
+  readonly standIn: boolean;
+  readonly version: number;
 }
 
 /** The owner's answer to a GET: the bytes (null = does not exist) and their expiry. */
@@ -155,23 +178,35 @@ export class PeerServer {
             .getMany(message.keyspace, message.keys, remoteHost)
             .then((entries) => ({ type: MessageType.VALUES, requestId, entries }) as PeerMessage, failed);
         case MessageType.PUT:
-          return okReply(
-            requestId,
-            this.handler.put(message.keyspace, message.key, message.expiresAt, message.value, message.ifAbsent),
-          );
+        case MessageType.VERSIONED_PUT:
+          return okReply(requestId, this.handler.put(asVersioned(message)));
         case MessageType.DELETE:
-          return okReply(requestId, this.handler.delete(message.keyspace, message.key));
-        case MessageType.INVALIDATE: {
-          const done = this.handler.invalidate(message.keyspace, message.key);
+          return okReply(requestId, this.handler.delete({ ...message, standIn: false, version: 0 }));
+        case MessageType.VERSIONED_DELETE:
+          return okReply(requestId, this.handler.delete(message));
+        case MessageType.INVALIDATE:
+        case MessageType.VERSIONED_INVALIDATE: {
+          const version = message.type === MessageType.VERSIONED_INVALIDATE ? message.version : UNKNOWN_VERSION;
+          const done = this.handler.invalidate(message.keyspace, message.key, version);
           return okReply(requestId, done instanceof Promise ? done.then(() => true) : true);
         }
         case MessageType.CLEAR_KEYSPACE:
           this.handler.clearKeyspace(message.keyspace);
           return okReply(requestId, true);
         case MessageType.DELETE_KEYSPACE:
-          return this.handler
-            .deleteKeyspace(message.keyspace)
-            .then(() => ({ type: MessageType.OK, requestId, flag: true }) as PeerMessage, failed);
+          return okReply(
+            requestId,
+            this.handler.deleteKeyspace(message.keyspace).then(() => true),
+          );
+        case MessageType.PEEK:
+          return { type: MessageType.COPY, requestId, copy: this.handler.peek(message.keyspace, message.key) };
+        case MessageType.HANDOFF:
+          return okReply(requestId, this.handler.merge(message.keyspace, message.entries));
+        case MessageType.SYNC:
+          return okReply(
+            requestId,
+            this.handler.sync(message.requester).then(() => true),
+          );
         default:
           throw new DistCacheError(ErrorCode.PROTOCOL, `peer protocol: message type ${message.type} is not a request`);
       }
@@ -190,4 +225,11 @@ function okReply(requestId: number, flag: boolean | Promise<boolean>): PeerMessa
     (known): PeerMessage => ({ type: MessageType.OK, requestId, flag: known }),
     (error: unknown) => errorReply(requestId, error),
   );
+}
+
+/** A put as the handler takes it; one from a node too old to version it has no stamp and no stand-in flag. */
+function asVersioned(
+  message: Extract<PeerMessage, { type: typeof MessageType.PUT | typeof MessageType.VERSIONED_PUT }>,
+): PeerPut {
+  return message.type === MessageType.VERSIONED_PUT ? message : { ...message, standIn: false, version: 0 };
 }

@@ -65,18 +65,36 @@ export class Placement {
 
   /**
    * Whether `id` is one of the `replicaCount` owners of `key`. Every member is
-   * when there are no more members than copies, which needs no ranking.
+   * when there are no more members than copies, and with one copy the
+   * remembered primary answers: neither needs ranking.
    */
   isOwner(keyspaceName: string, key: string, replicaCount: number, id: string): boolean {
     if (this.#members.length <= replicaCount) return this.#members.includes(id);
+    if (replicaCount === 1) return this.primary(keyspaceName, key) === id;
     return this.owners(keyspaceName, key, replicaCount).includes(id);
   }
 
   /** Every member, best first, for `key` in the keyspace `keyspaceName`: the first `replicaCount` own it, the rest are fallbacks in order. */
   rank(keyspaceName: string, key: string): string[] {
+    return this.rankAmong(this.#members, keyspaceName, key);
+  }
+
+  /**
+   * {@link rank} over any set of nodes instead of the members: the order
+   * they would have in a view made of them alone (rendezvous hashing ranks
+   * each node on its own, so a subset keeps the members' relative order).
+   */
+  rankAmong(nodes: readonly string[], keyspaceName: string, key: string): string[] {
     const suffix = `\u0000${keyspaceName}\u0000${key}`;
-    const scored = this.#members.map((member) => ({ member, score: this.#hasher.hash(member + suffix) }));
+    const scored = nodes.map((member) => ({ member, score: this.#hasher.hash(member + suffix) }));
     scored.sort((a, b) => (a.score === b.score ? (a.member < b.member ? -1 : 1) : a.score > b.score ? -1 : 1));
     return scored.map(({ member }) => member);
+  }
+
+  /** The same hashing over another member list: the view before or after a change. */
+  withMembers(members: Iterable<string>): Placement {
+    const view = new Placement(this.#hasher);
+    view.setMembers(members);
+    return view;
   }
 }

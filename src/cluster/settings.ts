@@ -16,3 +16,11 @@ export interface ClusterConfig {
   readonly hasher: Hasher | undefined;
   readonly membership: FailureDetection;
 }
+
+/**
+ * How long a deleted key's tombstone is kept on its owners (10 minutes): an
+ * older copy of the key that meets it within that time (a node that was
+ * frozen, the other side of a partition) cannot bring the key back.
+ * Tombstones count in a keyspace's maxBytes like entries (key + overhead).
+ */
+export const TOMBSTONE_TTL_MS = 10 * 60_000;

@@ -22,6 +22,8 @@ export type SendFailure = 'refused' | 'timeout';
 interface Outbound {
   readonly frames: Pushable<Uint8Array>;
   queued: number;
+  /** Set once it is forgotten: ending the frames calls back into {@link SwimTransport.#forget}. */
+  ended: boolean;
 }
 
 /**
@@ -84,6 +86,14 @@ export class SwimTransport {
     return undefined;
   }
 
+  /** Forgets the stream to `address`: the next message opens a new one (the old connection may be stuck). */
+  drop(address: string): void {
+    const opening = this.#outbound.get(address);
+    if (opening === undefined) return;
+    this.#outbound.delete(address);
+    void opening.then((outbound) => typeof outbound !== 'string' && this.#forget(address, outbound));
+  }
+
   /** Ends every outbound stream. */
   close(): void {
     for (const opening of this.#outbound.values())
@@ -102,6 +112,7 @@ export class SwimTransport {
     }
     const outbound: Outbound = {
       queued: 0,
+      ended: false,
       frames: pushable<Uint8Array>({ onEnd: () => this.#forget(address, outbound) }),
     };
     const counted = async function* () {
@@ -122,11 +133,13 @@ export class SwimTransport {
 
   /** The stream to `address` ended: the next message opens a new one. */
   #forget(address: string, outbound: Outbound): void {
+    if (outbound.ended) return;
+    outbound.ended = true;
     const current = this.#outbound.get(address);
-    if (current === undefined) return;
-    void current.then((open) => {
-      if (open === outbound && this.#outbound.get(address) === current) this.#outbound.delete(address);
-    });
+    if (current !== undefined)
+      void current.then((open) => {
+        if (open === outbound && this.#outbound.get(address) === current) this.#outbound.delete(address);
+      });
     outbound.frames.end();
   }
 

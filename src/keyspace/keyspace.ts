@@ -1,6 +1,7 @@
 import { waitFor } from '../abort.js';
 import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { ByteBoundedLru, entryCost } from '../lib/byte-bounded-lru.js';
+import { HybridLogicalClock } from '../lib/hybrid-logical-clock.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import type { Logger } from '../logger.js';
 import { toExpiresAt, toStoredBytes, validateKey } from './entry-input.js';
@@ -8,10 +9,33 @@ import { Loader } from './loader.js';
 import type { KeyspaceObserver } from './observer.js';
 import type { KeyspaceConfig } from './settings.js';
 import type { BreakerState, GetResult, KeyspaceStats, PreparedPut, PutEntry, ReadResult } from './types.js';
+import { TOMBSTONE, isExpiredCopy, isNewerCopy, type VersionedCopy } from './versions.js';
+
+/** How a keyspace versions its entries: one clock per node, and how long deletes are remembered. */
+export interface KeyspaceVersioning {
+  /** Stamps every write and orders copies across nodes; one per node, shared by its keyspaces. */
+  readonly clock: HybridLogicalClock;
+  /**
+   * How long a deleted key keeps a tombstone (ms), so that an older copy of it
+   * arriving from another node cannot bring it back; 0 = deletes leave none
+   * (a standalone node, where no other copy exists).
+   */
+  readonly tombstoneTtl: number;
+}
+
+const STANDALONE: KeyspaceVersioning = { clock: new HybridLogicalClock(), tombstoneTtl: 0 };
 
 /**
  * One keyspace on this node: its store, its loader and its
  * counters. The read path is {@link get}: store → single-flight → loader → store.
+ *
+ * Every entry carries a version. Writes (puts, deletes) are stamped by the
+ * node's hybrid logical clock and always apply; copies from other nodes
+ * ({@link merge}) apply only when newer than what is held. A load is not
+ * stamped by the clock: the data source does not see puts, so a loaded
+ * value ranks just above the entry it replaced (an expired one or a
+ * tombstone) and below any later put held elsewhere.
+ *
  * A hit past its refresh time (`refreshAhead`), or an expired entry served
  * stale (`staleWhileRevalidate`), also starts one reload in the background.
  */
@@ -27,6 +51,8 @@ export class Keyspace {
   readonly #flights = new SingleFlight<ReadResult>();
   readonly #logger: Logger;
   readonly #observer: KeyspaceObserver;
+  readonly #clock: HybridLogicalClock;
+  readonly #tombstoneTtl: number;
   #hits = 0;
   #misses = 0;
   #staleServed = 0;
@@ -35,11 +61,18 @@ export class Keyspace {
   readonly #staleWhileRevalidate: number;
   #closed = false;
 
-  constructor(config: KeyspaceConfig, logger: Logger, observer: KeyspaceObserver) {
+  constructor(
+    config: KeyspaceConfig,
+    logger: Logger,
+    observer: KeyspaceObserver,
+    versioning: KeyspaceVersioning = STANDALONE,
+  ) {
     this.config = config;
     this.name = config.name;
     this.#logger = logger;
     this.#observer = observer;
+    this.#clock = versioning.clock;
+    this.#tombstoneTtl = versioning.tombstoneTtl;
     this.#store = new ByteBoundedLru(config.maxBytes, Math.max(config.staleIfError, config.staleWhileRevalidate));
     this.#loader =
       config.dataSource && new Loader(config, config.dataSource, (state) => this.#onBreaker(state), observer);
@@ -73,7 +106,8 @@ export class Keyspace {
    */
   readCached(key: string): ReadResult | undefined {
     const entry = this.#store.get(key, Date.now());
-    if (entry !== undefined) this.#hits++;
+    if (entry === undefined || entry.value === TOMBSTONE) return undefined;
+    this.#hits++;
     return entry;
   }
 
@@ -87,7 +121,7 @@ export class Keyspace {
     validateKey(key);
     const now = Date.now();
     const entry = this.#store.get(key, now);
-    if (entry !== undefined) {
+    if (entry !== undefined && entry.value !== TOMBSTONE) {
       this.#hits++;
       if (entry.refreshAt !== 0 && entry.refreshAt <= now) this.#reloadInBackground(key);
       return entry;
@@ -99,7 +133,8 @@ export class Keyspace {
   /** The expired value of `key` while within `staleWhileRevalidate`, marked stale, with a reload started. */
   #revalidating(key: string, now: number): ReadResult | undefined {
     const entry = this.#store.peek(key);
-    if (entry === undefined || entry.value === null || entry.expiresAt === 0) return undefined;
+    if (entry === undefined || entry.value === null || entry.value === TOMBSTONE || entry.expiresAt === 0)
+      return undefined;
     if (now - entry.expiresAt >= this.#staleWhileRevalidate) return undefined;
     this.#staleServed++;
     this.#reloadInBackground(key);
@@ -145,7 +180,7 @@ export class Keyspace {
 
   #fresh(key: string): ReadResult | undefined {
     const entry = this.#store.peek(key);
-    return entry !== undefined && (entry.expiresAt === 0 || entry.expiresAt > Date.now()) ? entry : undefined;
+    return entry !== undefined && entry.value !== TOMBSTONE && !isExpiredCopy(entry, Date.now()) ? entry : undefined;
   }
 
   /** The caller's view of a raw read: decoded by the codec, `undefined` for "does not exist". */
@@ -192,16 +227,20 @@ export class Keyspace {
    * and returns false when a fresh value is stored. An entry already expired
    * removes the key instead. Throws ERR_INVALID_ARGUMENT, writing nothing, for
    * a value larger than the keyspace (another node's definition may be larger).
+   * The entry's version is newer than `atLeast` (the writer's stamp) and than
+   * anything this node has seen: a write always applies here, whatever the
+   * writer's clock said.
    */
-  commitPut({ key, bytes, expiry }: PreparedPut, ifAbsent = false): boolean {
+  commitPut({ key, bytes, expiry }: PreparedPut, ifAbsent = false, atLeast = 0): boolean {
     this.#requireRoom(key, bytes);
     if (ifAbsent && this.holdsValue(key)) return false;
     this.#flights.supersede(key);
+    const version = this.#clock.next(atLeast);
     if (expiry !== 0 && expiry <= Date.now()) {
-      this.#store.delete(key);
+      this.#bury(key, version);
       return true;
     }
-    this.#store.set(key, bytes, expiry);
+    this.#store.set(key, bytes, expiry, version);
     return true;
   }
 
@@ -216,11 +255,55 @@ export class Keyspace {
     );
   }
 
-  /** Removes `key`; true when an entry was held. */
-  delete(key: string): boolean {
+  /** Removes `key`, leaving a tombstone newer than `atLeast` (see {@link commitPut}); true when an entry was held. */
+  delete(key: string, atLeast = 0): boolean {
     validateKey(key);
     this.#flights.supersede(key);
-    return this.#store.delete(key);
+    const held = this.#store.peek(key);
+    this.#bury(key, this.#clock.next(atLeast));
+    return held !== undefined && held.value !== TOMBSTONE;
+  }
+
+  /** Drops `key` without a trace (no tombstone): for a copy this node no longer owns. */
+  discard(key: string): void {
+    this.#store.delete(key);
+  }
+
+  /** This node's copy of `key` as it is (a tombstone or expired too), or undefined; counts nothing. */
+  copyOf(key: string): VersionedCopy | undefined {
+    return this.#store.peek(key);
+  }
+
+  /**
+   * Applies a copy of `key` from another node when it is newer than the one
+   * held (see {@link isNewerCopy}) and not expired; returns whether it did.
+   * A load in progress for the key then returns the copy to its callers.
+   */
+  merge(key: string, copy: VersionedCopy): boolean {
+    this.#clock.observe(copy.version);
+    if (isExpiredCopy(copy, Date.now())) return false;
+    const held = this.#store.peek(key);
+    if (held !== undefined && !isNewerCopy(copy, held)) return false;
+    if (copy.value === TOMBSTONE) {
+      this.#flights.supersede(key); // as a local delete does: a load that began before it must not be stored
+      if (this.#tombstoneTtl === 0) {
+        this.#store.delete(key);
+        return true;
+      }
+    }
+    this.#store.set(key, copy.value, copy.expiresAt, copy.version);
+    return true;
+  }
+
+  /** Every key held, tombstones included, most recently used first. */
+  keys(): string[] {
+    return this.#store.keys();
+  }
+
+  /** Stores a tombstone for `key` (or, with no tombstone time, just removes it). */
+  #bury(key: string, version: number): void {
+    if (this.#tombstoneTtl === 0) this.#store.delete(key);
+    else this.#store.set(key, TOMBSTONE, Date.now() + this.#tombstoneTtl, version);
   }
 
   /** Current counters and sizes. */
@@ -263,6 +346,7 @@ export class Keyspace {
   }
 
   async #loadAndStore(key: string, flight: Flight): Promise<ReadResult> {
+    const held = this.#store.peek(key);
     let value: Uint8Array | null;
     try {
       value = await this.#loader!.load(key);
@@ -278,20 +362,28 @@ export class Keyspace {
           ? now + this.#jittered(this.config.negativeTtl)
           : now
         : this.#expiryFor(key, undefined, now);
-    if (!flight.superseded && !this.#closed) this.#storeLoaded(key, value, expiresAt, now);
+    if (flight.superseded || this.#closed) return { value, expiresAt };
+    // A copy from another node that arrived during the load is what the cluster holds: it wins.
+    // (The entry held when the load began is what a refresh ahead replaces.)
+    const arrived = this.#fresh(key);
+    if (arrived !== undefined && arrived !== held) return arrived;
+    this.#storeLoaded(key, value, expiresAt, now);
     return { value, expiresAt };
   }
 
+  /** Stores a loaded value one version above the entry it replaces (see the class comment). */
   #storeLoaded(key: string, value: Uint8Array | null, expiresAt: number, now: number): void {
+    const replaced = this.#store.peek(key);
     if (expiresAt !== 0 && expiresAt <= now) {
-      this.#store.delete(key);
+      // "Does not exist", not to be cached: an expired value must not be served stale, a tombstone stays.
+      if (replaced?.value !== TOMBSTONE) this.#store.delete(key);
       return;
     }
     const refreshAt =
       this.config.refreshAhead === 0 || expiresAt === 0
         ? 0
         : now + Math.floor((expiresAt - now) * this.config.refreshAhead);
-    if (!this.#store.set(key, value, expiresAt, refreshAt)) {
+    if (!this.#store.set(key, value, expiresAt, (replaced?.version ?? 0) + 1, refreshAt)) {
       this.#logger.debug(
         { keyspace: this.config.name, key, bytes: value?.byteLength },
         'loaded value larger than the keyspace; returned, not stored',
@@ -322,7 +414,8 @@ export class Keyspace {
   #staleFallback(key: string, error: unknown): ReadResult | undefined {
     if (this.config.staleIfError === 0 || !isDistCacheError(error)) return undefined;
     const entry = this.#store.peek(key);
-    if (entry === undefined || entry.value === null || entry.expiresAt === 0) return undefined;
+    if (entry === undefined || entry.value === null || entry.value === TOMBSTONE || entry.expiresAt === 0)
+      return undefined;
     if (Date.now() - entry.expiresAt >= this.config.staleIfError) return undefined;
     this.#staleServed++;
     this.#logger.debug(

@@ -2,9 +2,9 @@
  * Fixed bookkeeping cost charged to every entry on top of its key and value
  * bytes: the entry object, its map slot and the typed array header. Measured
  * with bench/local.ts (heap per entry) and rounded up, so `bytes` tracks the
- * real memory a store holds.
+ * real memory a store holds (the version of each entry is a heap number).
  */
-export const ENTRY_OVERHEAD_BYTES = 288;
+export const ENTRY_OVERHEAD_BYTES = 312;
 
 /** One stored entry. `value` is null for a cached "does not exist" answer. */
 export interface StoreEntry {
@@ -14,6 +14,8 @@ export interface StoreEntry {
   readonly expiresAt: number;
   /** Epoch ms from which a read should reload the entry ahead of its expiry; 0 = never. */
   readonly refreshAt: number;
+  /** The owner's ordering of copies of this key (the store does not read it); 0 when unversioned. */
+  readonly version: number;
 }
 
 class Node implements StoreEntry {
@@ -25,6 +27,7 @@ class Node implements StoreEntry {
     readonly expiresAt: number,
     readonly refreshAt: number,
     readonly cost: number,
+    readonly version: number,
   ) {}
 }
 
@@ -43,7 +46,7 @@ export function entryCost(key: string, value: Uint8Array | null): number {
 export class ByteBoundedLru {
   readonly #map = new Map<string, Node>();
   /** Sentinel of the circular recency list: `head.next` is the most recent. */
-  readonly #head = new Node('', null, 0, 0, 0);
+  readonly #head = new Node('', null, 0, 0, 0, 0);
   #bytes = 0;
   #evictions = 0;
   #maxBytes: number;
@@ -82,13 +85,13 @@ export class ByteBoundedLru {
    * Stores an entry, evicting least recently used entries until it fits.
    * Returns false, storing nothing, when the entry alone costs more than maxBytes.
    */
-  set(key: string, value: Uint8Array | null, expiresAt: number, refreshAt = 0): boolean {
+  set(key: string, value: Uint8Array | null, expiresAt: number, version = 0, refreshAt = 0): boolean {
     const cost = entryCost(key, value);
     const old = this.#map.get(key);
     if (old !== undefined) this.#remove(old);
     if (cost > this.#maxBytes) return false;
     this.#evictUntilFits(cost);
-    const node = new Node(key, value, expiresAt, refreshAt, cost);
+    const node = new Node(key, value, expiresAt, refreshAt, cost, version);
     this.#map.set(key, node);
     this.#linkFirst(node);
     this.#bytes += cost;

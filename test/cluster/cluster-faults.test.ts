@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
-import { startCluster, stopCluster, waitForAdmitted, type ClusterNode } from '../helpers/cluster.js';
+import { startCluster, stopCluster, waitForAdmitted, waitForState, type ClusterNode } from '../helpers/cluster.js';
 
 interface LoadReport {
   ok: number;
@@ -16,18 +16,6 @@ function settleLater<T>(promise: Promise<T>): Promise<T> {
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 const keys = Array.from({ length: 300 }, (_, i) => `k-${i}`);
-
-/** Waits until `node` sees `target` in the given state. */
-async function waitForState(node: ClusterNode, target: string, states: string[], timeoutMs: number): Promise<number> {
-  const started = Date.now();
-  for (;;) {
-    const peers = await node.send<{ id: string; state: string }[]>({ cmd: 'peers' });
-    if (states.includes(peers.find((peer) => peer.id === target)?.state ?? 'unknown')) return Date.now() - started;
-    if (Date.now() - started > timeoutMs)
-      throw new Error(`${target} not ${states.join('/')} within ${timeoutMs} ms: ${JSON.stringify(peers)}`);
-    await sleep(50);
-  }
-}
 
 describe('cluster faults, real processes', () => {
   it('kill -9 of one of 3 nodes under load: no failed get once membership noticed (≤ 3 s), and with replicaCount 2 no acknowledged put is lost', async () => {

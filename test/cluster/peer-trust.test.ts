@@ -266,8 +266,8 @@ describe('peer protocol versions, on real processes', () => {
 
   it('nodes without a common version refuse each other and both log why', async () => {
     const peers = ['127.0.77.2:3322', '127.0.77.3:3322'];
-    const newer = new ClusterNode({ ip: '127.0.77.2', peers, clusterKey: KEY, peerProtocol: '2..2' });
-    const older = new ClusterNode({ ip: '127.0.77.3', peers, clusterKey: KEY, peerProtocol: '1..1' });
+    const newer = new ClusterNode({ ip: '127.0.77.2', peers, clusterKey: KEY, peerProtocol: '3..3' });
+    const older = new ClusterNode({ ip: '127.0.77.3', peers, clusterKey: KEY, peerProtocol: '2..2' });
     try {
       await Promise.all([newer.started, older.started]);
       await sleep(3_000);
@@ -276,12 +276,12 @@ describe('peer protocol versions, on real processes', () => {
       const refusedHere = newerLogs.find((line) => line.message === 'peer connection refused');
       assert.match(
         String(refusedHere?.fields.why),
-        /no common peer protocol version: this node speaks 2\.\.2, the peer 1\.\.1/,
+        /no common peer protocol version: this node speaks 3\.\.3, the peer 2\.\.2/,
       );
       const refusedThere = newerLogs.find((line) => line.message.startsWith('member refused'));
       assert.match(String(refusedThere?.fields.err), /refused the handshake: no common peer protocol version/);
       const olderLogs = await logsOf(older);
-      assert.ok(olderLogs.some((line) => /this node speaks 1\.\.1, the peer 2\.\.2/.test(String(line.fields.why))));
+      assert.ok(olderLogs.some((line) => /this node speaks 2\.\.2, the peer 3\.\.3/.test(String(line.fields.why))));
     } finally {
       await stopCluster([newer, older]);
     }

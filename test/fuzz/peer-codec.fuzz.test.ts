@@ -145,6 +145,9 @@ describe('fuzz: a live peer server', () => {
       deleteKeyspace: async () => undefined,
       clearKeyspace: () => undefined,
       invalidate: () => undefined,
+      peek: () => undefined,
+      merge: () => true,
+      sync: async () => undefined,
       getMany: async () => [],
     };
     const server = new PeerServer(handler, { kind: 'none' }, silentLogger);

@@ -14,6 +14,7 @@ import { StaticDiscovery } from '../../discovery/static.js';
 import type { DiscoveryProvider } from '../../src/discovery.js';
 import { Engine, isDistCacheError, jsonCodec, type KeyspaceOptions, type Logger } from '../../src/index.js';
 import { shareTlsSessions, type TlsSessionSharing } from '../../src/tls/index.js';
+import { ChurnLoad } from './churn-load.js';
 import { CountedUsers, type CountedUser } from './counted-users.js';
 import { listenHttps } from './https-server.js';
 
@@ -23,6 +24,7 @@ export interface NodeConfig {
   peers: string[];
   discovery?: { dns: DnsDiscoveryOptions } | { nats: NatsDiscoveryOptions };
   replicaCount?: number;
+  replicaReads?: boolean;
   minimumPeersQuorum?: number;
   bootstrapTimeout?: number;
   clusterKey?: string;
@@ -41,6 +43,8 @@ export interface NodeConfig {
   sessionMaxBytes?: number;
   /** Runs the admin server on `ip:9464`. */
   admin?: boolean;
+  /** The network namespace the process runs in (test/helpers/netns.ts); default: the test's own. */
+  netns?: string;
   /** Adds a keyspace `users` (JSON values, fetch and fetchMany) over a {@link CountedUsers} table in this Postgres. */
   database?: { url: string; table: string };
   /**
@@ -65,6 +69,12 @@ export type Command =
   | { cmd: 'owned'; keys: string[]; by: string }
   | { cmd: 'bench'; keys: string[]; durationMs: number; inFlight: number }
   | { cmd: 'events' }
+  | { cmd: 'owners'; keys: string[] }
+  | { cmd: 'updateKeySpace'; maxBytes: number }
+  | { cmd: 'digests' }
+  | { cmd: 'loads' }
+  | { cmd: 'churn'; hotKeys: string[]; writtenKeys: string[]; concurrency: number; putShare: number }
+  | { cmd: 'churnStop' }
   | { cmd: 'stats' }
   | { cmd: 'memory' }
   | { cmd: 'logs' }
@@ -84,14 +94,48 @@ const keep =
     logs.push({ level, message: message ?? '', fields });
     if (logs.length > 1_000) logs.shift();
   };
+/** Everything from info up is also printed with DISTCACHE_TEST_VERBOSE=1 (to debug a test). */
+const verbose = process.env.DISTCACHE_TEST_VERBOSE
+  ? (level: string, fields: object, message?: string) =>
+      console.error(
+        `${new Date().toISOString().slice(17, 23)} ${config.ip} ${level} ${message}`,
+        JSON.stringify(fields),
+      )
+  : () => {};
 const quiet: Logger = {
   debug: keep('debug'),
-  info: keep('info'),
-  warn: keep('warn'),
+  info: (fields, message) => (keep('info')(fields, message), verbose('info', fields, message)),
+  warn: (fields, message) => (keep('warn')(fields, message), verbose('warn', fields, message)),
   error: (fields, message) => (keep('error')(fields, message), console.error(message, fields)),
 };
 let calls = 0;
+/** Data-source calls per key. */
+const loads = new Map<string, number>();
 const text = new TextDecoder();
+/** The test keyspace `ks`: its data source answers `v:<key>` and counts its calls. */
+function testKeyspace(maxBytes = 64 * 1024 * 1024): KeyspaceOptions {
+  return {
+    name: 'ks',
+    maxBytes,
+    hotCache: config.hotCache,
+    replicaReads: config.replicaReads,
+    warmKeys: config.warmKeys,
+    dataSource: {
+      fetch: async (key) => {
+        calls++;
+        loads.set(key, (loads.get(key) ?? 0) + 1);
+        if (key.startsWith('fail:')) throw new Error(`the data source fails ${key}`);
+        if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
+        const value = new TextEncoder().encode(`v:${key}`);
+        if (!config.valueBytes) return value;
+        const padded = new Uint8Array(config.valueBytes);
+        padded.set(value.subarray(0, config.valueBytes));
+        return padded;
+      },
+    },
+  };
+}
+
 const database = config.database && new pg.Pool({ connectionString: config.database.url, max: 4 });
 const usersKeyspace: KeyspaceOptions<unknown>[] = database
   ? [
@@ -123,24 +167,7 @@ const engine = new Engine({
     ...(config.tls.ca ? { ca: readFileSync(config.tls.ca) } : {}),
   },
   keyspaces: [
-    {
-      name: 'ks',
-      maxBytes: 64 * 1024 * 1024,
-      hotCache: config.hotCache,
-      warmKeys: config.warmKeys,
-      dataSource: {
-        fetch: async (key) => {
-          calls++;
-          if (key.startsWith('fail:')) throw new Error(`the data source fails ${key}`);
-          if (config.delayMs) await new Promise((resolve) => setTimeout(resolve, config.delayMs));
-          const value = new TextEncoder().encode(`v:${key}`);
-          if (!config.valueBytes) return value;
-          const padded = new Uint8Array(config.valueBytes);
-          padded.set(value.subarray(0, config.valueBytes));
-          return padded;
-        },
-      },
-    },
+    testKeyspace(),
     ...usersKeyspace,
     ...(config.https && !config.sessionListen ? [{ name: 'ssl-sessions', maxBytes: 8 << 20, replicaReads: true }] : []),
   ],
@@ -200,6 +227,8 @@ async function load(keys: string[], durationMs: number, concurrency: number, mar
   return { ok, wrong, errors, firstOkAfterMark };
 }
 
+let churn: ChurnLoad | undefined;
+
 let tlsSharing: TlsSessionSharing | undefined;
 
 /** The HTTPS server of the `https` option, wired to the engine. */
@@ -244,6 +273,20 @@ async function run(command: Command): Promise<unknown> {
       return measureInFlight((key) => engine.get('ks', key), command.keys, command.durationMs, command.inFlight);
     case 'events':
       return events;
+    case 'owners':
+      return command.keys.map((key) => engine.owners('ks', key));
+    case 'updateKeySpace':
+      await engine.updateKeySpace(testKeyspace(command.maxBytes));
+      return true;
+    case 'digests':
+      return engine.peers().map(({ id, digest, digestMismatch }) => ({ id, digest, digestMismatch }));
+    case 'loads':
+      return Object.fromEntries(loads);
+    case 'churn':
+      churn = new ChurnLoad(engine, command.hotKeys, command.writtenKeys, command.concurrency, command.putShare);
+      return true;
+    case 'churnStop':
+      return churn?.stop();
     case 'stats':
       return engine.stats('ks');
     case 'memory':
@@ -272,6 +315,11 @@ process.on('message', (message: Command & { id: number }) => {
         error: { code: (error as { code?: string }).code, message: String((error as Error).message) },
       }),
   );
+});
+
+// Stops gracefully on SIGTERM, as `distcache serve` does: a rolling restart sends it.
+process.once('SIGTERM', () => {
+  void engine.stop().finally(() => process.exit(0));
 });
 
 engine.start().then(

@@ -21,11 +21,15 @@ export class ClusterNode {
 
   constructor(readonly config: NodeConfig) {
     const { script, execArgv } = nodeScript();
+    const nodeArgs = [
+      ...execArgv,
+      ...(process.env.DISTCACHE_TEST_NODE_ARGS ? process.env.DISTCACHE_TEST_NODE_ARGS.split(' ') : []),
+    ];
+    // In a network namespace: `ip netns exec <ns> node ...`, which execs node in place (same pid, same IPC channel).
+    const inNamespace = config.netns && { execPath: 'ip', execArgv: ['netns', 'exec', config.netns, process.execPath] };
     this.#child = fork(script, [], {
-      execArgv: [
-        ...execArgv,
-        ...(process.env.DISTCACHE_TEST_NODE_ARGS ? process.env.DISTCACHE_TEST_NODE_ARGS.split(' ') : []),
-      ],
+      execPath: inNamespace ? inNamespace.execPath : process.execPath,
+      execArgv: inNamespace ? [...inNamespace.execArgv, ...nodeArgs] : nodeArgs,
       env: { ...process.env, DISTCACHE_TEST_NODE: JSON.stringify(config) },
       stdio: ['ignore', 'inherit', 'inherit', 'ipc'],
     });
@@ -117,6 +121,23 @@ export async function waitForAdmitted(nodes: ClusterNode[], count: number, timeo
     if (Date.now() > deadline)
       throw new Error(`cluster did not converge on ${count} members: ${JSON.stringify(views)}`);
     await new Promise((resolve) => setTimeout(resolve, 100));
+  }
+}
+
+/** Waits until `node` sees `target` in one of `states`; resolves the time it took. */
+export async function waitForState(
+  node: ClusterNode,
+  target: string,
+  states: string[],
+  timeoutMs: number,
+): Promise<number> {
+  const started = Date.now();
+  for (;;) {
+    const peers = await node.send<{ id: string; state: string }[]>({ cmd: 'peers' });
+    if (states.includes(peers.find((peer) => peer.id === target)?.state ?? 'unknown')) return Date.now() - started;
+    if (Date.now() - started > timeoutMs)
+      throw new Error(`${target} not ${states.join('/')} within ${timeoutMs} ms: ${JSON.stringify(peers)}`);
+    await new Promise((resolve) => setTimeout(resolve, 50));
   }
 }
 

@@ -140,6 +140,9 @@ describe('PeerServer.close', () => {
       deleteKeyspace: async () => undefined,
       clearKeyspace: () => undefined,
       invalidate: () => undefined,
+      peek: () => undefined,
+      merge: () => true,
+      sync: async () => undefined,
       getMany: async () => [],
     };
     const server = new PeerServer(handler, { kind: 'none' }, silentLogger);

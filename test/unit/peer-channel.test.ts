@@ -28,6 +28,9 @@ const handler: PeerRequestHandler = {
   deleteKeyspace: async () => undefined,
   clearKeyspace: () => undefined,
   invalidate: () => undefined,
+  peek: () => undefined,
+  merge: () => true,
+  sync: async () => undefined,
 };
 
 /** A logger that keeps what it is told, for asserting what an operator would read. */
@@ -334,8 +337,15 @@ describe('GOING_AWAY (protocol 2)', () => {
           ? new Promise((resolve) => (release = () => resolve({ bytes: VALUE, expiresAt: 0 })))
           : { bytes: VALUE, expiresAt: 0 },
     };
-    const server = await startServer('127.0.70.8:3320', { kind: 'none' }, {}, silentLogger, slow);
-    const current = new PeerClient('127.0.70.8:3320', { kind: 'none' });
+    // The pure handshake allows any range; a server that still speaks version 1 shows both kinds of peer.
+    const server = await startServer(
+      '127.0.70.8:3320',
+      { kind: 'none' },
+      { versions: { min: 1, max: 2 } },
+      silentLogger,
+      slow,
+    );
+    const current = new PeerClient('127.0.70.8:3320', { kind: 'none' }, { versions: { min: 2, max: 2 } });
     const older = new PeerClient('127.0.70.8:3320', { kind: 'none' }, { versions: { min: 1, max: 1 } });
     try {
       assert.equal(await current.verify(), 2);

@@ -81,9 +81,9 @@ describe('peer handshake', () => {
 
   it('DISTCACHE_TEST_PEER_PROTOCOL narrows the range, and refuses one this build does not speak', () => {
     assert.deepEqual(localVersions({}), PEER_PROTOCOL_VERSIONS);
-    assert.deepEqual(localVersions({ DISTCACHE_TEST_PEER_PROTOCOL: '1..1' }), { min: 1, max: 1 });
-    assert.deepEqual(localVersions({ DISTCACHE_TEST_PEER_PROTOCOL: '1' }), { min: 1, max: 1 });
-    for (const bad of ['0..1', '1..9', '2..1', 'one', '1..'])
+    assert.deepEqual(localVersions({ DISTCACHE_TEST_PEER_PROTOCOL: '2..2' }), { min: 2, max: 2 });
+    assert.deepEqual(localVersions({ DISTCACHE_TEST_PEER_PROTOCOL: '2' }), { min: 2, max: 2 });
+    for (const bad of ['0..1', '1..1', '1..9', '3..2', 'one', '1..'])
       assert.throws(() => localVersions({ DISTCACHE_TEST_PEER_PROTOCOL: bad }), { code: ErrorCode.INVALID_CONFIG });
   });
 });
