@@ -19,9 +19,12 @@ import { MessageType, type OutgoingPeerMessage, type PeerMessage } from './peer-
  * server answers only connections meant for it.
  *
  * Protocol versions, by what a connection carries once the handshake is done:
- *   1  GET, PUT, DELETE, DELETE_KEYSPACE, INVALIDATE, CLEAR_KEYSPACE; VALUE, OK, ERROR
+ *   1  GET, GET_MANY, PUT, DELETE, DELETE_KEYSPACE, INVALIDATE, CLEAR_KEYSPACE;
+ *      VALUE, VALUES, OK, ERROR
  *   2  version 1, plus GOING_AWAY: a stopping node asks its peers to send no
  *      new requests on the connection, so they go to the next node at once
+ *   3  version 2, plus entry versions: VERSIONED_PUT/DELETE/INVALIDATE,
+ *      PEEK/COPY, HANDOFF and SYNC (see VERSIONS_SINCE)
  * A node speaks every version of its range, so a cluster upgraded one node
  * at a time keeps working: each pair of nodes speaks the newest version both
  * know. (The HMAC handshake that came before TLS and version ranges is not
