@@ -14,6 +14,7 @@ import {
 import { PeerServer } from '../../src/cluster/peer-server.js';
 import { DistCacheError, ErrorCode } from '../../src/index.js';
 import { silentLogger } from '../helpers/engine.js';
+import { answeringGets } from '../helpers/peer-handler.js';
 import { split } from '../helpers/split.js';
 
 /** Cases per property: 100k in the test suite, more through FUZZ_RUNS (npm run soak uses 1M). */
@@ -138,18 +139,7 @@ describe('fuzz: peer message decoder', () => {
 
 describe('fuzz: a live peer server', () => {
   it('closes connections that send garbage and keeps serving the others', async () => {
-    const handler = {
-      get: async () => ({ bytes: new Uint8Array([1, 2, 3]), expiresAt: 0 }),
-      put: () => true,
-      delete: () => false,
-      deleteKeyspace: async () => undefined,
-      clearKeyspace: () => undefined,
-      invalidate: () => undefined,
-      peek: () => undefined,
-      merge: () => true,
-      sync: async () => undefined,
-      getMany: async () => [],
-    };
+    const handler = answeringGets(async () => ({ bytes: new Uint8Array([1, 2, 3]), expiresAt: 0 }));
     const server = new PeerServer(handler, { kind: 'none' }, silentLogger);
     await server.listen('127.0.27.2', 0 + 3320);
     const client = new PeerClient('127.0.27.2:3320', { kind: 'none' });

@@ -8,6 +8,7 @@ import { MessageType, PeerMessageDecoder, type PeerMessage } from '../../src/clu
 import { PeerServer } from '../../src/cluster/peer-server.js';
 import { ValueSlab } from '../../src/cluster/value-slab.js';
 import { silentLogger } from '../helpers/engine.js';
+import { answeringGets } from '../helpers/peer-handler.js';
 
 /** VALUE replies of many sizes: small ones share slabs, the 70 KB one needs a buffer of its own. */
 function replies(): PeerMessage[] {
@@ -130,21 +131,12 @@ describe('BatchedWriter', () => {
 
 describe('PeerServer.close', () => {
   it('sends the answers of the requests it drained before closing their connections', async () => {
-    const handler = {
-      get: () =>
+    const handler = answeringGets(
+      () =>
         new Promise<{ bytes: Uint8Array; expiresAt: number }>((resolve) =>
           setTimeout(() => resolve({ bytes: Uint8Array.of(7), expiresAt: 0 }), 50),
         ),
-      put: () => true,
-      delete: () => false,
-      deleteKeyspace: async () => undefined,
-      clearKeyspace: () => undefined,
-      invalidate: () => undefined,
-      peek: () => undefined,
-      merge: () => true,
-      sync: async () => undefined,
-      getMany: async () => [],
-    };
+    );
     const server = new PeerServer(handler, { kind: 'none' }, silentLogger);
     await server.listen('127.0.27.5', 3320);
     const client = new PeerClient('127.0.27.5:3320', { kind: 'none' });

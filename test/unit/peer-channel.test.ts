@@ -14,24 +14,14 @@ import { Engine, ErrorCode, type Logger } from '../../src/index.js';
 import { rejectsWithCode, throwsWithCode } from '../helpers/assert-code.js';
 import { TestCa } from '../helpers/certs.js';
 import { silentLogger } from '../helpers/engine.js';
+import { answeringGets } from '../helpers/peer-handler.js';
 import { TcpRelay } from '../helpers/tcp-relay.js';
 
 const KEY = 'the-cluster-key-of-this-test-0123';
 const WRONG_KEY = 'another-cluster-key-0123456789ab';
 const VALUE = new Uint8Array(1024).fill(9);
 
-const handler: PeerRequestHandler = {
-  get: () => ({ bytes: VALUE, expiresAt: 0 }),
-  getMany: async () => [],
-  put: () => true,
-  delete: () => false,
-  deleteKeyspace: async () => undefined,
-  clearKeyspace: () => undefined,
-  invalidate: () => undefined,
-  peek: () => undefined,
-  merge: () => true,
-  sync: async () => undefined,
-};
+const handler = answeringGets(() => ({ bytes: VALUE, expiresAt: 0 }));
 
 /** A logger that keeps what it is told, for asserting what an operator would read. */
 function recordingLogger() {
