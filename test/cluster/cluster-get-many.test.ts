@@ -23,7 +23,7 @@ import {
 import { rejectsWithCode } from '../helpers/assert-code.js';
 import { CountedUsers } from '../helpers/counted-users.js';
 import { bytes, silentLogger, sleep, text } from '../helpers/engine.js';
-import { peerRequestsByType } from '../helpers/metrics.js';
+import { peerRequestsDuring as peerRequestsSentDuring } from '../helpers/metrics.js';
 
 const IPS = ['127.0.111.12', '127.0.111.13', '127.0.111.14'];
 const PEERS = IPS.map((ip) => `${ip}:3322`);
@@ -39,23 +39,10 @@ function source(answer: (key: string) => unknown): DataSource {
   };
 }
 
-/** Peer requests (any outcome) the nodes have sent, by message type. */
-async function peerRequests(nodes: readonly Engine[]): Promise<{ GET: number; GET_MANY: number }> {
-  const totals = { GET: 0, GET_MANY: 0 };
-  for (const ip of IPS.slice(0, nodes.length)) {
-    const counts = peerRequestsByType(await (await fetch(`http://${ip}:9464/metrics`)).text());
-    totals.GET += counts.get('GET') ?? 0;
-    totals.GET_MANY += counts.get('GET_MANY') ?? 0;
-  }
-  return totals;
-}
-
-/** Peer requests the nodes send while `run` runs. */
+/** GET and GET_MANY requests (any outcome) the nodes send while `run` runs. */
 async function peerRequestsDuring(nodes: readonly Engine[], run: () => Promise<unknown>) {
-  const before = await peerRequests(nodes);
-  await run();
-  const after = await peerRequests(nodes);
-  return { GET: after.GET - before.GET, GET_MANY: after.GET_MANY - before.GET_MANY };
+  const sent = await peerRequestsSentDuring(IPS.slice(0, nodes.length), run);
+  return { GET: sent.GET ?? 0, GET_MANY: sent.GET_MANY ?? 0 };
 }
 
 describe('getMany on a 3-node cluster over PGlite, counting queries in the database and peer requests in the metrics', () => {

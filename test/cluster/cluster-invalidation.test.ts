@@ -12,30 +12,7 @@ import { Engine } from '../../src/index.js';
 import type { NodeConfig } from '../helpers/cluster-node.js';
 import { startCluster, stopCluster, type ClusterNode } from '../helpers/cluster.js';
 import { bytes, countingSource, silentLogger, sleep, text } from '../helpers/engine.js';
-import { peerRequestsByType } from '../helpers/metrics.js';
-
-/** Peer requests a node with an admin server on `ip:9464` has sent, all types and outcomes. */
-async function peerRequestsSent(ip: string): Promise<Map<string, number>> {
-  return peerRequestsByType(await (await fetch(`http://${ip}:9464/metrics`)).text());
-}
-
-/** Peer requests the whole cluster sent while `run` ran, by type. */
-async function peerRequestsDuring(nodes: ClusterNode[], run: () => Promise<unknown>): Promise<Record<string, number>> {
-  const total = async () => {
-    const sum = new Map<string, number>();
-    for (const counts of await Promise.all(nodes.map((node) => peerRequestsSent(node.config.ip))))
-      for (const [type, count] of counts) sum.set(type, (sum.get(type) ?? 0) + count);
-    return sum;
-  };
-  const before = await total();
-  await run();
-  const after = await total();
-  const sent: Record<string, number> = {};
-  for (const [type, count] of after) if (count > (before.get(type) ?? 0)) sent[type] = count - (before.get(type) ?? 0);
-  return sent;
-}
-
-const sum = (counts: Record<string, number>) => Object.values(counts).reduce((total, count) => total + count, 0);
+import { peerRequestsDuring, sumOf } from '../helpers/metrics.js';
 
 /**
  * In a 6-node cluster on `${prefix}.x`, a write costs at most 2 peer messages when nobody read its key, and at
@@ -47,12 +24,13 @@ async function writesReachOnlyTheCopies(prefix: string, extra: Partial<NodeConfi
   try {
     const [a, b, c] = nodes as [ClusterNode, ClusterNode, ClusterNode];
     const unread = Array.from({ length: 60 }, (_, i) => `unread-${i}`);
-    const writes = await peerRequestsDuring(nodes, () =>
-      Promise.all(unread.map((key) => a.send({ cmd: 'put', key, value: `put:${key}` }))),
+    const writes = await peerRequestsDuring(
+      nodes.map((node) => node.config.ip),
+      () => Promise.all(unread.map((key) => a.send({ cmd: 'put', key, value: `put:${key}` }))),
     );
     // The owner's PUT (unless a owns the key) and one INVALIDATE to the node ranked after the owner;
     // every non-owner got one before, 5 per write here.
-    assert.ok(sum(writes) / unread.length <= 2, `peer messages per write: ${JSON.stringify(writes)}`);
+    assert.ok(sumOf(writes) / unread.length <= 2, `peer messages per write: ${JSON.stringify(writes)}`);
 
     const read = Array.from({ length: 30 }, (_, i) => `read-${i}`);
     await Promise.all(read.map((key) => a.send({ cmd: 'put', key, value: `first:${key}` })));
@@ -61,11 +39,15 @@ async function writesReachOnlyTheCopies(prefix: string, extra: Partial<NodeConfi
         await reader.send({ cmd: 'getMany', keys: read }),
         read.map((key) => `first:${key}`),
       );
-    const rewrites = await peerRequestsDuring(nodes, () =>
-      Promise.all(read.map((key) => a.send({ cmd: 'put', key, value: `second:${key}` }))),
+    const rewrites = await peerRequestsDuring(
+      nodes.map((node) => node.config.ip),
+      () => Promise.all(read.map((key) => a.send({ cmd: 'put', key, value: `second:${key}` }))),
     );
     // PUT + former owner + b and c (each holds a hot copy unless it owns the key).
-    assert.ok(sum(rewrites) / read.length <= 4, `peer messages per write after 2 readers: ${JSON.stringify(rewrites)}`);
+    assert.ok(
+      sumOf(rewrites) / read.length <= 4,
+      `peer messages per write after 2 readers: ${JSON.stringify(rewrites)}`,
+    );
     assert.ok((rewrites.INVALIDATE ?? 0) > read.length, 'the readers were invalidated');
     for (const node of nodes)
       assert.deepEqual(
