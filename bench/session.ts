@@ -12,7 +12,7 @@
  * The C tools come from the folder in DISTCACHE_C_TOOLS; without them the
  * rows against dc_server are left out (and the JSON says so).
  *
- *   DISTCACHE_C_TOOLS=../shared/tools/distcache-c npm run bench:session   (writes bench/results/session.json)
+ *   DISTCACHE_C_TOOLS=/path/to/distcache-c npm run bench:session   (writes bench/results/session.json)
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -87,7 +87,7 @@ interface Round {
 function tools(): { tools?: CTools; note: string } {
   try {
     const found = locateCTools();
-    return { tools: found, note: `C tools from DISTCACHE_C_TOOLS=${process.env.DISTCACHE_C_TOOLS}` };
+    return { tools: found, note: 'C tools from the folder in DISTCACHE_C_TOOLS' };
   } catch (error) {
     return {
       note: `C tools absent (${(error as Error).message}): the rows against dc_server are not measured`,

@@ -22,7 +22,7 @@ export function locateCTools(env: NodeJS.ProcessEnv = process.env): CTools {
   const given = env.DISTCACHE_C_TOOLS;
   const how =
     'point it at the folder holding dc_server, dc_client, dc_snoop, dc_test and libdcseed.so, e.g. ' +
-    'DISTCACHE_C_TOOLS=../shared/tools/distcache-c npm run test:interop';
+    'DISTCACHE_C_TOOLS=/path/to/distcache-c npm run test:interop';
   if (given === undefined || given === '') throw new Error(`DISTCACHE_C_TOOLS is not set: ${how}`);
   const dir = path.resolve(given);
   const tools = {
