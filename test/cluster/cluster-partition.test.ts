@@ -28,13 +28,27 @@ async function readAll(node: ClusterNode, keys: string[]): Promise<(string | nul
   return values;
 }
 
-/** Waits until every node lists the others in `view` as alive and those outside it as dead. */
-async function waitForViews(nodes: ClusterNode[], groups: number[][]): Promise<void> {
-  for (const group of groups) {
-    for (const index of group) {
+/**
+ * How long each side may take to see the other side dead. The majority's
+ * suspicions are confirmed by its other members and end at the shortest
+ * suspicion (2 s for 5 nodes). A cut-off node gets no confirmations, so each
+ * suspicion runs to its longest (6 x 2 s), and its failed probes raise its
+ * Lifeguard awareness until it probes one member per 8 x 0.5 s plus the
+ * scaled probe timeout: up to 4 probes x 8 s + 12 s = 44 s for the last
+ * member, by design, so a node on the wrong side of a cut accuses slowly.
+ */
+const MAJORITY_VIEW_MS = 15_000;
+const MINORITY_VIEW_MS = 60_000;
+
+/** Waits until every node of each group lists its group's members as alive and the others as dead. */
+async function waitForViews(nodes: ClusterNode[], groups: { members: number[]; withinMs: number }[]): Promise<void> {
+  const started = Date.now();
+  for (const { members, withinMs } of groups) {
+    for (const index of members) {
       for (const [other, node] of nodes.entries()) {
         if (other === index) continue;
-        await waitForState(nodes[index]!, node.id, group.includes(other) ? ['alive'] : ['dead'], 15_000);
+        const left = Math.max(0, started + withinMs - Date.now());
+        await waitForState(nodes[index]!, node.id, members.includes(other) ? ['alive'] : ['dead'], left);
       }
     }
   }
@@ -75,15 +89,23 @@ describe('network partitions between real processes in network namespaces', () =
     for (const node of nodes) assert.deepEqual(await readAll(node, all), valuesOf(all, 'before'));
 
     await cut();
-    await waitForViews(nodes, [majority, minority]);
-    for (const node of nodes) await readAll(node, all); // each side serves, loading where it lost the owner
+    try {
+      await waitForViews(nodes, [
+        { members: majority, withinMs: MAJORITY_VIEW_MS },
+        { members: minority, withinMs: MINORITY_VIEW_MS },
+      ]);
+      for (const node of nodes) await readAll(node, all); // each side serves, loading where it lost the owner
 
-    await putAll(m, onMajority, 'majority');
-    await putAll(n, minorityFirst, 'minority');
-    await putAll(m, majorityFirst, 'majority');
-    await sleep(20); // a later write is a later version: the nodes share one clock here
-    await putAll(m, minorityFirst, 'majority-later');
-    await putAll(n, majorityFirst, 'minority-later');
+      await putAll(m, onMajority, 'majority');
+      await putAll(n, minorityFirst, 'minority');
+      await putAll(m, majorityFirst, 'majority');
+      await sleep(20); // a later write is a later version: the nodes share one clock here
+      await putAll(m, minorityFirst, 'majority-later');
+      await putAll(n, majorityFirst, 'minority-later');
+    } catch (error) {
+      await lab.heal(); // the next partition starts from a whole network
+      throw error;
+    }
 
     const healed = Date.now();
     await lab.heal();
