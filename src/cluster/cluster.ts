@@ -144,7 +144,10 @@ export class Cluster {
       client: (id) => this.#client(id),
       replicationFailed: (keyspace, node, error) => {
         options.telemetry.replicationFailure(keyspace);
-        logger.debug({ keyspace, node, error: (error as Error)?.message }, 'a copy of an async write did not reach its owner');
+        logger.debug(
+          { keyspace, node, error: (error as Error)?.message },
+          'a copy of an async write did not reach its owner',
+        );
       },
     });
     const handler = createPeerRequestHandler({

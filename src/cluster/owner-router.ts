@@ -7,6 +7,7 @@ import { TOMBSTONE, type VersionedCopy } from '../keyspace/versions.js';
 import type { HybridLogicalClock } from '../lib/hybrid-logical-clock.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import { BackgroundWrites } from './background-writes.js';
+import { CopyBatches } from './copy-batches.js';
 import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
@@ -70,9 +71,18 @@ export class OwnerRouter {
   readonly #context: RouterContext;
   readonly #flights = new SingleFlight<ReadResult | undefined>();
   readonly #background = new BackgroundWrites();
+  readonly #copies: CopyBatches;
 
   constructor(context: RouterContext) {
     this.#context = context;
+    this.#copies = new CopyBatches((node, keyspace, entries) =>
+      context
+        .client(node)
+        .request(
+          { type: MessageType.HANDOFF, keyspace: keyspace.name, entries },
+          keyspace.config.writeTimeout + PEER_MARGIN_MS,
+        ),
+    );
   }
 
   /** Reads `key` wherever it lives. */
@@ -428,21 +438,27 @@ export class OwnerRouter {
   ): Promise<boolean> {
     const { selfId, placement } = this.#context;
     const { name, replicaCount } = keyspace.config;
-    const ranked = placement.rank(name, key);
-    // This node first when it is an owner: the owners stay the first replicaCount of the order.
-    const order = placement.isOwner(name, key, replicaCount, selfId)
-      ? [selfId, ...ranked.filter((id) => id !== selfId)]
-      : ranked;
-    const { changed, acknowledgedBy } = await this.#toOwners(keyspace, key, order, local, request, 1);
+    // Every member owns every key when there are no more members than copies: no ranking needed.
+    const ranked = placement.members.length <= replicaCount ? placement.members : placement.rank(name, key);
+    let changed: boolean;
+    let by: string;
+    if (placement.isOwner(name, key, replicaCount, selfId)) {
+      changed = local();
+      by = selfId;
+    } else {
+      const done = await this.#toOwners(keyspace, key, ranked, local, request, 1);
+      changed = done.changed;
+      by = done.acknowledgedBy[0]!;
+    }
     if (ifAbsent && !changed) return false;
-    const wroteHere = acknowledgedBy[0] === selfId;
+    const wroteHere = by === selfId;
     this.#invalidate(keyspace, key, ranked, wroteHere, version);
     const copy: VersionedCopy = (wroteHere ? keyspace.copyOf(key) : undefined) ?? {
       value: written?.value ?? TOMBSTONE,
       expiresAt: written?.expiresAt ?? Date.now() + TOMBSTONE_TTL_MS,
       version,
     };
-    const others = ranked.slice(0, replicaCount).filter((id) => id !== acknowledgedBy[0]);
+    const others = ranked.slice(0, replicaCount).filter((id) => id !== by);
     const started = this.#background.start(copy.value?.byteLength ?? 0, () =>
       this.#replicate(keyspace, key, copy, others, ranked),
     );
@@ -450,8 +466,12 @@ export class OwnerRouter {
     return changed;
   }
 
-  /** An async write's background work: its copy to `nodes`, and the invalidations a sync write makes. */
-  async #replicate(
+  /**
+   * An async write's background work: its copy to `nodes` (grouped with the
+   * other copies for the same node this turn), and the invalidations a sync
+   * write makes; resolves once all are done or failed.
+   */
+  #replicate(
     keyspace: Keyspace,
     key: string,
     copy: VersionedCopy,
@@ -459,22 +479,21 @@ export class OwnerRouter {
     ranked: readonly string[],
   ): Promise<void> {
     const name = keyspace.name;
-    const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
-    const request: PeerRequest = { type: MessageType.HANDOFF, keyspace: name, entries: [{ key, copy }] };
-    const sends = nodes.map((node) =>
-      this.#context
-        .client(node)
-        .request(request, timeout)
-        .then(
-          () => undefined,
-          (error: unknown) => this.#context.replicationFailed(name, node, error),
+    const entry = { key, copy };
+    const sends = nodes.map(
+      (node) =>
+        new Promise<void>((resolve) =>
+          this.#copies.send(node, keyspace, entry, (error) => {
+            if (error !== undefined) this.#context.replicationFailed(name, node, error);
+            resolve();
+          }),
         ),
     );
-    await Promise.all([
+    return Promise.all([
       ...sends,
       this.invalidateHolders(keyspace, key, copy.version),
       this.#invalidateFormerOwner(keyspace, key, ranked, copy.version),
-    ]);
+    ]).then(() => undefined);
   }
 
   /**
