@@ -238,8 +238,25 @@ async function nodeClientsRound(address: string, clients: number, server: ChildP
 const clusterIds = Array.from({ length: 2_000 }, () => randomBytes(32));
 const clusterSession = randomBytes(1024);
 
-/** `clients` persistent connections spread over `addresses`, one request at a time each, for a trial. */
-async function clusterRound(addresses: string[], clients: number): Promise<Round> {
+/**
+ * `clients` persistent connections spread over `addresses`, one request at a
+ * time each, for a trial. With 1 client, the servers (`pids`) run on the
+ * server core and this process on the client core, as in the other 1-client rows.
+ */
+async function clusterRound(addresses: string[], clients: number, pids: number[]): Promise<Round> {
+  const pinned = clients === 1 && canPin;
+  if (pinned) {
+    for (const pid of pids) pin(pid, SERVER_CORE);
+    pin(process.pid, CLIENT_CORE);
+  }
+  try {
+    return await clusterTrial(addresses, clients);
+  } finally {
+    if (pinned) for (const pid of [...pids, process.pid]) pin(pid, ALL_CORES);
+  }
+}
+
+async function clusterTrial(addresses: string[], clients: number): Promise<Round> {
   const connections = Array.from(
     { length: clients },
     (_, i) => new DcClient(parseSessionAddress(addresses[i % addresses.length]!)),
@@ -338,7 +355,7 @@ try {
   const serve = await startServe(at(2));
   const echo = await startProcess(process.execPath, [compiled('bench/echo-server.js'), ip(12), String(PORT)], at(12));
   const dcServer = found && (await startDcServer(found, at(9)));
-  await Promise.all([6, 7, 8].map((last) => startServe(at(last))));
+  const apart = await Promise.all([6, 7, 8].map((last) => startServe(at(last))));
   // The goal rows' cluster replicates sessions asynchronously; the reference cluster as configured by default (sync).
   const clusterIps = [3, 4, 5].map(ip);
   const syncClusterIps = [13, 14, 15].map(ip);
@@ -350,6 +367,9 @@ try {
     const clustered = clusterIps.map((each) => `IP:${each}:${PORT}`);
     const syncClustered = syncClusterIps.map((each) => `IP:${each}:${PORT}`);
     const apartAddresses = [6, 7, 8].map(at);
+    const clusterPids = nodes.slice(0, 3).map((node) => node.pid);
+    const syncClusterPids = nodes.slice(3).map((node) => node.pid);
+    const apartPids = apart.map((child) => child.pid!);
     // One prefill per store: each cluster's nodes share theirs, the apart serves each hold their own.
     for (const address of [clustered[0]!, syncClustered[0]!, ...apartAddresses]) await prefill(address);
 
@@ -371,12 +391,12 @@ try {
         : {}),
       'echo, 8 Node clients': () => nodeClientsRound(at(12), PARALLEL_CLIENTS, echo),
       'serve, 8 Node clients': () => nodeClientsRound(at(2), PARALLEL_CLIENTS, serve),
-      'cluster, 1 client': () => clusterRound(clustered, 1),
-      'apart, 1 client': () => clusterRound(apartAddresses, 1),
-      'sync cluster, 1 client': () => clusterRound(syncClustered, 1),
-      'cluster, 32 clients': () => clusterRound(clustered, 32),
-      'apart, 32 clients': () => clusterRound(apartAddresses, 32),
-      'sync cluster, 32 clients': () => clusterRound(syncClustered, 32),
+      'cluster, 1 client': () => clusterRound(clustered, 1, clusterPids),
+      'apart, 1 client': () => clusterRound(apartAddresses, 1, apartPids),
+      'sync cluster, 1 client': () => clusterRound(syncClustered, 1, syncClusterPids),
+      'cluster, 32 clients': () => clusterRound(clustered, 32, clusterPids),
+      'apart, 32 clients': () => clusterRound(apartAddresses, 32, apartPids),
+      'sync cluster, 32 clients': () => clusterRound(syncClustered, 32, syncClusterPids),
     };
     const rounds = await alternate(contenders);
 

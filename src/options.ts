@@ -108,7 +108,8 @@ export interface KeyspaceOptions<V = Uint8Array> {
    * hot copies dropped them. `'async'`: once one owner holds it: this node
    * when it is one of the key's `replicaCount` owners, else the first owner
    * that answers; an `ifAbsent` put is decided there (on this node's own
-   * copy with `replicaReads`). The other copies and the invalidations follow
+   * copy with `replicaReads`, and then every owner answers reads from its
+   * own store, a miss included). The other copies and the invalidations follow
    * in the background, stamped with the write's version, so the newest write
    * wins wherever copies meet; a read on another node may miss the write for
    * the time a copy takes to arrive, and an owner that cannot be reached gets

@@ -6,7 +6,7 @@ const BATCH_ENTRIES = 1_024;
 /** Most bytes of values one batch carries (a single larger copy goes alone). */
 const BATCH_BYTES = 512 * 1024;
 /** Time in ms a batch gathers copies before it leaves (unless full): the delay copies take, for fewer requests. */
-export const COPY_LINGER_MS = 2;
+export const COPY_LINGER_MS = 10;
 
 /** Sends copies of a keyspace's keys to a node, which merges each when newer than its own; resolves once it did. */
 export type SendCopies = (node: string, keyspace: Keyspace, entries: readonly HandoffEntry[]) => Promise<unknown>;

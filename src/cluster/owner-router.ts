@@ -94,7 +94,7 @@ export class OwnerRouter {
     validateKey(key);
     const name = keyspace.name;
     const primary = this.#context.placement.primary(name, key);
-    if (primary === this.#context.selfId) {
+    if (primary === this.#context.selfId || this.#answersAsOwner(keyspace, key)) {
       if (!this.#context.resync.active) return keyspace.get(key, signal);
       const read = this.#context.resync.read(keyspace, key, signal);
       return read instanceof Promise ? read.then((r) => keyspace.toResult(key, r)) : keyspace.toResult(key, read);
@@ -141,6 +141,7 @@ export class OwnerRouter {
       if (!isValidKey(key)) continue;
       const owner = this.#context.placement.primary(name, key);
       if (owner === this.#context.selfId || this.#flights.isRunning(flightKey(name, key))) continue;
+      if (this.#answersAsOwner(keyspace, key)) continue;
       if (keyspace.config.replicaReads && this.#ownsCopy(keyspace, key) && keyspace.has(key)) continue;
       if (hotCache && this.#context.hot.get(name, key) !== undefined) continue;
       let ownerKeys = byOwner.get(owner);
@@ -546,6 +547,17 @@ export class OwnerRouter {
     return this.#ownsCopy(keyspace, key) && this.#context.resync.isChecked(keyspace, key)
       ? keyspace.readCached(key)
       : undefined;
+  }
+
+  /**
+   * Whether this node answers reads of `key` as its primary does, a miss
+   * included: an owner of an async keyspace with `replicaReads` (it decides
+   * the key's `ifAbsent` puts alone too, so its reads agree with them). Of a
+   * sync keyspace, a replica without a copy asks the primary.
+   */
+  #answersAsOwner(keyspace: Keyspace, key: string): boolean {
+    const { replication, replicaReads } = keyspace.config;
+    return replication === 'async' && replicaReads && this.#ownsCopy(keyspace, key);
   }
 
   /** Whether this node holds one of several copies of `key` (`replicaCount` 2 or more). */
