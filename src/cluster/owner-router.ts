@@ -468,9 +468,9 @@ export class OwnerRouter {
   }
 
   /**
-   * An async write's background work: its copy to `nodes` (grouped with the
-   * other copies for the same node this turn), and the invalidations a sync
-   * write makes; resolves once all are done or failed.
+   * An async write's background work: its copy to `nodes` (batched with the
+   * other copies bound for the same node, see {@link CopyBatches}), and the
+   * invalidations a sync write makes; resolves once all are done or failed.
    */
   #replicate(
     keyspace: Keyspace,
