@@ -238,8 +238,25 @@ async function nodeClientsRound(address: string, clients: number, server: ChildP
 const clusterIds = Array.from({ length: 2_000 }, () => randomBytes(32));
 const clusterSession = randomBytes(1024);
 
-/** `clients` persistent connections spread over `addresses`, one request at a time each, for a trial. */
-async function clusterRound(addresses: string[], clients: number): Promise<Round> {
+/**
+ * `clients` persistent connections spread over `addresses`, one request at a
+ * time each, for a trial. With 1 client, the servers (`pids`) run on the
+ * server core and this process on the client core, as in the other 1-client rows.
+ */
+async function clusterRound(addresses: string[], clients: number, pids: number[]): Promise<Round> {
+  const pinned = clients === 1 && canPin;
+  if (pinned) {
+    for (const pid of pids) pin(pid, SERVER_CORE);
+    pin(process.pid, CLIENT_CORE);
+  }
+  try {
+    return await clusterTrial(addresses, clients);
+  } finally {
+    if (pinned) for (const pid of [...pids, process.pid]) pin(pid, ALL_CORES);
+  }
+}
+
+async function clusterTrial(addresses: string[], clients: number): Promise<Round> {
   const connections = Array.from(
     { length: clients },
     (_, i) => new DcClient(parseSessionAddress(addresses[i % addresses.length]!)),
@@ -263,6 +280,21 @@ async function clusterRound(addresses: string[], clients: number): Promise<Round
   const opsPerSecond = ops / ((performance.now() - started) / 1000);
   for (const client of connections) client.close();
   return { opsPerSecond, cpuPerOp: Number.NaN };
+}
+
+/** A 3-node cluster on `ips` whose session listeners keep every session on every node, with `replication` (default: the listener's keyspace). */
+function startSessionCluster(ips: string[], replication: 'async' | undefined): ClusterNode[] {
+  return ips.map(
+    (each) =>
+      new ClusterNode({
+        ip: each,
+        peers: ips.map((peer) => `${peer}:3322`),
+        sessionListen: [`IP:${each}:${PORT}`],
+        sessionMaxBytes: MAX_BYTES,
+        replicaCount: ips.length,
+        ...(replication === undefined ? {} : { replication }),
+      }),
+  );
 }
 
 /** Adds 3 ids in 4, the share present at the cluster mix's steady state, so the first trial starts where later ones run. */
@@ -323,25 +355,23 @@ try {
   const serve = await startServe(at(2));
   const echo = await startProcess(process.execPath, [compiled('bench/echo-server.js'), ip(12), String(PORT)], at(12));
   const dcServer = found && (await startDcServer(found, at(9)));
-  await Promise.all([6, 7, 8].map((last) => startServe(at(last))));
+  const apart = await Promise.all([6, 7, 8].map((last) => startServe(at(last))));
+  // The goal rows' cluster replicates sessions asynchronously; the reference cluster as configured by default (sync).
   const clusterIps = [3, 4, 5].map(ip);
-  const nodes = clusterIps.map(
-    (each) =>
-      new ClusterNode({
-        ip: each,
-        peers: clusterIps.map((peer) => `${peer}:3322`),
-        sessionListen: [`IP:${each}:${PORT}`],
-        sessionMaxBytes: MAX_BYTES,
-        replicaCount: clusterIps.length,
-      }),
-  );
+  const syncClusterIps = [13, 14, 15].map(ip);
+  const nodes = [...startSessionCluster(clusterIps, 'async'), ...startSessionCluster(syncClusterIps, undefined)];
   try {
     await Promise.all(nodes.map((node) => node.started));
-    await waitForAdmitted(nodes, clusterIps.length);
+    await waitForAdmitted(nodes.slice(0, 3), clusterIps.length);
+    await waitForAdmitted(nodes.slice(3), syncClusterIps.length);
     const clustered = clusterIps.map((each) => `IP:${each}:${PORT}`);
+    const syncClustered = syncClusterIps.map((each) => `IP:${each}:${PORT}`);
     const apartAddresses = [6, 7, 8].map(at);
-    // One prefill per store: the cluster's nodes share theirs, the apart serves each hold their own.
-    for (const address of [clustered[0]!, ...apartAddresses]) await prefill(address);
+    const clusterPids = nodes.slice(0, 3).map((node) => node.pid);
+    const syncClusterPids = nodes.slice(3).map((node) => node.pid);
+    const apartPids = apart.map((child) => child.pid!);
+    // One prefill per store: each cluster's nodes share theirs, the apart serves each hold their own.
+    for (const address of [clustered[0]!, syncClustered[0]!, ...apartAddresses]) await prefill(address);
 
     const contenders: Record<string, () => Promise<Round>> = {
       ...(found && dcServer
@@ -361,10 +391,12 @@ try {
         : {}),
       'echo, 8 Node clients': () => nodeClientsRound(at(12), PARALLEL_CLIENTS, echo),
       'serve, 8 Node clients': () => nodeClientsRound(at(2), PARALLEL_CLIENTS, serve),
-      'cluster, 1 client': () => clusterRound(clustered, 1),
-      'apart, 1 client': () => clusterRound(apartAddresses, 1),
-      'cluster, 32 clients': () => clusterRound(clustered, 32),
-      'apart, 32 clients': () => clusterRound(apartAddresses, 32),
+      'cluster, 1 client': () => clusterRound(clustered, 1, clusterPids),
+      'apart, 1 client': () => clusterRound(apartAddresses, 1, apartPids),
+      'sync cluster, 1 client': () => clusterRound(syncClustered, 1, syncClusterPids),
+      'cluster, 32 clients': () => clusterRound(clustered, 32, clusterPids),
+      'apart, 32 clients': () => clusterRound(apartAddresses, 32, apartPids),
+      'sync cluster, 32 clients': () => clusterRound(syncClustered, 32, syncClusterPids),
     };
     const rounds = await alternate(contenders);
 
@@ -478,6 +510,13 @@ try {
           'ops/s',
           { atLeast: 0.9 },
         ),
+        row(
+          `3-node cluster, replication sync, ${label}`,
+          bestRate(rounds[`sync cluster, ${label}`]!),
+          '3 serves sharing nothing',
+          bestRate(rounds[`apart, ${label}`]!),
+          'ops/s',
+        ),
       );
     }
     const cpu = (name: string) => `${bestCpuMicros(rounds[name]!).toFixed(1)} µs`;
@@ -500,7 +539,7 @@ try {
       `${PARALLEL_CLIENTS} parallel Node clients: ${PARALLEL_CLIENTS} processes of bench/replay-client.ts, each the Node client above with its own ids, unpinned; ops/s = ops / wall time from all connected until the last is done; the same load against dc_server, the bare Node server and serve, alternating, best of ${ROUNDS}`,
       `CPU per op (user + system) in the fastest round of each ${PARALLEL_CLIENTS}-client contender, server and all clients (dc_test: /proc/self/stat cutime+cstime, 10 ms; Node clients: process.cpuUsage over the replay), and the share of the ${availableParallelism()} cores they kept busy: ${loads.join('; ')}`,
       `RSS: /proc VmRSS 1 s after ${RSS_SESSIONS} ADDs of 1024-byte sessions (16 in flight) to a fresh server; serve ${megabytes(serveRss)} MB, ${found ? `dc_server ${megabytes(dcServerRss!)} MB, ` : ''}empty Node (node -e setInterval) ${megabytes(emptyNodeRss)} MB`,
-      `cluster rows: 1 KB sessions over ${clusterIds.length} ids; 50% GET, 30% ADD, 10% REMOVE, 10% HAVE from Node clients in the bench process, one request at a time each, spread over the 3 nodes; ${CLUSTER_TRIAL_MS / 1000} s trials, best of ${ROUNDS}; the cluster keeps every session on all 3 nodes (replicaCount 3, replica reads); "3 serves sharing nothing" are 3 standalone serves, prefilled alike`,
+      `cluster rows: 1 KB sessions over ${clusterIds.length} ids; 50% GET, 30% ADD, 10% REMOVE, 10% HAVE from Node clients in the bench process, one request at a time each, spread over the 3 nodes; ${CLUSTER_TRIAL_MS / 1000} s trials, best of ${ROUNDS}; the cluster keeps every session on all 3 nodes (replicaCount 3, replica reads); the "3-node cluster" rows define the session keyspace with replication 'async' (an ADD or REMOVE resolves once the node it reached holds it, the other two get the copy in the background), the "replication sync" rows are a second 3-node cluster with the listener's default keyspace (replication 'sync': every copy written before the answer), alternating with the others; "3 serves sharing nothing" are 3 standalone serves, prefilled alike; ${canPin ? `in the 1-client cluster and apart rows every server of the row runs on core ${SERVER_CORE} and the bench process on core ${CLIENT_CORE}` : 'nothing is pinned'}`,
       `the machine has ${availableParallelism()} cores for the clients and every server process; ${canPin ? `1-client rows (dc_test and the Node client) run the server on core ${SERVER_CORE} and the client on core ${CLIENT_CORE} (taskset: a wakeup across cores costs far more than one on the same core here, and the scheduler's choice would decide those rows); the others run unpinned` : 'taskset is absent: nothing is pinned, so the 1-client rows vary with where the scheduler puts client and server'}`,
       failures.length === 0
         ? 'every dc_test run passed'

@@ -99,6 +99,7 @@ export const DEFAULTS = {
   warmKeys: [],
   hotCache: true,
   replicaReads: false,
+  replication: 'sync',
 } as const;
 
 /** A timeout in ms: at most setTimeout's ceiling, above which it would fire at once. */
@@ -173,6 +174,7 @@ const keyspaceSchema = z.strictObject({
   hotCache: z.boolean().optional(),
   replicaCount: z.number().int().min(1).max(16).optional(),
   replicaReads: z.boolean().optional(),
+  replication: z.enum(['sync', 'async'], { error: 'must be "sync" or "async"' }).optional(),
 });
 
 const port = z.number().int().min(0).max(65_535);
@@ -403,6 +405,7 @@ export function resolveKeyspaceConfig(
     hotCache: parsed.hotCache ?? DEFAULTS.hotCache,
     replicaCount: parsed.replicaCount ?? defaults.replicaCount,
     replicaReads: parsed.replicaReads ?? DEFAULTS.replicaReads,
+    replication: parsed.replication ?? DEFAULTS.replication,
   };
 }
 

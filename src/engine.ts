@@ -468,6 +468,7 @@ export class Engine extends EventEmitter<EngineEvents> {
           immediate: keyspace,
         })),
       members: () => this.#cluster?.peers() ?? [{ state: 'alive' }],
+      replicating: () => this.#cluster?.replicating ?? { running: 0, waiting: 0 },
     };
   }
 

@@ -102,6 +102,21 @@ export interface KeyspaceOptions<V = Uint8Array> {
    * false; true for the session listener's keyspace.
    */
   replicaReads?: boolean;
+  /**
+   * When a put or delete resolves. `'sync'`: once every copy is written
+   * (`replicaCount` nodes, or as many as answer) and the nodes that may hold
+   * hot copies dropped them. `'async'`: once one owner holds it: this node
+   * when it is one of the key's `replicaCount` owners, else the first owner
+   * that answers; an `ifAbsent` put is decided there (on this node's own
+   * copy with `replicaReads`, and then every owner answers reads from its
+   * own store, a miss included). The other copies and the invalidations follow
+   * in the background, stamped with the write's version, so the newest write
+   * wins wherever copies meet; a read on another node may miss the write for
+   * the time a copy takes to arrive, and an owner that cannot be reached gets
+   * the copy only from a later handoff or sync. At most 4,096 writes' copies
+   * are in flight per node; past it a write waits for room. Default `'sync'`.
+   */
+  replication?: 'sync' | 'async';
 }
 
 /** Options of an {@link Engine}. Time values are in milliseconds. */

@@ -177,6 +177,7 @@ function describeKeyspace({ config, stats }: { config: KeyspaceConfig; stats: Ke
       hotCache: config.hotCache,
       replicaCount: config.replicaCount,
       replicaReads: config.replicaReads,
+      replication: config.replication,
       codec: config.codec?.name ?? 'bytes',
       dataSource: config.dataSource !== undefined,
       batchedLoads: config.dataSource?.fetchMany !== undefined,

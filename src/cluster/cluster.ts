@@ -142,6 +142,13 @@ export class Cluster {
       resync: this.#copies.resync,
       holders: this.#holders,
       client: (id) => this.#client(id),
+      replicationFailed: (keyspace, node, error) => {
+        options.telemetry.replicationFailure(keyspace);
+        logger.debug(
+          { keyspace, node, error: (error as Error)?.message },
+          'a copy of an async write did not reach its owner',
+        );
+      },
     });
     const handler = createPeerRequestHandler({
       selfId: this.#selfId,
@@ -219,9 +226,14 @@ export class Cluster {
     return this.#router.clearKeyspace(keyspace, this.memberIds(), timeoutMs);
   }
 
-  /** Remote reads in progress, for a graceful stop to wait on. */
+  /** Remote reads in progress and async writes' background work, for a graceful stop to wait on. */
   running(): Promise<unknown>[] {
     return this.#router.running();
+  }
+
+  /** Async writes whose copies are on their way, and those waiting for room. */
+  get replicating(): { running: number; waiting: number } {
+    return this.#router.replicating;
   }
 
   /** Every member this node knows of, itself first. */

@@ -21,6 +21,8 @@ export function keyspaceDigest(definitions: readonly KeyspaceConfig[]): string {
       d.replicaCount,
       d.replicaReads,
       ...freshness(d),
+      // Only when async: a definition without it keeps its digest from before the option existed.
+      ...(d.replication === 'async' ? ['async'] : []),
     ]);
   return createHash('sha256').update(JSON.stringify(shape)).digest('hex').slice(0, 16);
 }

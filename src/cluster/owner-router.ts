@@ -3,8 +3,11 @@ import { DistCacheError, ErrorCode, isDistCacheError } from '../errors.js';
 import { validateKey } from '../keyspace/entry-input.js';
 import type { Keyspace } from '../keyspace/keyspace.js';
 import type { GetResult, PreparedPut, ReadResult } from '../keyspace/types.js';
+import { TOMBSTONE, type VersionedCopy } from '../keyspace/versions.js';
 import type { HybridLogicalClock } from '../lib/hybrid-logical-clock.js';
 import { SingleFlight, type Flight } from '../lib/single-flight.js';
+import { BackgroundWrites } from './background-writes.js';
+import { CopyBatches } from './copy-batches.js';
 import type { CopyHolders } from './copy-holders.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
@@ -12,6 +15,7 @@ import { MAX_KEYS_PER_GET_MANY, MessageType, type PeerReadEntry } from './peer-c
 import { isUnreachable } from './peer-errors.js';
 import type { Placement } from './placement.js';
 import type { Resync } from './resync.js';
+import { TOMBSTONE_TTL_MS } from './settings.js';
 
 /** Extra time a peer request gets on top of the owner's own read or write timeout. */
 export const PEER_MARGIN_MS = 1_000;
@@ -35,6 +39,8 @@ export interface RouterContext {
   /** The nodes this node answered reads of each key: they may hold hot copies. */
   readonly holders: CopyHolders;
   client(id: string): PeerClient;
+  /** A copy of an async write did not reach `node` (it gets it from a later handoff or sync, if ever). */
+  replicationFailed(keyspace: string, node: string, error: unknown): void;
 }
 
 /**
@@ -55,13 +61,28 @@ export interface RouterContext {
  *     to the nodes it answered.
  * Every write carries a version this node's clock stamped; each owner
  * stores it above anything it held, and invalidations carry it too.
+ *
+ * A keyspace with `replication: 'async'` acknowledges a write once one owner
+ * holds it (see {@link put}); the other copies go as versioned copies that
+ * each node merges only when newer, and the invalidations follow, all in the
+ * background ({@link BackgroundWrites} bounds them).
  */
 export class OwnerRouter {
   readonly #context: RouterContext;
   readonly #flights = new SingleFlight<ReadResult | undefined>();
+  readonly #background = new BackgroundWrites();
+  readonly #copies: CopyBatches;
 
   constructor(context: RouterContext) {
     this.#context = context;
+    this.#copies = new CopyBatches((node, keyspace, entries) =>
+      context
+        .client(node)
+        .request(
+          { type: MessageType.HANDOFF, keyspace: keyspace.name, entries },
+          keyspace.config.writeTimeout + PEER_MARGIN_MS,
+        ),
+    );
   }
 
   /** Reads `key` wherever it lives. */
@@ -73,7 +94,7 @@ export class OwnerRouter {
     validateKey(key);
     const name = keyspace.name;
     const primary = this.#context.placement.primary(name, key);
-    if (primary === this.#context.selfId) {
+    if (primary === this.#context.selfId || this.#answersAsOwner(keyspace, key)) {
       if (!this.#context.resync.active) return keyspace.get(key, signal);
       const read = this.#context.resync.read(keyspace, key, signal);
       return read instanceof Promise ? read.then((r) => keyspace.toResult(key, r)) : keyspace.toResult(key, read);
@@ -120,6 +141,7 @@ export class OwnerRouter {
       if (!isValidKey(key)) continue;
       const owner = this.#context.placement.primary(name, key);
       if (owner === this.#context.selfId || this.#flights.isRunning(flightKey(name, key))) continue;
+      if (this.#answersAsOwner(keyspace, key)) continue;
       if (keyspace.config.replicaReads && this.#ownsCopy(keyspace, key) && keyspace.has(key)) continue;
       if (hotCache && this.#context.hot.get(name, key) !== undefined) continue;
       let ownerKeys = byOwner.get(owner);
@@ -188,7 +210,8 @@ export class OwnerRouter {
    * one cannot be reached. With `ifAbsent`, the owner first decides, in one
    * step, whether the key is free; resolves false (writing nothing) when not.
    * With `replicaReads`, a replica holding a fresh copy refuses by itself, as
-   * a read on it would find the key.
+   * a read on it would find the key. With `replication: 'async'`, resolves once
+   * one node holds it (see {@link #writeAsync}).
    */
   async put(keyspace: Keyspace, entry: PreparedPut, ifAbsent = false): Promise<boolean> {
     // A copy held from before a sync may be stale: check it before deciding whether the key is free.
@@ -203,6 +226,25 @@ export class OwnerRouter {
       return false;
     const name = keyspace.name;
     const version = this.#context.clock.next();
+    if (keyspace.config.replication === 'async')
+      return this.#writeAsync(
+        keyspace,
+        entry.key,
+        version,
+        () => keyspace.commitPut(entry, ifAbsent, version),
+        (standIn) => ({
+          type: MessageType.VERSIONED_PUT,
+          keyspace: name,
+          key: entry.key,
+          expiresAt: entry.expiry,
+          ifAbsent,
+          standIn,
+          version,
+          value: entry.bytes,
+        }),
+        ifAbsent,
+        entry.expiry !== 0 && entry.expiry <= Date.now() ? undefined : { value: entry.bytes, expiresAt: entry.expiry },
+      );
     const request =
       (onlyIfAbsent: boolean) =>
       (standIn: boolean): PeerRequest => ({
@@ -257,8 +299,17 @@ export class OwnerRouter {
   async delete(keyspace: Keyspace, key: string): Promise<boolean> {
     validateKey(key);
     const name = keyspace.name;
-    const ranked = this.#context.placement.rank(name, key);
     const version = this.#context.clock.next();
+    const request = (standIn: boolean): PeerRequest => ({
+      type: MessageType.VERSIONED_DELETE,
+      keyspace: name,
+      key,
+      standIn,
+      version,
+    });
+    if (keyspace.config.replication === 'async')
+      return this.#writeAsync(keyspace, key, version, () => keyspace.delete(key, version), request, false, undefined);
+    const ranked = this.#context.placement.rank(name, key);
     const holdersTold: Promise<void>[] = [];
     const deleteHere = (): boolean => {
       const deleted = keyspace.delete(key, version);
@@ -267,13 +318,7 @@ export class OwnerRouter {
       return deleted;
     };
     const [{ changed: deleted }] = await Promise.all([
-      this.#toOwners(keyspace, key, ranked, deleteHere, (standIn) => ({
-        type: MessageType.VERSIONED_DELETE,
-        keyspace: name,
-        key,
-        standIn,
-        version,
-      })),
+      this.#toOwners(keyspace, key, ranked, deleteHere, request),
       this.#invalidateFormerOwner(keyspace, key, ranked, version),
     ]);
     await Promise.all(holdersTold);
@@ -361,9 +406,95 @@ export class OwnerRouter {
     return targets.length === 0 ? undefined : this.#sendInvalidations(keyspace, key, targets, version);
   }
 
-  /** Remote reads in progress, for a graceful stop to wait on. */
+  /** Remote reads in progress and async writes' background work, for a graceful stop to wait on. */
   running(): Promise<unknown>[] {
-    return this.#flights.running();
+    return [...this.#flights.running(), this.#background.idle()];
+  }
+
+  /** Async writes whose copies are on their way, and those waiting for room. */
+  get replicating(): { running: number; waiting: number } {
+    return this.#background.pending;
+  }
+
+  /**
+   * A write of `replication: 'async'`: done on one node, this one first when
+   * it owns the key, else the first that answers in rendezvous order (as
+   * {@link #toOwners} tries them), which decides an `ifAbsent` put alone.
+   * Then, in the background, the other owners get the resulting copy (each
+   * merges it only when newer) and the nodes that may hold copies are
+   * invalidated; resolves once that work has started (at once, unless
+   * {@link BackgroundWrites} is full). `written`: the value a put stored
+   * (undefined: a delete, or a put already expired, which leaves a tombstone).
+   * Resolves false when an `ifAbsent` put wrote nothing; for a delete,
+   * whether the node that did it held the key.
+   */
+  async #writeAsync(
+    keyspace: Keyspace,
+    key: string,
+    version: number,
+    local: () => boolean,
+    request: (standIn: boolean) => PeerRequest,
+    ifAbsent: boolean,
+    written: { value: Uint8Array; expiresAt: number } | undefined,
+  ): Promise<boolean> {
+    const { selfId, placement } = this.#context;
+    const { name, replicaCount } = keyspace.config;
+    // Every member owns every key when there are no more members than copies: no ranking needed.
+    const ranked = placement.members.length <= replicaCount ? placement.members : placement.rank(name, key);
+    let changed: boolean;
+    let by: string;
+    if (placement.isOwner(name, key, replicaCount, selfId)) {
+      changed = local();
+      by = selfId;
+    } else {
+      const done = await this.#toOwners(keyspace, key, ranked, local, request, 1);
+      changed = done.changed;
+      by = done.acknowledgedBy[0]!;
+    }
+    if (ifAbsent && !changed) return false;
+    const wroteHere = by === selfId;
+    this.#invalidate(keyspace, key, ranked, wroteHere, version);
+    const copy: VersionedCopy = (wroteHere ? keyspace.copyOf(key) : undefined) ?? {
+      value: written?.value ?? TOMBSTONE,
+      expiresAt: written?.expiresAt ?? Date.now() + TOMBSTONE_TTL_MS,
+      version,
+    };
+    const others = ranked.slice(0, replicaCount).filter((id) => id !== by);
+    const started = this.#background.start(copy.value?.byteLength ?? 0, () =>
+      this.#replicate(keyspace, key, copy, others, ranked),
+    );
+    if (started !== undefined) await started;
+    return changed;
+  }
+
+  /**
+   * An async write's background work: its copy to `nodes` (batched with the
+   * other copies bound for the same node, see {@link CopyBatches}), and the
+   * invalidations a sync write makes; resolves once all are done or failed.
+   */
+  #replicate(
+    keyspace: Keyspace,
+    key: string,
+    copy: VersionedCopy,
+    nodes: readonly string[],
+    ranked: readonly string[],
+  ): Promise<void> {
+    const name = keyspace.name;
+    const entry = { key, copy };
+    const sends = nodes.map(
+      (node) =>
+        new Promise<void>((resolve) =>
+          this.#copies.send(node, keyspace, entry, (error) => {
+            if (error !== undefined) this.#context.replicationFailed(name, node, error);
+            resolve();
+          }),
+        ),
+    );
+    return Promise.all([
+      ...sends,
+      this.invalidateHolders(keyspace, key, copy.version),
+      this.#invalidateFormerOwner(keyspace, key, ranked, copy.version),
+    ]).then(() => undefined);
   }
 
   /**
@@ -416,6 +547,17 @@ export class OwnerRouter {
     return this.#ownsCopy(keyspace, key) && this.#context.resync.isChecked(keyspace, key)
       ? keyspace.readCached(key)
       : undefined;
+  }
+
+  /**
+   * Whether this node answers reads of `key` as its primary does, a miss
+   * included: an owner of an async keyspace with `replicaReads` (it decides
+   * the key's `ifAbsent` puts alone too, so its reads agree with them). Of a
+   * sync keyspace, a replica without a copy asks the primary.
+   */
+  #answersAsOwner(keyspace: Keyspace, key: string): boolean {
+    const { replication, replicaReads } = keyspace.config;
+    return replication === 'async' && replicaReads && this.#ownsCopy(keyspace, key);
   }
 
   /** Whether this node holds one of several copies of `key` (`replicaCount` 2 or more). */

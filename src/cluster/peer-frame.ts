@@ -113,8 +113,11 @@ export class FrameReader {
 
   string(): string {
     const length = this.u16();
+    this.#need(length);
+    const start = this.#advance(length);
     try {
-      return decoder.decode(this.bytes(length));
+      // Decoded straight from the frame: the string keeps nothing of it, so no copy is needed.
+      return decoder.decode(this.#frame.subarray(start, start + length));
     } catch (error) {
       if (error instanceof DistCacheError) throw error;
       throw protocolError('string is not valid UTF-8');

@@ -27,4 +27,6 @@ export interface KeyspaceConfig {
   readonly hotCache: boolean;
   readonly replicaCount: number;
   readonly replicaReads: boolean;
+  /** Whether a put or delete waits for every copy (`sync`) or for one owner (`async`). */
+  readonly replication: 'sync' | 'async';
 }

@@ -7,6 +7,8 @@ export interface MetricSources {
   keyspaces(): { name: string; stats: KeyspaceStats; immediate: ImmediateGets }[];
   /** Members by state, this node included (alone when standalone). */
   members(): { state: string }[];
+  /** Async writes whose background copies are being sent, and those waiting for room (none when standalone). */
+  replicating(): { running: number; waiting: number };
 }
 
 /** Gets a keyspace answered at once, counted with one increment each on the hot path (the keyspace itself). */
@@ -56,6 +58,7 @@ export class EngineMetrics {
   readonly #membershipChanges: Counter<'kind'>;
   readonly #peerSeconds: Histogram<'type' | 'outcome'>;
   readonly #sessionOperations: Counter<'operation' | 'status'>;
+  readonly #replicationFailures: Counter<'keyspace'>;
 
   constructor(sources: MetricSources, parts: MetricParts = {}) {
     const registers = [this.registry];
@@ -120,6 +123,23 @@ export class EngineMetrics {
       help: 'distcache protocol requests answered, by operation and status.',
       labelNames: ['operation', 'status'],
       registers,
+    });
+    this.#replicationFailures = new Counter({
+      name: 'distcache_replication_failures_total',
+      help: 'Copies of async writes (replication "async") that did not reach an owner, by keyspace.',
+      labelNames: ['keyspace'],
+      registers,
+    });
+    new Gauge({
+      name: 'distcache_replication_pending',
+      help: 'Async writes whose copies are being sent (running) or wait for room (waiting).',
+      labelNames: ['state'],
+      registers,
+      collect() {
+        const { running, waiting } = sources.replicating();
+        this.set({ state: 'running' }, running);
+        this.set({ state: 'waiting' }, waiting);
+      },
     });
     if (parts.sessionListener)
       for (const [operation, status] of SESSION_SERIES) this.#sessionOperations.inc({ operation, status }, 0);
@@ -212,6 +232,10 @@ export class EngineMetrics {
 
   sessionOperation(operation: string, status: string): void {
     this.#sessionOperations.inc({ operation, status });
+  }
+
+  replicationFailure(keyspace: string): void {
+    this.#replicationFailures.inc({ keyspace });
   }
 
   /** The Prometheus text exposition of every metric. */

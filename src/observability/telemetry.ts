@@ -187,6 +187,11 @@ export class Telemetry implements KeyspaceObserver {
     this.metrics?.sessionOperation(operation, status);
   }
 
+  /** A copy of an async write did not reach its owner. */
+  replicationFailure(keyspaceName: string): void {
+    this.metrics?.replicationFailure(keyspaceName);
+  }
+
   #record<T>(
     keyspaceName: string,
     operation: Operation,

@@ -25,6 +25,10 @@ export interface NodeConfig {
   discovery?: { dns: DnsDiscoveryOptions } | { nats: NatsDiscoveryOptions };
   replicaCount?: number;
   replicaReads?: boolean;
+  /** The `ks` keyspace's replication, and the session keyspace's (then defined here, as the listener would). */
+  replication?: 'sync' | 'async';
+  /** The engine's writeTimeout in ms. */
+  writeTimeout?: number;
   minimumPeersQuorum?: number;
   bootstrapTimeout?: number;
   clusterKey?: string;
@@ -62,6 +66,8 @@ export type Command =
   | { cmd: 'getMany'; keys: string[] }
   | { cmd: 'getManyUsers'; keys: string[] }
   | { cmd: 'put'; key: string; value: string }
+  | { cmd: 'add'; key: string; value: string }
+  | { cmd: 'puts'; keys: string[]; value: string; concurrency: number }
   | { cmd: 'delete'; key: string }
   | { cmd: 'peers' }
   | { cmd: 'calls' }
@@ -119,6 +125,7 @@ function testKeyspace(maxBytes = 64 * 1024 * 1024): KeyspaceOptions {
     maxBytes,
     hotCache: config.hotCache,
     replicaReads: config.replicaReads,
+    replication: config.replication,
     warmKeys: config.warmKeys,
     dataSource: {
       fetch: async (key) => {
@@ -155,6 +162,7 @@ const engine = new Engine({
   bindAddr: config.ip,
   discovery: discoveryOf(config),
   replicaCount: config.replicaCount,
+  writeTimeout: config.writeTimeout,
   minimumPeersQuorum: config.minimumPeersQuorum,
   bootstrapTimeout: config.bootstrapTimeout,
   clusterKey: config.clusterKey,
@@ -170,8 +178,47 @@ const engine = new Engine({
     testKeyspace(),
     ...usersKeyspace,
     ...(config.https && !config.sessionListen ? [{ name: 'ssl-sessions', maxBytes: 8 << 20, replicaReads: true }] : []),
+    ...(config.sessionListen && config.replication ? [sessionKeyspace(config.replication)] : []),
   ],
 });
+
+/** The session listener's keyspace as `sessionCache` creates it, with `replication` set. */
+function sessionKeyspace(replication: 'sync' | 'async'): KeyspaceOptions {
+  return {
+    name: 'ssl-sessions',
+    maxBytes: config.sessionMaxBytes ?? 2 * 1024 * 1024,
+    circuitBreaker: false,
+    rateLimit: false,
+    replicaReads: true,
+    replication,
+  };
+}
+
+/**
+ * Puts `value` under each of `keys`, `concurrency` at a time; resolves when
+ * each resolved (ms after the start, in order of completion) and the errors.
+ */
+async function puts(keys: string[], value: string, concurrency: number) {
+  const started = performance.now();
+  const resolvedAt: number[] = [];
+  const errors: string[] = [];
+  const bytes = new TextEncoder().encode(value);
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < keys.length) {
+        const key = keys[next++]!;
+        try {
+          await engine.put('ks', { key, value: bytes });
+          resolvedAt.push(performance.now() - started);
+        } catch (error) {
+          errors.push(isDistCacheError(error) ? error.code : String(error));
+        }
+      }
+    }),
+  );
+  return { resolvedAt, errors };
+}
 
 /** Makes a listen on `address` use `port` instead: the node keeps its id, a relay takes the address. */
 function listenElsewhere(address: { host: string; port: number }, port: number): void {
@@ -259,6 +306,10 @@ async function run(command: Command): Promise<unknown> {
     case 'put':
       await engine.put('ks', { key: command.key, value: new TextEncoder().encode(command.value) });
       return true;
+    case 'add':
+      return engine.put('ks', { key: command.key, value: new TextEncoder().encode(command.value) }, { ifAbsent: true });
+    case 'puts':
+      return puts(command.keys, command.value, command.concurrency);
     case 'delete':
       return engine.delete('ks', command.key);
     case 'peers':

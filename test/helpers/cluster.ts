@@ -63,6 +63,11 @@ export class ClusterNode {
     this.started.catch(() => undefined);
   }
 
+  /** The node's process id. */
+  get pid(): number {
+    return this.#child.pid!;
+  }
+
   /** This node's peer id (`ip:3320`). */
   get id(): string {
     return `${this.config.ip}:3320`;

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { resolveEngineConfig } from '../../src/config.js';
 import { Engine, ErrorCode, type EngineOptions } from '../../src/index.js';
 import { throwsWithCode } from '../helpers/assert-code.js';
 import { silentLogger } from '../helpers/engine.js';
@@ -38,6 +39,12 @@ describe('config validation', () => {
       /keyspaces\[0\] \("users"\)\.replicaCount: .*got 0/,
     ],
     ['a replicaReads that is not a boolean', keyspace({ replicaReads: 'yes' }), /replicaReads: .*got "yes"/],
+    [
+      'a replication mode other than sync or async',
+      keyspace({ replication: 'eventual' }),
+      /keyspaces\[0\] \("users"\)\.replication: must be "sync" or "async", got "eventual"/,
+    ],
+    ['a replication mode that is not a string', keyspace({ replication: true }), /replication: .*got true/],
     [
       'a fetchMany that is not a function',
       keyspace({ dataSource: { fetch: () => undefined, fetchMany: 'all' } }),
@@ -111,5 +118,20 @@ describe('config validation', () => {
     const stats = engine.stats('users');
     assert.deepEqual([stats.maxBytes, stats.breakerState, stats.limiterQueued], [1024, 'disabled', 0]);
     await engine.stop();
+  });
+
+  it('takes replication "sync" by default and "async" when asked, for the session keyspace too', () => {
+    const replication = (options: Record<string, unknown>) =>
+      resolveEngineConfig({ logger: silentLogger, ...options }).keyspaces.map((each) => each.replication);
+    assert.deepEqual(replication({ keyspaces: [{ name: 'users', maxBytes: 1024 }] }), ['sync']);
+    assert.deepEqual(replication({ keyspaces: [{ name: 'users', maxBytes: 1024, replication: 'async' }] }), ['async']);
+    assert.deepEqual(replication({ keyspaces: [], sessionCache: { listen: ['IP:127.0.0.1:9001'] } }), ['sync']);
+    assert.deepEqual(
+      replication({
+        keyspaces: [{ name: 'ssl-sessions', maxBytes: 1024, replicaReads: true, replication: 'async' }],
+        sessionCache: { listen: ['IP:127.0.0.1:9001'] },
+      }),
+      ['async'],
+    );
   });
 });

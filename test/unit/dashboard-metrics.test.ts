@@ -37,6 +37,7 @@ function registry() {
   const metrics = new EngineMetrics({
     keyspaces: () => [{ name: 'ks', stats: STATS as KeyspaceStats, immediate }],
     members: () => [],
+    replicating: () => ({ running: 0, waiting: 0 }),
   });
   return { metrics, immediate, scrape: async () => page.parseMetrics(await metrics.text()) };
 }
