@@ -31,10 +31,10 @@ interface Route {
  * Groups the copies sent to one node into few requests (HANDOFFs of many
  * entries): one batch per node and keyspace is on its way at a time, and
  * the copies queued meanwhile leave together when it is answered (or once
- * they fill a batch). An idle route sends at the end of the event loop's
- * turn, so a lone write's copy leaves at once; under load the batches grow
- * with the other node's round trip, and so the requests, replies and
- * socket writes per copy shrink.
+ * they fill a batch). An idle route gathers copies for COPY_LINGER_MS
+ * before it sends, so a lone write's copy leaves within that; under load
+ * the batches grow with the other node's round trip, and so the requests,
+ * replies and socket writes per copy shrink.
  */
 export class CopyBatches {
   readonly #send: SendCopies;
