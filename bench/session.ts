@@ -3,6 +3,8 @@
  * all in one run, contenders alternating, best of 3 rounds each:
  *
  * - 1 `dc_test -persistent` client, then 8 in parallel: serve's ops/s against dc_server's;
+ * - the floor for 8 clients: a minimal Node session server (bench/minimal-session-server.ts,
+ *   a Map and the framing) against dc_server, and serve against it;
  * - serve's own CPU per op against a bare Node server's CPU per round trip
  *   (bench/echo-server.ts, one fixed answer per request) under the same
  *   client pattern (one connection, one request at a time, dc_test's mix);
@@ -18,6 +20,7 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { availableParallelism } from 'node:os';
+import { SERVE_V8_FLAGS } from '../src/cli/serve.js';
 import { parseSessionAddress } from '../src/protocol/address.js';
 import { DcClient } from '../src/protocol/client.js';
 import { encodeAddRequest, Operation, Status } from '../src/protocol/codec.js';
@@ -54,6 +57,9 @@ const MAX_BYTES = 64 << 20;
 const PORT = 4300;
 const ip = (last: number) => `127.0.122.${last}`;
 const at = (last: number) => `IP:${ip(last)}:${PORT}`;
+/** The minimal Node session server (the 8-client floor). */
+const FLOOR_IP = '127.0.155.13';
+const FLOOR_AT = `IP:${FLOOR_IP}:${PORT}`;
 
 /**
  * Where one client and its server run: on this VM a wakeup across cores costs
@@ -284,6 +290,8 @@ async function clusterTrial(addresses: string[], clients: number): Promise<Round
 
 /** A 3-node cluster on `ips` whose session listeners keep every session on every node, with `replication` (default: the listener's keyspace). */
 function startSessionCluster(ips: string[], replication: 'async' | undefined): ClusterNode[] {
+  // The nodes run the test node script, not serve: they get serve's V8 settings on their command line, as the apart serves have them.
+  process.env.DISTCACHE_TEST_NODE_ARGS = SERVE_V8_FLAGS;
   return ips.map(
     (each) =>
       new ClusterNode({
@@ -349,12 +357,34 @@ const fastest = (rounds: Round[]) =>
   passed(rounds).reduce((best, round) => (round.opsPerSecond > best.opsPerSecond ? round : best));
 const megabytes = (bytes: number) => Math.round(bytes / 1024 / 102.4) / 10;
 
+/**
+ * What the minimal Node session server's row says about the 8-client goal:
+ * whether 0.8x dc_server is within Node's reach on this machine at all.
+ */
+function floorNote(rounds: Record<string, Round[]>): string {
+  const clients = `${PARALLEL_CLIENTS} clients`;
+  const floorRatio = bestRate(rounds[`minimal, ${clients}`]!) / bestRate(rounds[`dc_server, ${clients}`]!);
+  const serveRatio = bestRate(rounds[`serve, ${clients}`]!) / bestRate(rounds[`dc_server, ${clients}`]!);
+  const verdict =
+    floorRatio >= 0.8
+      ? `0.8x dc_server is within Node's reach here: serve stands at ${serveRatio.toFixed(3)}x, ${(serveRatio / floorRatio).toFixed(3)}x of the floor`
+      : `even this floor stays under 0.8x dc_server on this machine, so the goal of 0.8x with ${PARALLEL_CLIENTS} dc_test clients is out of Node's reach here (serve stands at ${(serveRatio / floorRatio).toFixed(3)}x of the floor)`;
+  return `minimal Node session server (bench/minimal-session-server.ts): the least a Node process does to pass dc_test, a Map from session id to its bytes and expiry and the wire framing, one write per answer, no bounds, no backpressure, no metrics; with ${clients} it reaches ${floorRatio.toFixed(3)}x dc_server (server CPU ${(fastest(rounds[`minimal, ${clients}`]!).cpuPerOp * 1e6).toFixed(1)} µs per op in its fastest round): ${verdict}`;
+}
+
 const { tools: found, note: toolsNote } = tools();
 console.log(toolsNote);
 try {
   const serve = await startServe(at(2));
   const echo = await startProcess(process.execPath, [compiled('bench/echo-server.js'), ip(12), String(PORT)], at(12));
   const dcServer = found && (await startDcServer(found, at(9)));
+  const floor =
+    found &&
+    (await startProcess(
+      process.execPath,
+      [compiled('bench/minimal-session-server.js'), FLOOR_IP, String(PORT)],
+      FLOOR_AT,
+    ));
   const apart = await Promise.all([6, 7, 8].map((last) => startServe(at(last))));
   // The goal rows' cluster replicates sessions asynchronously; the reference cluster as configured by default (sync).
   const clusterIps = [3, 4, 5].map(ip);
@@ -386,6 +416,7 @@ try {
         ? {
             'dc_server, 8 clients': () => dcTestRound(found, at(9), PARALLEL_CLIENTS, dcServer),
             'serve, 8 clients': () => dcTestRound(found, at(2), PARALLEL_CLIENTS, serve),
+            'minimal, 8 clients': () => dcTestRound(found, FLOOR_AT, PARALLEL_CLIENTS, floor!),
             'dc_server, 8 Node clients': () => nodeClientsRound(at(9), PARALLEL_CLIENTS, dcServer),
           }
         : {}),
@@ -451,6 +482,20 @@ try {
           bestRate(rounds[`dc_server, ${PARALLEL_CLIENTS} clients`]!),
           'ops/s',
           { atLeast: 0.8 },
+        ),
+        row(
+          `minimal Node session server, ${PARALLEL_CLIENTS} parallel dc_test clients`,
+          bestRate(rounds[`minimal, ${PARALLEL_CLIENTS} clients`]!),
+          'dc_server',
+          bestRate(rounds[`dc_server, ${PARALLEL_CLIENTS} clients`]!),
+          'ops/s',
+        ),
+        row(
+          `serve, ${PARALLEL_CLIENTS} parallel dc_test clients`,
+          bestRate(rounds[`serve, ${PARALLEL_CLIENTS} clients`]!),
+          'minimal Node session server',
+          bestRate(rounds[`minimal, ${PARALLEL_CLIENTS} clients`]!),
+          'ops/s',
         ),
         row(
           `bare Node server, ${PARALLEL_CLIENTS} parallel Node clients (dc_test's pattern)`,
@@ -521,7 +566,13 @@ try {
     }
     const cpu = (name: string) => `${bestCpuMicros(rounds[name]!).toFixed(1)} µs`;
     const parallelNames = [
-      ...(found ? [`dc_server, ${PARALLEL_CLIENTS} clients`, `serve, ${PARALLEL_CLIENTS} clients`] : []),
+      ...(found
+        ? [
+            `dc_server, ${PARALLEL_CLIENTS} clients`,
+            `serve, ${PARALLEL_CLIENTS} clients`,
+            `minimal, ${PARALLEL_CLIENTS} clients`,
+          ]
+        : []),
       ...(found ? [`dc_server, ${PARALLEL_CLIENTS} Node clients`] : []),
       `echo, ${PARALLEL_CLIENTS} Node clients`,
       `serve, ${PARALLEL_CLIENTS} Node clients`,
@@ -536,6 +587,7 @@ try {
       `dc_test ${DC_TEST_ARGS.join(' ')}; ${PARALLEL_CLIENTS} parallel clients each run that with LD_PRELOAD=libdcseed.so (their own session ids); ops/s = ops / wall time until the last client ends; best of ${ROUNDS} alternating rounds`,
       `CPU per op: the server process's CPU time (all threads, /proc/PID/task/*/schedstat) over the round / its ops, best of ${ROUNDS}${found ? `; dc_server: ${cpu('dc_server, 1 client')} per op, serve under 8 clients: ${cpu(`serve, ${PARALLEL_CLIENTS} clients`)}` : ''}`,
       `bare Node server (bench/echo-server.ts): answers each whole request with one fixed 15-byte response; dc_test cannot drive it (it checks answers), so a Node client sends it dc_test's pattern: ${DC_TEST_OPS} requests on one connection, one at a time, the four operations alike, over 50 ids of 1-64 bytes, ADDs of 5-3990 bytes; the same client against serve gives the row "dc_test's pattern from a Node client"`,
+      ...(found ? [floorNote(rounds)] : []),
       `${PARALLEL_CLIENTS} parallel Node clients: ${PARALLEL_CLIENTS} processes of bench/replay-client.ts, each the Node client above with its own ids, unpinned; ops/s = ops / wall time from all connected until the last is done; the same load against dc_server, the bare Node server and serve, alternating, best of ${ROUNDS}`,
       `CPU per op (user + system) in the fastest round of each ${PARALLEL_CLIENTS}-client contender, server and all clients (dc_test: /proc/self/stat cutime+cstime, 10 ms; Node clients: process.cpuUsage over the replay), and the share of the ${availableParallelism()} cores they kept busy: ${loads.join('; ')}`,
       `RSS: /proc VmRSS 1 s after ${RSS_SESSIONS} ADDs of 1024-byte sessions (16 in flight) to a fresh server; serve ${megabytes(serveRss)} MB, ${found ? `dc_server ${megabytes(dcServerRss!)} MB, ` : ''}empty Node (node -e setInterval) ${megabytes(emptyNodeRss)} MB`,

@@ -114,6 +114,17 @@ export function statusResponse(requestUid: number, operation: Operation, status:
   return encodeMessage({ isResponse: true, requestUid, operation, data: Uint8Array.of(status) });
 }
 
+/** How a {@link DcMessageDecoder} hands out message data. */
+export interface DcMessageDecoderOptions {
+  /**
+   * True: the data of a message that arrived in one frame is a view into the
+   * chunk it came in, not a copy. Only for chunks nobody writes to after
+   * pushing them (a socket's `data` chunks are fresh buffers); a message that
+   * spans frames is copied all the same. Default false.
+   */
+  readonly views?: boolean;
+}
+
 /**
  * Reassembles messages from a byte stream fed in any pieces. Every field is
  * checked as soon as its bytes arrive; a bad one throws a
@@ -121,6 +132,7 @@ export function statusResponse(requestUid: number, operation: Operation, status:
  * ({@link MAX_MESSAGE_BYTES} of data) and one frame header.
  */
 export class DcMessageDecoder {
+  readonly #views: boolean;
   readonly #header = Buffer.alloc(HEADER_BYTES);
   #headerFilled = 0;
   /** Data bytes the current frame still has to deliver. */
@@ -129,6 +141,10 @@ export class DcMessageDecoder {
   #parts: Uint8Array[] = [];
   #frames = 0;
   #message: { isResponse: boolean; requestUid: number; operation: Operation } | undefined;
+
+  constructor(options: DcMessageDecoderOptions = {}) {
+    this.#views = options.views ?? false;
+  }
 
   /** Adds bytes; returns the messages they complete. Throws DcProtocolError on corrupt or incompatible input. */
   push(chunk: Uint8Array): DcMessage[] {
@@ -145,7 +161,12 @@ export class DcMessageDecoder {
         continue;
       }
       const take = Math.min(this.#dataLeft, chunk.byteLength - at);
-      this.#parts.push(new Uint8Array(chunk.subarray(at, at + take))); // a copy: the reader may reuse its buffer
+      // A copy unless views were asked for: the reader may reuse its buffer. Parts of several frames are joined into a copy anyway.
+      this.#parts.push(
+        this.#views
+          ? new Uint8Array(chunk.buffer, chunk.byteOffset + at, take)
+          : new Uint8Array(chunk.subarray(at, at + take)),
+      );
       at += take;
       this.#dataLeft -= take;
       if (this.#dataLeft === 0) this.#endFrame(messages);
@@ -209,12 +230,23 @@ export class DcMessageDecoder {
     this.#headerFilled = 0;
     this.#frames++;
     if (!this.#frameComplete) return;
-    const data = this.#parts.length === 1 ? this.#parts[0]! : Buffer.concat(this.#parts);
-    messages.push({ ...this.#message!, data: new Uint8Array(data.buffer, data.byteOffset, data.byteLength) });
+    const message = this.#message!;
+    messages.push({
+      isResponse: message.isResponse,
+      requestUid: message.requestUid,
+      operation: message.operation,
+      data: this.#parts.length === 1 ? this.#parts[0]! : joined(this.#parts),
+    });
     this.#parts = [];
     this.#frames = 0;
     this.#message = undefined;
   }
+}
+
+/** The parts of a message in one Uint8Array (not a Buffer: message data is always a plain Uint8Array). */
+function joined(parts: Uint8Array[]): Uint8Array {
+  const data = Buffer.concat(parts);
+  return new Uint8Array(data.buffer, data.byteOffset, data.byteLength);
 }
 
 /** A parsed ADD request, or the status code that refuses it. */

@@ -30,7 +30,7 @@ export class SessionConnection {
   readonly #logger: Logger;
   readonly #batch: ResponseBatch;
   readonly #output: OutputBound;
-  readonly #decoder = new DcMessageDecoder();
+  readonly #decoder = new DcMessageDecoder({ views: true });
   /** Requests read, answered up to #next. */
   #requests = NO_REQUESTS;
   #next = 0;

@@ -117,6 +117,32 @@ describe('distcache protocol codec limits', () => {
     assert.deepEqual(faultAt(otherUid), { fault: 'corrupt', at: 2062 + 8 });
   });
 
+  it('copies message data by default; with views, a one-frame message is a view into its chunk and a longer one a copy', () => {
+    const short = encodeMessage({
+      isResponse: false,
+      requestUid: 7,
+      operation: Operation.GET,
+      data: Buffer.from('id-1'),
+    });
+    const long = encodeMessage({
+      isResponse: false,
+      requestUid: 8,
+      operation: Operation.ADD,
+      data: new Uint8Array(3000).fill(9),
+    });
+    const chunk = Buffer.concat([short, long]);
+    const [copiedShort, copiedLong] = new DcMessageDecoder().push(chunk);
+    const [viewShort, viewLong] = new DcMessageDecoder({ views: true }).push(chunk);
+    chunk.fill(0); // the reader reuses its buffer
+    assert.deepEqual(Buffer.from(copiedShort!.data).toString(), 'id-1');
+    assert.deepEqual(copiedLong!.data, new Uint8Array(3000).fill(9));
+    assert.deepEqual(viewShort!.data, new Uint8Array(4), 'a view sees the chunk change');
+    assert.equal(viewShort!.data.buffer, chunk.buffer);
+    assert.deepEqual(viewLong!.data, new Uint8Array(3000).fill(9), 'two frames are joined into a copy');
+    for (const message of [copiedShort!, copiedLong!, viewShort!, viewLong!])
+      assert.equal(Object.getPrototypeOf(message.data), Uint8Array.prototype);
+  });
+
   describe("parses ADD with dc_server's checks, in its order", () => {
     const id = new Uint8Array(32).fill(1);
     /** ADD data with an id_len field that need not match the bytes after it. */
