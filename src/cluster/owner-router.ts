@@ -9,10 +9,12 @@ import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import { BackgroundWrites } from './background-writes.js';
 import { CopyBatches } from './copy-batches.js';
 import type { CopyHolders } from './copy-holders.js';
+import type { HandoffEntry } from './handoff.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
 import { MAX_KEYS_PER_GET_MANY, MessageType, type PeerReadEntry } from './peer-codec.js';
 import { isUnreachable } from './peer-errors.js';
+import { VERSIONS_SINCE } from './peer-handshake.js';
 import type { Placement } from './placement.js';
 import type { Resync } from './resync.js';
 import { TOMBSTONE_TTL_MS } from './settings.js';
@@ -75,14 +77,19 @@ export class OwnerRouter {
 
   constructor(context: RouterContext) {
     this.#context = context;
-    this.#copies = new CopyBatches((node, keyspace, entries) =>
-      context
-        .client(node)
-        .request(
-          { type: MessageType.HANDOFF, keyspace: keyspace.name, entries },
-          keyspace.config.writeTimeout + PEER_MARGIN_MS,
-        ),
-    );
+    this.#copies = new CopyBatches((node, keyspace, entries) => {
+      const client = context.client(node);
+      const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
+      return client
+        .request({ type: MessageType.HANDOFF, keyspace: keyspace.name, entries }, timeout)
+        .catch(async (error: unknown) => {
+          // A node speaking no entry versions (a rolling upgrade) refuses HANDOFF: it takes each copy as the
+          // plain write a sync write would send it, in order on the one connection.
+          const version = isUnreachable(error) ? await client.verify().catch(() => VERSIONS_SINCE) : VERSIONS_SINCE;
+          if (version >= VERSIONS_SINCE) throw error;
+          return Promise.all(entries.map((entry) => client.request(asWrite(keyspace.name, entry), timeout)));
+        });
+    });
   }
 
   /** Reads `key` wherever it lives. */
@@ -698,6 +705,14 @@ function isValidKey(key: unknown): key is string {
 
 function flightKey(name: string, key: string): string {
   return `${name}\u0000${key}`;
+}
+
+/** A copy as the write that makes it (a delete for a tombstone), for a node that takes no copies. */
+function asWrite(keyspace: string, { key, copy }: HandoffEntry): PeerRequest {
+  const { value, expiresAt, version } = copy;
+  if (value === null || value === TOMBSTONE)
+    return { type: MessageType.VERSIONED_DELETE, keyspace, key, standIn: false, version };
+  return { type: MessageType.VERSIONED_PUT, keyspace, key, expiresAt, ifAbsent: false, standIn: false, version, value };
 }
 
 /** Swallows a failure to reach any further node: a write with fewer copies still stands, as with any write. */

@@ -110,6 +110,24 @@ describe('replication: async', () => {
     });
   });
 
+  it('an owner speaking peer protocol 2 (no HANDOFF) gets the copies as plain writes, both ways', async () => {
+    const nodes = await startCluster('127.0.160', 2, (ip) => ({
+      ...ASYNC,
+      ...(ip === '127.0.160.3' ? { peerProtocol: '2' } : {}),
+    }));
+    try {
+      const [current, older] = nodes as [ClusterNode, ClusterNode];
+      await current.send({ cmd: 'put', key: 'to-older', value: 'from current' });
+      await eventuallyReads(older, 'to-older', 'from current');
+      await older.send({ cmd: 'put', key: 'to-current', value: 'from older' });
+      await eventuallyReads(current, 'to-current', 'from older');
+      await current.send({ cmd: 'delete', key: 'to-older' });
+      await eventuallyReads(older, 'to-older', 'v:to-older');
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
   it('with an owner stopped, writes past the bound wait for room, resolve, and are counted when their copy fails', async () => {
     const writes = 6_000;
     await withAsyncCluster('127.0.152', { admin: true, writeTimeout: 2_000 }, async ([first, second, stopped]) => {
