@@ -128,6 +128,29 @@ describe('replication: async', () => {
     }
   });
 
+  it('a stop that runs out of time with copies still waiting opens no connection after it', async () => {
+    const nodes = await startCluster('127.0.161', 2, {
+      ...ASYNC,
+      writeTimeout: 2_000,
+      shutdownTimeout: 300,
+    });
+    try {
+      const [writer, stopped] = nodes as [ClusterNode, ClusterNode];
+      await whileStopped([stopped], async () => {
+        const keys = Array.from({ length: 6_000 }, (_, i) => `after-stop-${i}`);
+        // Past the bound: writes wait for room when the stop begins.
+        void writer.send({ cmd: 'puts', keys, value: 'x'.repeat(200), concurrency: 256 }).catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        assert.equal(await writer.send({ cmd: 'stopEngine' }), true);
+      });
+      // The other node answers again: a connection opened after the stop would now complete and stay.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      assert.equal(await writer.send({ cmd: 'sockets' }), 0, 'no TCP socket is open after the engine stopped');
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
   it('with an owner stopped, writes past the bound wait for room, resolve, and are counted when their copy fails', async () => {
     const writes = 6_000;
     await withAsyncCluster('127.0.152', { admin: true, writeTimeout: 2_000 }, async ([first, second, stopped]) => {
