@@ -76,6 +76,21 @@ export class CopyBatches {
     }
   }
 
+  /**
+   * Forgets the copies of keyspace `name` not sent yet (it was emptied: they
+   * must not fill it again elsewhere); their writes settle as done. Batches
+   * already on their way reach the node before anything sent after this.
+   */
+  drop(name: string): void {
+    for (const route of this.#routes.values()) {
+      const batch = route.next;
+      if (route.keyspace.name !== name || batch === undefined) continue;
+      route.next = undefined;
+      if (route.sending === 0) this.#forget(route);
+      for (const settle of batch.settles) settle(undefined);
+    }
+  }
+
   #schedule(route: Route): void {
     if (this.#due.length === 0) setTimeout(this.#flushLater, COPY_LINGER_MS);
     this.#due.push(route);

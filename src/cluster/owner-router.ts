@@ -74,6 +74,8 @@ export class OwnerRouter {
   readonly #flights = new SingleFlight<ReadResult | undefined>();
   readonly #background = new BackgroundWrites();
   readonly #copies: CopyBatches;
+  /** Times each keyspace was emptied here: an async write's copies made before that are not sent. */
+  readonly #clears = new WeakMap<Keyspace, number>();
 
   constructor(context: RouterContext) {
     this.#context = context;
@@ -384,6 +386,8 @@ export class OwnerRouter {
   clearLocal(name: string, keyspace: Keyspace | undefined): void {
     this.#context.hot.dropKeyspace(name);
     this.#flights.supersedeAll();
+    if (keyspace !== undefined) this.#clears.set(keyspace, (this.#clears.get(keyspace) ?? 0) + 1);
+    this.#copies.drop(name);
     keyspace?.clear();
   }
 
@@ -467,8 +471,9 @@ export class OwnerRouter {
       version,
     };
     const others = ranked.slice(0, replicaCount).filter((id) => id !== by);
+    const clears = this.#clears.get(keyspace) ?? 0;
     const started = this.#background.start(copy.value?.byteLength ?? 0, () =>
-      this.#replicate(keyspace, key, copy, others, ranked),
+      this.#replicate(keyspace, key, copy, (this.#clears.get(keyspace) ?? 0) === clears ? others : [], ranked),
     );
     if (started !== undefined) await started;
     return changed;

@@ -151,6 +151,29 @@ describe('replication: async', () => {
     }
   });
 
+  it('clearKeySpace after async writes resolved: their copies still queued do not refill the keyspace', async () => {
+    const nodes = await startCluster('127.0.162', 2, ASYNC);
+    try {
+      const [writer, slow] = nodes as [ClusterNode, ClusterNode];
+      const clearing = await whileStopped([slow], async () => {
+        await writer.send({ cmd: 'put', key: 'first', value: 'written' });
+        // The first copy is on its way (unanswered): the second waits behind it.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await writer.send({ cmd: 'put', key: 'second', value: 'written' });
+        const cleared = writer.send({ cmd: 'clear' });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return { cleared }; // answered once the other node runs again
+      });
+      assert.equal(await clearing.cleared, true);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const node of nodes)
+        for (const key of ['first', 'second'])
+          assert.equal(await read(node, key), `v:${key}`, `${node.config.ip}: ${key} is gone after the clear`);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
   it('with an owner stopped, writes past the bound wait for room, resolve, and are counted when their copy fails', async () => {
     const writes = 6_000;
     await withAsyncCluster('127.0.152', { admin: true, writeTimeout: 2_000 }, async ([first, second, stopped]) => {

@@ -72,6 +72,7 @@ export type Command =
   | { cmd: 'puts'; keys: string[]; value: string; concurrency: number }
   | { cmd: 'delete'; key: string }
   | { cmd: 'stopEngine' }
+  | { cmd: 'clear' }
   | { cmd: 'sockets' }
   | { cmd: 'peers' }
   | { cmd: 'calls' }
@@ -354,6 +355,9 @@ async function run(command: Command): Promise<unknown> {
       return true;
     case 'tlsStats':
       return tlsSharing?.stats();
+    case 'clear':
+      await engine.clearKeySpace('ks');
+      return true;
     case 'stopEngine':
       await engine.stop();
       return true;

@@ -108,6 +108,26 @@ describe('CopyBatches', () => {
     );
   });
 
+  it('drops the copies of an emptied keyspace not sent yet; the batch on its way is not recalled', async () => {
+    const sent: string[][] = [];
+    const answers: (() => void)[] = [];
+    const batches = new CopyBatches((_node, _keyspace, entries) => {
+      sent.push(entries.map((each) => each.key));
+      return new Promise<void>((resolve) => answers.push(resolve));
+    });
+    const settled: string[] = [];
+    batches.send('n1', keyspace, entry('a'), () => settled.push('a'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    batches.send('n1', keyspace, entry('b'), () => settled.push('b'));
+    batches.send('n1', { name: 'other' } as Keyspace, entry('c'), () => settled.push('c'));
+    batches.drop('ks');
+    assert.deepEqual(settled, ['b'], 'the dropped copy settles at once');
+    answers[0]!();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(sent, [['a'], ['c']], 'b is never sent; the other keyspace keeps its copy');
+    answers[1]!();
+  });
+
   it('reports a failed send to every write of the batch', async () => {
     const failure = new Error('unreachable');
     const batches = new CopyBatches(() => Promise.reject(failure));
