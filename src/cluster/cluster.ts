@@ -99,6 +99,8 @@ export class Cluster {
   readonly #copies: CopyCoordinator;
   /** The digest this node announces; it changes with updateKeySpace and deleteKeySpace. */
   #digest: string;
+  /** Set once stop() closed the peer clients: no new one connects. */
+  #stopped = false;
 
   private constructor(options: ClusterStartOptions, placement: Placement) {
     const { config, logger } = options;
@@ -312,6 +314,7 @@ export class Cluster {
     await this.#server.close(this.#options.shutdownTimeout);
     await this.#copies.stop();
     await this.#membership.stop();
+    this.#stopped = true;
     for (const client of this.#clients.values()) client.close();
     this.#clients.clear();
     await this.#warmups.running;
@@ -456,7 +459,9 @@ export class Cluster {
         telemetry: this.#options.telemetry,
         localAddress: this.#sourceAddress(),
       });
-      this.#clients.set(id, client);
+      // Once stopped, work still settling (async copies past shutdownTimeout) fails here instead of opening a connection.
+      if (this.#stopped) client.close();
+      else this.#clients.set(id, client);
     }
     return client;
   }

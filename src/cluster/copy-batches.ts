@@ -3,7 +3,7 @@ import type { HandoffEntry } from './handoff.js';
 
 /** Most copies one batch carries. */
 const BATCH_ENTRIES = 1_024;
-/** Most bytes of values one batch carries (a single larger copy goes alone). */
+/** Most bytes of keys and values one batch carries (a single larger copy goes alone). */
 const BATCH_BYTES = 512 * 1024;
 /** Time in ms a batch gathers copies before it leaves (unless full): the delay copies take, for fewer requests. */
 export const COPY_LINGER_MS = 10;
@@ -55,17 +55,39 @@ export class CopyBatches {
       route = { node, keyspace, next: undefined, sending: 0 };
       this.#routes.set(id, route);
     }
+    const size = entry.key.length + (entry.copy.value?.byteLength ?? 0);
     let batch = route.next;
+    if (batch !== undefined && batch.bytes + size > BATCH_BYTES) {
+      // The batch leaves without this copy, so that a batch stays within a frame (a large copy goes alone).
+      route.next = undefined;
+      this.#flush(route, batch);
+      batch = undefined;
+    }
     if (batch === undefined) {
       batch = route.next = { entries: [], settles: [], bytes: 0 };
       if (route.sending === 0) this.#schedule(route);
     }
     batch.entries.push(entry);
     batch.settles.push(settled);
-    batch.bytes += entry.copy.value?.byteLength ?? 0;
+    batch.bytes += size;
     if (batch.entries.length >= BATCH_ENTRIES || batch.bytes >= BATCH_BYTES) {
       route.next = undefined;
       this.#flush(route, batch);
+    }
+  }
+
+  /**
+   * Forgets the copies of keyspace `name` not sent yet (it was emptied: they
+   * must not fill it again elsewhere); their writes settle as done. Batches
+   * already on their way reach the node before anything sent after this.
+   */
+  drop(name: string): void {
+    for (const route of this.#routes.values()) {
+      const batch = route.next;
+      if (route.keyspace.name !== name || batch === undefined) continue;
+      route.next = undefined;
+      if (route.sending === 0) this.#forget(route);
+      for (const settle of batch.settles) settle(undefined);
     }
   }
 

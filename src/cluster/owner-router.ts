@@ -9,10 +9,12 @@ import { SingleFlight, type Flight } from '../lib/single-flight.js';
 import { BackgroundWrites } from './background-writes.js';
 import { CopyBatches } from './copy-batches.js';
 import type { CopyHolders } from './copy-holders.js';
+import type { HandoffEntry } from './handoff.js';
 import type { HotCache } from './hot-cache.js';
 import { PeerReplyError, type PeerClient, type PeerRequest } from './peer-client.js';
 import { MAX_KEYS_PER_GET_MANY, MessageType, type PeerReadEntry } from './peer-codec.js';
 import { isUnreachable } from './peer-errors.js';
+import { VERSIONS_SINCE } from './peer-handshake.js';
 import type { Placement } from './placement.js';
 import type { Resync } from './resync.js';
 import { TOMBSTONE_TTL_MS } from './settings.js';
@@ -72,17 +74,24 @@ export class OwnerRouter {
   readonly #flights = new SingleFlight<ReadResult | undefined>();
   readonly #background = new BackgroundWrites();
   readonly #copies: CopyBatches;
+  /** Times each keyspace was emptied here: an async write's copies made before that are not sent. */
+  readonly #clears = new WeakMap<Keyspace, number>();
 
   constructor(context: RouterContext) {
     this.#context = context;
-    this.#copies = new CopyBatches((node, keyspace, entries) =>
-      context
-        .client(node)
-        .request(
-          { type: MessageType.HANDOFF, keyspace: keyspace.name, entries },
-          keyspace.config.writeTimeout + PEER_MARGIN_MS,
-        ),
-    );
+    this.#copies = new CopyBatches((node, keyspace, entries) => {
+      const client = context.client(node);
+      const timeout = keyspace.config.writeTimeout + PEER_MARGIN_MS;
+      return client
+        .request({ type: MessageType.HANDOFF, keyspace: keyspace.name, entries }, timeout)
+        .catch(async (error: unknown) => {
+          // A node speaking no entry versions (a rolling upgrade) refuses HANDOFF: it takes each copy as the
+          // plain write a sync write would send it, in order on the one connection.
+          const version = isUnreachable(error) ? await client.verify().catch(() => VERSIONS_SINCE) : VERSIONS_SINCE;
+          if (version >= VERSIONS_SINCE) throw error;
+          return Promise.all(entries.map((entry) => client.request(asWrite(keyspace.name, entry), timeout)));
+        });
+    });
   }
 
   /** Reads `key` wherever it lives. */
@@ -377,6 +386,8 @@ export class OwnerRouter {
   clearLocal(name: string, keyspace: Keyspace | undefined): void {
     this.#context.hot.dropKeyspace(name);
     this.#flights.supersedeAll();
+    if (keyspace !== undefined) this.#clears.set(keyspace, (this.#clears.get(keyspace) ?? 0) + 1);
+    this.#copies.drop(name);
     keyspace?.clear();
   }
 
@@ -460,8 +471,9 @@ export class OwnerRouter {
       version,
     };
     const others = ranked.slice(0, replicaCount).filter((id) => id !== by);
+    const clears = this.#clears.get(keyspace) ?? 0;
     const started = this.#background.start(copy.value?.byteLength ?? 0, () =>
-      this.#replicate(keyspace, key, copy, others, ranked),
+      this.#replicate(keyspace, key, copy, (this.#clears.get(keyspace) ?? 0) === clears ? others : [], ranked),
     );
     if (started !== undefined) await started;
     return changed;
@@ -698,6 +710,14 @@ function isValidKey(key: unknown): key is string {
 
 function flightKey(name: string, key: string): string {
   return `${name}\u0000${key}`;
+}
+
+/** A copy as the write that makes it (a delete for a tombstone), for a node that takes no copies. */
+function asWrite(keyspace: string, { key, copy }: HandoffEntry): PeerRequest {
+  const { value, expiresAt, version } = copy;
+  if (value === null || value === TOMBSTONE)
+    return { type: MessageType.VERSIONED_DELETE, keyspace, key, standIn: false, version };
+  return { type: MessageType.VERSIONED_PUT, keyspace, key, expiresAt, ifAbsent: false, standIn: false, version, value };
 }
 
 /** Swallows a failure to reach any further node: a write with fewer copies still stands, as with any write. */

@@ -278,12 +278,20 @@ export class Keyspace {
    * Applies a copy of `key` from another node when it is newer than the one
    * held (see {@link isNewerCopy}) and not expired; returns whether it did.
    * A load in progress for the key then returns the copy to its callers.
+   * A newer copy that is expired removes the older entry held (a tombstone of
+   * its version), as the write would have here.
    */
   merge(key: string, copy: VersionedCopy): boolean {
     this.#clock.observe(copy.version);
-    if (isExpiredCopy(copy, Date.now())) return false;
     const held = this.#store.peek(key);
     if (held !== undefined && !isNewerCopy(copy, held)) return false;
+    if (isExpiredCopy(copy, Date.now())) {
+      // A newer write that expired on its way (an async copy, a slow handoff) still ends the older value held here.
+      if (held === undefined || held.value === TOMBSTONE) return false;
+      this.#flights.supersede(key);
+      this.#bury(key, copy.version);
+      return true;
+    }
     if (copy.value === TOMBSTONE) {
       this.#flights.supersede(key); // as a local delete does: a load that began before it must not be stored
       if (this.#tombstoneTtl === 0) {

@@ -110,6 +110,70 @@ describe('replication: async', () => {
     });
   });
 
+  it('an owner speaking peer protocol 2 (no HANDOFF) gets the copies as plain writes, both ways', async () => {
+    const nodes = await startCluster('127.0.160', 2, (ip) => ({
+      ...ASYNC,
+      ...(ip === '127.0.160.3' ? { peerProtocol: '2' } : {}),
+    }));
+    try {
+      const [current, older] = nodes as [ClusterNode, ClusterNode];
+      await current.send({ cmd: 'put', key: 'to-older', value: 'from current' });
+      await eventuallyReads(older, 'to-older', 'from current');
+      await older.send({ cmd: 'put', key: 'to-current', value: 'from older' });
+      await eventuallyReads(current, 'to-current', 'from older');
+      await current.send({ cmd: 'delete', key: 'to-older' });
+      await eventuallyReads(older, 'to-older', 'v:to-older');
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  it('a stop that runs out of time with copies still waiting opens no connection after it', async () => {
+    const nodes = await startCluster('127.0.161', 2, {
+      ...ASYNC,
+      writeTimeout: 2_000,
+      shutdownTimeout: 300,
+    });
+    try {
+      const [writer, stopped] = nodes as [ClusterNode, ClusterNode];
+      await whileStopped([stopped], async () => {
+        const keys = Array.from({ length: 6_000 }, (_, i) => `after-stop-${i}`);
+        // Past the bound: writes wait for room when the stop begins.
+        void writer.send({ cmd: 'puts', keys, value: 'x'.repeat(200), concurrency: 256 }).catch(() => undefined);
+        await new Promise((resolve) => setTimeout(resolve, 1_000));
+        assert.equal(await writer.send({ cmd: 'stopEngine' }), true);
+      });
+      // The other node answers again: a connection opened after the stop would now complete and stay.
+      await new Promise((resolve) => setTimeout(resolve, 4_000));
+      assert.equal(await writer.send({ cmd: 'sockets' }), 0, 'no TCP socket is open after the engine stopped');
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
+  it('clearKeySpace after async writes resolved: their copies still queued do not refill the keyspace', async () => {
+    const nodes = await startCluster('127.0.162', 2, ASYNC);
+    try {
+      const [writer, slow] = nodes as [ClusterNode, ClusterNode];
+      const clearing = await whileStopped([slow], async () => {
+        await writer.send({ cmd: 'put', key: 'first', value: 'written' });
+        // The first copy is on its way (unanswered): the second waits behind it.
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await writer.send({ cmd: 'put', key: 'second', value: 'written' });
+        const cleared = writer.send({ cmd: 'clear' });
+        await new Promise((resolve) => setTimeout(resolve, 300));
+        return { cleared }; // answered once the other node runs again
+      });
+      assert.equal(await clearing.cleared, true);
+      await new Promise((resolve) => setTimeout(resolve, 500));
+      for (const node of nodes)
+        for (const key of ['first', 'second'])
+          assert.equal(await read(node, key), `v:${key}`, `${node.config.ip}: ${key} is gone after the clear`);
+    } finally {
+      await stopCluster(nodes);
+    }
+  });
+
   it('with an owner stopped, writes past the bound wait for room, resolve, and are counted when their copy fails', async () => {
     const writes = 6_000;
     await withAsyncCluster('127.0.152', { admin: true, writeTimeout: 2_000 }, async ([first, second, stopped]) => {

@@ -29,6 +29,8 @@ export interface NodeConfig {
   replication?: 'sync' | 'async';
   /** The engine's writeTimeout in ms. */
   writeTimeout?: number;
+  /** The engine's shutdownTimeout in ms. */
+  shutdownTimeout?: number;
   minimumPeersQuorum?: number;
   bootstrapTimeout?: number;
   clusterKey?: string;
@@ -69,6 +71,9 @@ export type Command =
   | { cmd: 'add'; key: string; value: string }
   | { cmd: 'puts'; keys: string[]; value: string; concurrency: number }
   | { cmd: 'delete'; key: string }
+  | { cmd: 'stopEngine' }
+  | { cmd: 'clear' }
+  | { cmd: 'sockets' }
   | { cmd: 'peers' }
   | { cmd: 'calls' }
   | { cmd: 'load'; keys: string[]; durationMs: number; concurrency: number; markAt?: number }
@@ -163,6 +168,7 @@ const engine = new Engine({
   discovery: discoveryOf(config),
   replicaCount: config.replicaCount,
   writeTimeout: config.writeTimeout,
+  shutdownTimeout: config.shutdownTimeout,
   minimumPeersQuorum: config.minimumPeersQuorum,
   bootstrapTimeout: config.bootstrapTimeout,
   clusterKey: config.clusterKey,
@@ -349,6 +355,14 @@ async function run(command: Command): Promise<unknown> {
       return true;
     case 'tlsStats':
       return tlsSharing?.stats();
+    case 'clear':
+      await engine.clearKeySpace('ks');
+      return true;
+    case 'stopEngine':
+      await engine.stop();
+      return true;
+    case 'sockets':
+      return process.getActiveResourcesInfo().filter((kind) => kind === 'TCPSocketWrap').length;
     case 'stop':
       await engine.stop();
       await database?.end();

@@ -3,6 +3,7 @@ import { describe, it } from 'node:test';
 import { BackgroundWrites } from '../../src/cluster/background-writes.js';
 import { CopyBatches } from '../../src/cluster/copy-batches.js';
 import type { HandoffEntry } from '../../src/cluster/handoff.js';
+import { MessageType, peerFrameBytes } from '../../src/cluster/peer-codec.js';
 import type { Keyspace } from '../../src/keyspace/keyspace.js';
 
 /** A work item that settles when told to. */
@@ -84,6 +85,47 @@ describe('CopyBatches', () => {
     answers[2]!();
     await turn();
     assert.deepEqual(settled.sort(), ['a', 'b', 'c', 'd', 'e', 'x']);
+  });
+
+  it('sends a large copy apart from the batch it would overfill: every batch fits one peer frame', async () => {
+    const sent: HandoffEntry[][] = [];
+    const batches = new CopyBatches((_node, _keyspace, entries) => {
+      // What the router's send does first: a batch larger than a frame could not leave at all.
+      peerFrameBytes({ type: MessageType.HANDOFF, keyspace: 'ks', entries });
+      sent.push([...entries]);
+      return Promise.resolve();
+    });
+    const errors: unknown[] = [];
+    const large: HandoffEntry = { key: 'large', copy: { value: new Uint8Array(16 << 20), expiresAt: 0, version: 1 } };
+    const small: HandoffEntry = { key: 'small', copy: { value: new Uint8Array(400 << 10), expiresAt: 0, version: 1 } };
+    batches.send('n1', keyspace, small, (error) => errors.push(error));
+    batches.send('n1', keyspace, large, (error) => errors.push(error));
+    await new Promise((resolve) => setTimeout(resolve, 30));
+    assert.deepEqual(errors, [undefined, undefined], 'both copies were sent');
+    assert.deepEqual(
+      sent.map((batch) => batch.map((each) => each.key)),
+      [['small'], ['large']],
+    );
+  });
+
+  it('drops the copies of an emptied keyspace not sent yet; the batch on its way is not recalled', async () => {
+    const sent: string[][] = [];
+    const answers: (() => void)[] = [];
+    const batches = new CopyBatches((_node, _keyspace, entries) => {
+      sent.push(entries.map((each) => each.key));
+      return new Promise<void>((resolve) => answers.push(resolve));
+    });
+    const settled: string[] = [];
+    batches.send('n1', keyspace, entry('a'), () => settled.push('a'));
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    batches.send('n1', keyspace, entry('b'), () => settled.push('b'));
+    batches.send('n1', { name: 'other' } as Keyspace, entry('c'), () => settled.push('c'));
+    batches.drop('ks');
+    assert.deepEqual(settled, ['b'], 'the dropped copy settles at once');
+    answers[0]!();
+    await new Promise((resolve) => setTimeout(resolve, 20));
+    assert.deepEqual(sent, [['a'], ['c']], 'b is never sent; the other keyspace keeps its copy');
+    answers[1]!();
   });
 
   it('reports a failed send to every write of the batch', async () => {

@@ -123,6 +123,18 @@ describe('versioned entries in a keyspace', () => {
     assert.equal(keyspace.copyOf('k'), undefined);
   });
 
+  it('a newer copy that expired on its way ends the older value held; it does not bring back what it replaced', async () => {
+    const keyspace = clusterKeyspace();
+    put(keyspace, 'k', 'older');
+    const held = keyspace.copyOf('k')!.version;
+    // An async write with a short ttl: its copy arrives after the ttl ran out.
+    assert.equal(keyspace.merge('k', copy('newer, short-lived', held + 1, Date.now() - 1)), true);
+    assert.equal(await read(keyspace, 'k'), undefined, 'the older value is not served after the newer write');
+    assert.equal(keyspace.merge('k', copy('older', held)), false, 'a copy of the older value does not come back');
+    assert.equal(await read(keyspace, 'k'), undefined);
+    assert.equal(keyspace.merge('k', copy('older still', held - 1, Date.now() - 1)), false);
+  });
+
   it('any two different copies have exactly one winner, the same on every node', () => {
     const arbitraryCopy = fc.record({
       value: fc.oneof(fc.constant(null), fc.constant(TOMBSTONE), fc.uint8Array({ maxLength: 4 })),
