@@ -61,14 +61,19 @@ describe('BackgroundWrites', () => {
 describe('CopyBatches', () => {
   const keyspace = { name: 'ks' } as Keyspace;
   const entry = (key: string): HandoffEntry => ({ key, copy: { value: new Uint8Array(8), expiresAt: 0, version: 1 } });
-
-  it('sends the copies queued for one node together, one batch on its way at a time', async () => {
+  /** CopyBatches whose sends record their keys and wait for the test to answer them. */
+  const recordingBatches = () => {
     const sent: string[][] = [];
     const answers: (() => void)[] = [];
     const batches = new CopyBatches((_node, _keyspace, entries) => {
       sent.push(entries.map((each) => each.key));
       return new Promise<void>((resolve) => answers.push(resolve));
     });
+    return { sent, answers, batches };
+  };
+
+  it('sends the copies queued for one node together, one batch on its way at a time', async () => {
+    const { sent, answers, batches } = recordingBatches();
     const settled: string[] = [];
     for (const key of ['a', 'b', 'c']) batches.send('n1', keyspace, entry(key), () => settled.push(key));
     batches.send('n2', keyspace, entry('x'), () => settled.push('x'));
@@ -109,12 +114,7 @@ describe('CopyBatches', () => {
   });
 
   it('drops the copies of an emptied keyspace not sent yet; the batch on its way is not recalled', async () => {
-    const sent: string[][] = [];
-    const answers: (() => void)[] = [];
-    const batches = new CopyBatches((_node, _keyspace, entries) => {
-      sent.push(entries.map((each) => each.key));
-      return new Promise<void>((resolve) => answers.push(resolve));
-    });
+    const { sent, answers, batches } = recordingBatches();
     const settled: string[] = [];
     batches.send('n1', keyspace, entry('a'), () => settled.push('a'));
     await new Promise((resolve) => setTimeout(resolve, 20));
