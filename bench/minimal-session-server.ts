@@ -79,7 +79,7 @@ function serve(socket: net.Socket): void {
       const end = at + HEADER_BYTES + bytes.readUInt16BE(at + 12);
       if (end > bytes.length) break;
       const frame = bytes.subarray(at + HEADER_BYTES, end);
-      // An ADD's session outlives the chunk, which Node may reuse: a copy.
+      // An ADD's session is kept: a copy of its own, so it does not hold the whole chunk alive (serve's store copies too).
       parts.push(bytes[at + 10] === ADD ? Buffer.from(frame) : frame);
       if (bytes[at + 11] === 1) {
         const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
