@@ -1,34 +1,16 @@
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import { promisify } from 'node:util';
-import { startPostgres, type PostgresServer } from '../../example/postgres-server.js';
-import {
-  openDatabase,
-  seedUsers,
-  USERS_TABLE,
-  usersDataSource,
-  type SqlDatabase,
-  type User,
-} from '../../example/users-database.js';
+import { seedUsers, USERS_TABLE, usersDataSource, type User } from '../../example/users-database.js';
 import { Engine, ErrorCode, jsonCodec } from '../../src/index.js';
 import { rejectsWithCode } from '../helpers/assert-code.js';
 import { silentLogger } from '../helpers/engine.js';
+import { postgresForThisFile } from '../helpers/postgres-databases.js';
 
 const run = promisify(execFile);
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server.stop();
-});
-
-const databases: [string, () => Promise<SqlDatabase>][] = [
-  ['embedded PGlite', () => openDatabase('')],
-  ['a Postgres server through pg', () => openDatabase(server.url)],
-];
+const { databases, url } = postgresForThisFile();
 
 for (const [name, open] of databases) {
   describe(`read-through over ${name}`, () => {
@@ -95,7 +77,7 @@ describe('example/standalone.ts', () => {
   ];
   for (const [mode, env] of [
     ['on embedded PGlite', () => ({ DATABASE_URL: '' })],
-    ['on a Postgres server (DATABASE_URL)', () => ({ DATABASE_URL: server.url })],
+    ['on a Postgres server (DATABASE_URL)', () => ({ DATABASE_URL: url() })],
   ] as const) {
     it(`runs ${mode}: miss, hit, TTL expiry, breaker open and close`, async () => {
       const { stdout } = await run(process.execPath, ['--import', 'tsx', 'example/standalone.ts'], {

@@ -1,24 +1,13 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, before, beforeEach, describe, it } from 'node:test';
-import { startPostgres, type PostgresServer } from '../../example/postgres-server.js';
-import { openDatabase, type SqlDatabase, type User } from '../../example/users-database.js';
+import { type SqlDatabase, type User } from '../../example/users-database.js';
 import { Engine, ErrorCode, jsonCodec, type KeyspaceOptions } from '../../src/index.js';
 import { rejectsWithCode } from '../helpers/assert-code.js';
 import { CountedUsers } from '../helpers/counted-users.js';
 import { silentLogger, sleep } from '../helpers/engine.js';
+import { postgresForThisFile } from '../helpers/postgres-databases.js';
 
-let server: PostgresServer;
-before(async () => {
-  server = await startPostgres();
-});
-after(async () => {
-  await server.stop();
-});
-
-const databases: [string, () => Promise<SqlDatabase>][] = [
-  ['embedded PGlite', () => openDatabase('')],
-  ['a Postgres server through pg', () => openDatabase(server.url)],
-];
+const { databases } = postgresForThisFile();
 
 const ids = (from: number, count: number): string[] => Array.from({ length: count }, (_, i) => String(from + i));
 
