@@ -235,25 +235,6 @@ export class OwnerRouter {
       return false;
     const name = keyspace.name;
     const version = this.#context.clock.next();
-    if (keyspace.config.replication === 'async')
-      return this.#writeAsync(
-        keyspace,
-        entry.key,
-        version,
-        () => keyspace.commitPut(entry, ifAbsent, version),
-        (standIn) => ({
-          type: MessageType.VERSIONED_PUT,
-          keyspace: name,
-          key: entry.key,
-          expiresAt: entry.expiry,
-          ifAbsent,
-          standIn,
-          version,
-          value: entry.bytes,
-        }),
-        ifAbsent,
-        entry.expiry !== 0 && entry.expiry <= Date.now() ? undefined : { value: entry.bytes, expiresAt: entry.expiry },
-      );
     const request =
       (onlyIfAbsent: boolean) =>
       (standIn: boolean): PeerRequest => ({
@@ -266,6 +247,16 @@ export class OwnerRouter {
         version,
         value: entry.bytes,
       });
+    if (keyspace.config.replication === 'async')
+      return this.#writeAsync(
+        keyspace,
+        entry.key,
+        version,
+        () => keyspace.commitPut(entry, ifAbsent, version),
+        request(ifAbsent),
+        ifAbsent,
+        entry.expiry !== 0 && entry.expiry <= Date.now() ? undefined : { value: entry.bytes, expiresAt: entry.expiry },
+      );
     let wroteHere = false;
     const holdersTold: Promise<void>[] = [];
     const writeHere = (onlyIfAbsent: boolean) => (): boolean => {
