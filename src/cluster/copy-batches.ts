@@ -49,7 +49,7 @@ export class CopyBatches {
 
   /** Queues `entry` for `node`; `settled` runs once the node merged it (error undefined) or the send failed. */
   send(node: string, keyspace: Keyspace, entry: HandoffEntry, settled: (error: unknown) => void): void {
-    const id = `${node}\u0000${keyspace.name}`;
+    const id = routeId(node, keyspace.name);
     let route = this.#routes.get(id);
     if (route === undefined) {
       route = { node, keyspace, next: undefined, sending: 0 };
@@ -112,7 +112,7 @@ export class CopyBatches {
       for (const settle of settles) settle(error);
       if (--route.sending > 0) return;
       if (route.next !== undefined) this.#schedule(route);
-      else if (this.#routes.get(`${route.node}\u0000${route.keyspace.name}`) === route) this.#forget(route);
+      else if (this.#routes.get(routeId(route.node, route.keyspace.name)) === route) this.#forget(route);
     };
     route.sending++;
     let sending: Promise<unknown>;
@@ -127,6 +127,11 @@ export class CopyBatches {
 
   /** An idle route is dropped: nodes and keyspaces come and go. */
   #forget(route: Route): void {
-    this.#routes.delete(`${route.node}\u0000${route.keyspace.name}`);
+    this.#routes.delete(routeId(route.node, route.keyspace.name));
   }
+}
+
+/** The key of a node and keyspace's route. */
+function routeId(node: string, keyspace: string): string {
+  return `${node}\u0000${keyspace}`;
 }
