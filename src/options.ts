@@ -110,8 +110,9 @@ export interface KeyspaceOptions<V = Uint8Array> {
    * that answers; an `ifAbsent` put is decided there (on this node's own
    * copy with `replicaReads`, and then every owner answers reads from its
    * own store, a miss included). The other copies and the invalidations follow
-   * in the background, stamped with the write's version, so the newest write
-   * wins wherever copies meet; a read on another node may miss the write for
+   * in the background, stamped with the write's version, and each owner
+   * merges a copy only when it is newer than its own (the README's "Async
+   * replication" names where copies can still differ); a read on another node may miss the write for
    * the time a copy takes to arrive, and an owner that cannot be reached gets
    * the copy only from a later handoff or sync. At most 4,096 writes' copies
    * are in flight per node; past it a write waits for room. Default `'sync'`.
