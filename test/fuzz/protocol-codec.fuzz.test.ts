@@ -23,15 +23,17 @@ const message: fc.Arbitrary<DcMessage> = fc.record({
   ),
 });
 
+/** Each property runs with data copied and with views into the chunks (as the session listener decodes). */
 describe('fuzz: distcache protocol decoder', () => {
   it('reassembles every message it encodes, however the bytes are split', () => {
     fc.assert(
       fc.property(
         fc.array(message, { minLength: 1, maxLength: 3 }),
         fc.array(fc.nat(), { maxLength: 10 }),
-        (messages, cuts) => {
+        fc.boolean(),
+        (messages, cuts, views) => {
           const stream = Buffer.concat(messages.map((each) => encodeMessage(each)));
-          const decoder = new DcMessageDecoder();
+          const decoder = new DcMessageDecoder({ views });
           const decoded = split(stream, cuts).flatMap((part) => decoder.push(part));
           assert.deepEqual(
             decoded.map((each) => ({ ...each, data: Buffer.from(each.data) })),
@@ -61,8 +63,9 @@ describe('fuzz: distcache protocol decoder', () => {
       fc.property(
         fc.oneof(fc.uint8Array({ maxLength: 64 }), mutated),
         fc.array(fc.nat(), { maxLength: 4 }),
-        (input, cuts) => {
-          const decoder = new DcMessageDecoder();
+        fc.boolean(),
+        (input, cuts, views) => {
+          const decoder = new DcMessageDecoder({ views });
           try {
             for (const part of split(input, cuts))
               for (const decoded of decoder.push(part)) assert.ok(decoded.data.byteLength <= MAX_MESSAGE_BYTES);
