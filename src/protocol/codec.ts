@@ -96,13 +96,20 @@ export function encodeMessageInto(
   const frames = Math.max(1, Math.ceil(data.byteLength / FRAME_DATA_BYTES));
   for (let frame = 0; frame < frames; frame++) {
     const chunk = data.subarray(frame * FRAME_DATA_BYTES, (frame + 1) * FRAME_DATA_BYTES);
-    out.writeUInt32BE(PROTOCOL_VERSION << 16, at);
+    out[at] = PROTOCOL_VERSION >> 8;
+    out[at + 1] = PROTOCOL_VERSION & 0xff;
+    out[at + 2] = 0;
+    out[at + 3] = 0;
     out[at + 4] = isResponse ? 1 : 0;
-    out.writeUInt32BE(requestUid >>> 0, at + 5);
+    out[at + 5] = requestUid >>> 24;
+    out[at + 6] = requestUid >>> 16;
+    out[at + 7] = requestUid >>> 8;
+    out[at + 8] = requestUid;
     out[at + 9] = 0;
     out[at + 10] = operation;
     out[at + 11] = frame === frames - 1 ? 1 : 0;
-    out.writeUInt16BE(chunk.byteLength, at + 12);
+    out[at + 12] = chunk.byteLength >>> 8;
+    out[at + 13] = chunk.byteLength;
     out.set(chunk, at + HEADER_BYTES);
     at += HEADER_BYTES + chunk.byteLength;
   }
@@ -117,10 +124,12 @@ export function statusResponse(requestUid: number, operation: Operation, status:
 /** How a {@link DcMessageDecoder} hands out message data. */
 export interface DcMessageDecoderOptions {
   /**
-   * True: the data of a message that arrived in one frame is a view into the
-   * chunk it came in, not a copy. Only for chunks nobody writes to after
-   * pushing them (a socket's `data` chunks are fresh buffers); a message that
-   * spans frames is copied all the same. Default false.
+   * True: the data of a message that arrived in one frame, within one chunk,
+   * is a view into that chunk, not a copy; it stays valid only while the
+   * chunk is unchanged, so a reader that reuses its buffer copies what it
+   * keeps past the next read. Parts of a message still incomplete when
+   * {@link DcMessageDecoder.push} returns are copied, and a message that spans
+   * frames is a copy. Default false.
    */
   readonly views?: boolean;
 }
@@ -151,6 +160,14 @@ export class DcMessageDecoder {
     const messages: DcMessage[] = [];
     let at = 0;
     while (at < chunk.byteLength) {
+      if (this.#headerFilled === 0 && this.#message === undefined) {
+        const end = wholeMessageEnd(chunk, at);
+        if (end !== 0) {
+          messages.push(this.#wholeMessage(chunk, at, end));
+          at = end;
+          continue;
+        }
+      }
       if (this.#headerFilled < HEADER_BYTES) {
         while (at < chunk.byteLength && this.#headerFilled < HEADER_BYTES) {
           this.#header[this.#headerFilled++] = chunk[at++]!;
@@ -171,7 +188,27 @@ export class DcMessageDecoder {
       this.#dataLeft -= take;
       if (this.#dataLeft === 0) this.#endFrame(messages);
     }
+    if (this.#views) this.#ownIncompleteParts(chunk);
     return messages;
+  }
+
+  /** Copies the parts of the incomplete message that are views into `chunk`, which its reader may reuse. */
+  #ownIncompleteParts(chunk: Uint8Array): void {
+    const parts = this.#parts;
+    for (let i = 0; i < parts.length; i++) if (parts[i]!.buffer === chunk.buffer) parts[i] = parts[i]!.slice();
+  }
+
+  /** The one-frame message in `chunk` from `at` to `end` (see {@link wholeMessageEnd}). */
+  #wholeMessage(chunk: Uint8Array, at: number, end: number): DcMessage {
+    const start = at + HEADER_BYTES;
+    return {
+      isResponse: chunk[at + 4] === 1,
+      requestUid: ((chunk[at + 5]! << 24) | (chunk[at + 6]! << 16) | (chunk[at + 7]! << 8) | chunk[at + 8]!) >>> 0,
+      operation: chunk[at + 10] as Operation,
+      data: this.#views
+        ? new Uint8Array(chunk.buffer, chunk.byteOffset + start, end - start)
+        : new Uint8Array(chunk.subarray(start, end)),
+    };
   }
 
   /** Validates the header field that ends at byte `filled`, as soon as it is whole. */
@@ -241,6 +278,27 @@ export class DcMessageDecoder {
     this.#frames = 0;
     this.#message = undefined;
   }
+}
+
+/**
+ * Where the message starting at `at` ends, when `chunk` holds all of it in one
+ * frame whose header passes every check; else 0, and the decoder takes the
+ * frame byte by byte, which finds the first bad field. (The common case, a
+ * short request or answer read whole, costs a few byte reads this way.)
+ */
+function wholeMessageEnd(chunk: Uint8Array, at: number): number {
+  if (chunk.byteLength - at < HEADER_BYTES) return 0;
+  const end = at + HEADER_BYTES + ((chunk[at + 12]! << 8) | chunk[at + 13]!);
+  const valid =
+    chunk[at] === PROTOCOL_VERSION >> 8 &&
+    chunk[at + 1] === (PROTOCOL_VERSION & 0xff) &&
+    chunk[at + 4]! <= 1 &&
+    chunk[at + 9] === 0 &&
+    chunk[at + 10]! <= 3 &&
+    chunk[at + 11] === 1 &&
+    end - at - HEADER_BYTES <= FRAME_DATA_BYTES &&
+    end <= chunk.byteLength;
+  return valid ? end : 0;
 }
 
 /** The parts of a message in one Uint8Array (not a Buffer: message data is always a plain Uint8Array). */

@@ -77,4 +77,38 @@ describe('fuzz: distcache protocol decoder', () => {
       { numRuns: RUNS },
     );
   });
+
+  it('decodes the same messages and refuses with the same error whether bytes come whole or one at a time', () => {
+    // Whole, a one-frame message takes the decoder's fast path; byte by byte, every header field is checked as it arrives.
+    const valid = message.map((each) => new Uint8Array(encodeMessage(each)));
+    const mutated = fc
+      .tuple(
+        fc.array(valid, { minLength: 1, maxLength: 3 }),
+        fc.array(fc.tuple(fc.nat(), fc.nat(255)), { maxLength: 3 }),
+      )
+      .map(([messages, flips]) => {
+        const bytes = Buffer.concat(messages);
+        for (const [at, value] of flips) bytes[at % bytes.byteLength] = value;
+        return bytes;
+      });
+    /** The messages decoded (data as arrays), or the error that refused the input (a push that throws returns nothing). */
+    const outcome = (parts: Uint8Array[]) => {
+      const decoder = new DcMessageDecoder();
+      const messages: unknown[] = [];
+      try {
+        for (const part of parts)
+          for (const each of decoder.push(part)) messages.push({ ...each, data: [...each.data] });
+        return { messages };
+      } catch (error) {
+        return { error: (error as DcProtocolError).message, fault: (error as DcProtocolError).fault };
+      }
+    };
+    fc.assert(
+      fc.property(mutated, (input) => {
+        const bytes = [...input].map((byte) => Uint8Array.of(byte));
+        assert.deepEqual(outcome([input]), outcome(bytes));
+      }),
+      { numRuns: Math.min(RUNS, 20_000) },
+    );
+  });
 });

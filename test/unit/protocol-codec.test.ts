@@ -143,6 +143,25 @@ describe('distcache protocol codec limits', () => {
       assert.equal(Object.getPrototypeOf(message.data), Uint8Array.prototype);
   });
 
+  it('with views, keeps its own copy of a message still incomplete when the reader reuses its buffer', () => {
+    const message = encodeMessage({
+      isResponse: false,
+      requestUid: 9,
+      operation: Operation.ADD,
+      data: Uint8Array.from({ length: 3000 }, (_, i) => i % 251),
+    });
+    for (const split of [5, 20, 100, 2062, 2070, message.length - 1]) {
+      const decoder = new DcMessageDecoder({ views: true });
+      const reused = Buffer.alloc(message.length); // one read buffer, as a socket reading into a buffer of its own
+      message.copy(reused, 0, 0, split);
+      assert.deepEqual(decoder.push(reused.subarray(0, split)), []);
+      reused.fill(0xee);
+      message.copy(reused, 0, split);
+      const [whole] = decoder.push(reused.subarray(0, message.length - split));
+      assert.deepEqual(whole!.data, Uint8Array.from({ length: 3000 }, (_, i) => i % 251), `split at ${split}`);
+    }
+  });
+
   describe("parses ADD with dc_server's checks, in its order", () => {
     const id = new Uint8Array(32).fill(1);
     /** ADD data with an id_len field that need not match the bytes after it. */
