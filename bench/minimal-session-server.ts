@@ -3,13 +3,15 @@
  * bench/session.ts: a Map from session id to its bytes and expiry, and the
  * wire framing (frames of up to 2048 bytes, reassembled and split), nothing
  * else: no bounds, no validation beyond what dc_test's checks need, no
- * metrics, no backpressure. What it costs is Node's floor for a session
+ * metrics, no backpressure. It reads as serve does, into one buffer of its
+ * own (src/net/buffer-reads.ts), so it copies what it keeps past a read. What it costs is Node's floor for a session
  * server, as bench/echo-server.ts is Node's floor for one request and one
  * answer.
  *
  *   node dist-bench/bench/minimal-session-server.js HOST PORT
  */
 import net from 'node:net';
+import { readIntoBuffer } from '../src/net/buffer-reads.js';
 
 const HEADER_BYTES = 14;
 const FRAME_DATA_BYTES = 2048;
@@ -66,21 +68,23 @@ function response(header: Buffer, data: Uint8Array): Buffer {
   return out;
 }
 
+const readBuffer = Buffer.allocUnsafeSlow(64 * 1024);
+
 function serve(socket: net.Socket): void {
   socket.setNoDelay(true);
   socket.on('error', () => socket.destroy());
   let pending: Buffer | undefined;
   /** The data frames of a message spanning several, until its last. */
   let parts: Buffer[] = [];
-  socket.on('data', (chunk: Buffer) => {
+  const onBytes = (chunk: Buffer) => {
     const bytes = pending === undefined ? chunk : Buffer.concat([pending, chunk]);
     let at = 0;
     while (bytes.length - at >= HEADER_BYTES) {
       const end = at + HEADER_BYTES + bytes.readUInt16BE(at + 12);
       if (end > bytes.length) break;
       const frame = bytes.subarray(at + HEADER_BYTES, end);
-      // An ADD's session is kept: a copy of its own, so it does not hold the whole chunk alive (serve's store copies too).
-      parts.push(bytes[at + 10] === ADD ? Buffer.from(frame) : frame);
+      // What outlives this read is copied: an ADD's session (serve's store copies too) and the frames of a longer message.
+      parts.push(bytes[at + 10] === ADD || bytes[at + 11] === 0 ? Buffer.from(frame) : frame);
       if (bytes[at + 11] === 1) {
         const data = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
         parts = [];
@@ -88,8 +92,9 @@ function serve(socket: net.Socket): void {
       }
       at = end;
     }
-    pending = at === bytes.length ? undefined : bytes.subarray(at);
-  });
+    pending = at === bytes.length ? undefined : Buffer.from(bytes.subarray(at));
+  };
+  if (!readIntoBuffer(socket, readBuffer, onBytes)) socket.on('data', onBytes);
 }
 
 const [host, port] = process.argv.slice(2);

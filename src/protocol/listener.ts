@@ -1,11 +1,14 @@
 import type net from 'node:net';
 import type { Logger } from '../logger.js';
+import { IdleSweep } from '../net/idle-sweep.js';
 import { OutputGate } from '../net/output-gate.js';
 import { parseSessionAddress, type SessionAddress } from './address.js';
 import { ResponseBatch } from './response-batch.js';
 import { listenOn, type ListeningAddress, type ServerTls, type SocketPermissions } from './server-socket.js';
 import { SessionConnection } from './session-connection.js';
 import type { SessionOperations } from './session-operations.js';
+
+const READ_BUFFER_BYTES = 64 * 1024;
 
 /** Settings of the session listener, defaults applied. */
 export interface SessionListenerSettings {
@@ -35,12 +38,17 @@ export class SessionListener {
   readonly #listening: ListeningAddress[] = [];
   readonly #sockets = new Set<net.Socket>();
   readonly #batch = new ResponseBatch();
+  /** The buffer every plain connection reads into (see {@link SessionConnection}); the size of Node's own reads. */
+  readonly #readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
+  readonly #idle: IdleSweep;
 
   constructor(
     private readonly settings: SessionListenerSettings,
     private readonly operations: SessionOperations,
     private readonly logger: Logger,
-  ) {}
+  ) {
+    this.#idle = new IdleSweep(settings.idleTimeout);
+  }
 
   /** Listens on every address; rejects with ERR_INVALID_CONFIG when one cannot be used. */
   async start(): Promise<void> {
@@ -60,6 +68,7 @@ export class SessionListener {
 
   /** Closes the servers and every connection; removes the UNIX sockets this listener created. */
   async stop(): Promise<void> {
+    this.#idle.stop();
     for (const socket of this.#sockets) socket.destroy();
     await Promise.all(this.#listening.map((listening) => listening.close()));
     this.#listening.length = 0;
@@ -82,10 +91,20 @@ export class SessionListener {
   #serve(socket: net.Socket): void {
     this.#sockets.add(socket);
     socket.setNoDelay?.(true);
-    socket.setTimeout(this.settings.idleTimeout, () => socket.destroy());
-    socket.on('close', () => this.#sockets.delete(socket));
     socket.on('error', () => socket.destroy());
     const output = new OutputGate(socket, this.settings.idleTimeout, () => connection.resume());
-    const connection = new SessionConnection(socket, this.operations, this.logger, this.#batch, output);
+    const connection = new SessionConnection(
+      socket,
+      this.operations,
+      this.logger,
+      this.#batch,
+      output,
+      this.#readBuffer,
+    );
+    this.#idle.watch(connection);
+    socket.on('close', () => {
+      this.#sockets.delete(socket);
+      this.#idle.unwatch(connection);
+    });
   }
 }

@@ -1,5 +1,6 @@
 import type net from 'node:net';
 import type { Logger } from '../logger.js';
+import { readIntoBuffer } from '../net/buffer-reads.js';
 import { DcMessageDecoder, DcProtocolError, Status, type DcMessage } from './codec.js';
 import type { ResponseBatch } from './response-batch.js';
 import type { SessionOperations } from './session-operations.js';
@@ -13,7 +14,10 @@ export interface OutputBound {
 }
 
 /**
- * One client connection of the session listener. Requests are answered
+ * One client connection of the session listener. A plain socket is read into
+ * the listener's read buffer (see {@link readIntoBuffer}): requests are views
+ * of it, and the ones still unanswered when a read has been handled are
+ * copied. Requests are answered
  * strictly in order. While the store answers at once (a session in this
  * node's memory, a standalone write), a request is answered in the same turn,
  * with no promise, and the answers to one chunk of requests go out in one
@@ -39,6 +43,7 @@ export class SessionConnection {
   /** A request dc_server would not answer was read: nothing more is read or answered. */
   #closing = false;
   #failures = 0;
+  #activity = 0;
 
   constructor(
     socket: net.Socket,
@@ -46,13 +51,23 @@ export class SessionConnection {
     logger: Logger,
     batch: ResponseBatch,
     output: OutputBound,
+    readBuffer: Buffer,
   ) {
     this.#socket = socket;
     this.#operations = operations;
     this.#logger = logger;
     this.#batch = batch;
     this.#output = output;
-    socket.on('data', this.#read);
+    if (!readIntoBuffer(socket, readBuffer, this.#readShared)) socket.on('data', this.#read);
+  }
+
+  /** Moves on every read and every answer that waited: the listener closes a connection where it stands still (see IdleSweep). */
+  get activity(): number {
+    return this.#activity;
+  }
+
+  close(): void {
+    this.#socket.destroy();
   }
 
   /** Answers the requests held back by the output bound. */
@@ -60,7 +75,18 @@ export class SessionConnection {
     if (!this.#waiting) this.#drain();
   }
 
+  /** A read into the shared buffer: the requests left waiting get data of their own before the next read reuses it. */
+  readonly #readShared = (chunk: Buffer): void => {
+    this.#read(chunk);
+    const requests = this.#requests;
+    for (let i = this.#next; i < requests.length; i++) {
+      const request = requests[i]!;
+      requests[i] = { ...request, data: request.data.slice() };
+    }
+  };
+
   readonly #read = (chunk: Buffer): void => {
+    this.#activity++;
     let messages: DcMessage[];
     try {
       messages = this.#decoder.push(chunk);
@@ -122,6 +148,7 @@ export class SessionConnection {
   }
 
   #answered(request: DcMessage, data: Uint8Array | undefined): void {
+    this.#activity++;
     this.#waiting = false;
     if (data === undefined || this.#socket.destroyed) return;
     this.#batch.add(this.#socket, request.requestUid, request.operation, data);

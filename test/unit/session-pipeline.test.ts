@@ -149,6 +149,42 @@ describe('session listener pipelining, with answers at once and answers that wai
     );
   });
 
+  it('keeps the bytes of requests held behind one that waits while other connections read into the shared buffer', async () => {
+    let release: (value: Uint8Array) => void = () => undefined;
+    const stored = new Map<string, string>();
+    const store: SessionStore = {
+      get: (key) => (key === hex('load') ? new Promise<Uint8Array>((resolve) => (release = resolve)) : undefined),
+      put: (key, value) => (stored.set(key, Buffer.from(value).toString()), true),
+      delete: () => false,
+    };
+    const { port, listener } = await listen(store);
+    listeners.push(listener);
+    const waiting = new PipeliningClient(port);
+    const other = new PipeliningClient(port);
+    clients.push(waiting, other);
+    const mine = 'A'.repeat(1500);
+    waiting.send([
+      [Operation.GET, id('load')],
+      [Operation.ADD, encodeAddRequest(60_000, id('mine'), id(mine))],
+      [Operation.HAVE, id('mine')],
+    ]);
+    await sleep(50); // the listener has read all three; the ADD and HAVE wait behind the load
+    other.send(
+      Array.from({ length: 20 }, (_, i) => [
+        Operation.ADD,
+        encodeAddRequest(60_000, id(`other-${i}`), id('B'.repeat(1500))),
+      ]),
+    );
+    await other.received(20);
+    release(id('s-load'));
+    await waiting.received(3);
+    assert.equal(stored.get(hex('mine')), mine, "the held ADD's session is its own bytes, not the other connection's");
+    assert.deepEqual(
+      waiting.responses.map((response) => response.requestUid),
+      [1, 2, 3],
+    );
+  });
+
   it('answers DISCONNECTED for a failure mid-pipeline and goes on; closes after the answers before an ADD it cannot parse', async () => {
     const unreachable = new DistCacheError(ErrorCode.PEER_UNAVAILABLE, 'no node could serve the key');
     const client = await start({
