@@ -213,7 +213,7 @@ export interface SessionCacheOptions {
   tls?: PeerTlsOptions;
   /** UNIX socket owner uid, group gid and mode (e.g. 0o660). Default: the process's, umask. */
   socket?: { owner?: number; group?: number; mode?: number };
-  /** Time in ms after which an idle connection is closed. Default 60000. */
+  /** Time in ms after which an idle connection is closed (checked four times per period, so up to a quarter later). Default 60000. */
   idleTimeout?: number;
   /** Connections accepted at once. Default 20000. */
   maxConnections?: number;
