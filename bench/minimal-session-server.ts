@@ -4,9 +4,9 @@
  * wire framing (frames of up to 2048 bytes, reassembled and split), nothing
  * else: no bounds, no validation beyond what dc_test's checks need, no
  * metrics, no backpressure. It reads as serve does, into one buffer of its
- * own (src/net/buffer-reads.ts), so it copies what it keeps past a read. What it costs is Node's floor for a session
- * server, as bench/echo-server.ts is Node's floor for one request and one
- * answer.
+ * own (src/net/buffer-reads.ts), so it copies what it keeps past a read.
+ * What it costs is Node's floor for a session server, as
+ * bench/echo-server.ts is Node's floor for one request and one answer.
  *
  *   node dist-bench/bench/minimal-session-server.js HOST PORT
  */

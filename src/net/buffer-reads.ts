@@ -28,8 +28,8 @@ interface UserBufferHandle {
  * each read to `onBytes` as a view of it, instead of emitting `data` with a
  * fresh buffer per read. This is what Node's `onread` socket option does,
  * which `net.Server` does not offer for the sockets it accepts: no allocation
- * and no stream bookkeeping per read. On a server answering small requests
- * that is about a sixth of its CPU per request.
+ * and no stream bookkeeping per read. (bench/minimal-session-server.ts under
+ * 8 dc_test clients went from 11.6 to 9.3-10.2 µs of CPU per request.)
  *
  * The view is valid only during the call: the next read on any socket sharing
  * `buffer` overwrites it, so `onBytes` copies whatever it keeps. `pause()`,
