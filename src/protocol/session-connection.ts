@@ -61,7 +61,10 @@ export class SessionConnection {
     if (!readIntoBuffer(socket, readBuffer, this.#readShared)) socket.on('data', this.#read);
   }
 
-  /** Moves on every read and every answer that waited: the listener closes a connection where it stands still (see IdleSweep). */
+  /**
+   * Moves on every read, every answer that waited and every drain of the
+   * output: the listener closes a connection where it stands still (see IdleSweep).
+   */
   get activity(): number {
     return this.#activity;
   }
@@ -70,8 +73,9 @@ export class SessionConnection {
     this.#socket.destroy();
   }
 
-  /** Answers the requests held back by the output bound. */
+  /** Answers the requests held back by the output bound, once the client read what was over it. */
   resume(): void {
+    this.#activity++; // a client reading a long run of answers is not idle, though it sends nothing
     if (!this.#waiting) this.#drain();
   }
 
