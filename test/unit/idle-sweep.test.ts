@@ -28,6 +28,19 @@ describe('IdleSweep: one timer closes the connections that stood still for the i
     assert.ok(quiet.closedAt - since >= IDLE_MS - 1, `closed after ${quiet.closedAt - since} ms, before the idle time`);
   });
 
+  it('closes a connection watched just before a sweep no sooner than the idle time', async () => {
+    const idleMs = 400;
+    const sweep = new IdleSweep(idleMs);
+    await sleep(idleMs / 4 - 20); // the sweeps run every idleMs / 4 from the sweep's start: the first is 20 ms away
+    const fresh = connection();
+    const since = performance.now();
+    sweep.watch(fresh);
+    await sleep(idleMs * 2);
+    sweep.stop();
+    assert.ok(fresh.closedAt !== undefined, 'closed');
+    assert.ok(fresh.closedAt - since >= idleMs - 1, `closed ${fresh.closedAt - since} ms after it was watched`);
+  });
+
   it('keeps a connection open while its activity moves, and closes it once it stops', async () => {
     const sweep = new IdleSweep(IDLE_MS);
     const busy = connection();
