@@ -25,7 +25,8 @@ export class IdleSweep {
   }
 
   watch(connection: Activity): void {
-    this.#watched.set(connection, { activity: connection.activity, quietSweeps: 0 });
+    // The next sweep may come at once: it is not a quiet period yet, so it does not count.
+    this.#watched.set(connection, { activity: connection.activity, quietSweeps: -1 });
   }
 
   unwatch(connection: Activity): void {
