@@ -10,7 +10,10 @@ export interface SessionStore {
   get(key: string): Uint8Array | undefined | Promise<Uint8Array | undefined>;
   /**
    * Stores the session unless the id is taken; false when it is. Fails with
-   * ERR_INVALID_ARGUMENT for a session larger than the keyspace.
+   * ERR_INVALID_ARGUMENT for a session larger than the keyspace. `value` may
+   * be a view into the listener's read buffer, which the next read on any
+   * connection overwrites: copy it before returning (the engine's preparePut
+   * does), never after a promise settles.
    */
   put(key: string, value: Uint8Array, expiresAt: number): boolean | Promise<boolean>;
   delete(key: string): boolean | Promise<boolean>;
