@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict';
+import { once } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
@@ -14,6 +15,32 @@ const directory = mkdtempSync(join(tmpdir(), 'session-idle-'));
 
 describe('session listener idle closing', () => {
   after(() => rmSync(directory, { recursive: true, force: true }));
+
+  it('closes a connection that sends nothing no sooner than idleTimeout after it connected, and within a quarter more', async () => {
+    const idleMs = 400;
+    const path = join(directory, 'silent.sock');
+    const created = performance.now(); // the listener's sweeps run every idleMs / 4 from its creation
+    const listener = new SessionListener(
+      { listen: [`UNIX:${path}`], tls: undefined, socket: undefined, idleTimeout: idleMs, maxConnections: 10 },
+      new SessionOperations({ get: () => undefined, put: () => true, delete: () => false }),
+      silentLogger,
+    );
+    await listener.start();
+    await sleep(created + idleMs / 4 - 20 - performance.now()); // connect 20 ms before a sweep
+    const client = net.connect({ path });
+    client.on('error', () => undefined);
+    try {
+      await once(client, 'connect');
+      const connected = performance.now();
+      await once(client, 'close');
+      const closedAfter = performance.now() - connected;
+      assert.ok(closedAfter >= idleMs - 1, `closed ${Math.round(closedAfter)} ms after it connected`);
+      assert.ok(closedAfter <= idleMs * 1.25 + 100, `closed only ${Math.round(closedAfter)} ms after it connected`);
+    } finally {
+      client.destroy();
+      await listener.stop();
+    }
+  });
 
   it('keeps open a connection whose answers drain to a client that reads them slowly, longer than idleTimeout', async () => {
     const path = join(directory, 'slow-reader.sock');
