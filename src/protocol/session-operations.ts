@@ -1,5 +1,5 @@
 import { ErrorCode, isDistCacheError } from '../errors.js';
-import { MAX_ID_BYTES, Operation, Status, parseAddRequest, type DcMessage } from './codec.js';
+import { MAX_ID_BYTES, MAX_MESSAGE_BYTES, Operation, Status, parseAddRequest, type DcMessage } from './codec.js';
 
 /**
  * The engine calls the session listener needs, on its keyspace. Each answers
@@ -66,7 +66,7 @@ export class SessionOperations {
     if (key === undefined) return NOTOK; // no session can have that id
     switch (request.operation) {
       case Operation.GET:
-        return then(this.store.get(key), (session) => session ?? NOTOK);
+        return then(this.store.get(key), servable);
       case Operation.REMOVE:
         return then(this.store.delete(key), (removed) => (removed ? OK : NOTOK));
       case Operation.HAVE:
@@ -86,6 +86,14 @@ export class SessionOperations {
     if (stored instanceof Promise) return stored.then(addStatus, tooLarge);
     return addStatus(stored);
   }
+}
+
+/**
+ * GET's answer: the session, or NOTOK when there is none or it is larger than
+ * a message carries (put through the engine, not the protocol).
+ */
+function servable(session: Uint8Array | undefined): Uint8Array {
+  return session === undefined || session.byteLength > MAX_MESSAGE_BYTES ? NOTOK : session;
 }
 
 function addStatus(stored: boolean): Uint8Array {
