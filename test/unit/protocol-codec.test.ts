@@ -158,7 +158,11 @@ describe('distcache protocol codec limits', () => {
       reused.fill(0xee);
       message.copy(reused, 0, split);
       const [whole] = decoder.push(reused.subarray(0, message.length - split));
-      assert.deepEqual(whole!.data, Uint8Array.from({ length: 3000 }, (_, i) => i % 251), `split at ${split}`);
+      assert.deepEqual(
+        whole!.data,
+        Uint8Array.from({ length: 3000 }, (_, i) => i % 251),
+        `split at ${split}`,
+      );
     }
   });
 
