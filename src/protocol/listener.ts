@@ -41,6 +41,8 @@ export class SessionListener {
   /** The buffer every plain connection reads into (see {@link SessionConnection}); the size of Node's own reads. */
   readonly #readBuffer = Buffer.allocUnsafeSlow(READ_BUFFER_BYTES);
   readonly #idle: IdleSweep;
+  /** stop() was called: a connection accepted since (a UNIX server accepts until its file is removed) is closed. */
+  #stopping = false;
 
   constructor(
     private readonly settings: SessionListenerSettings,
@@ -68,6 +70,7 @@ export class SessionListener {
 
   /** Closes the servers and every connection; removes the UNIX sockets this listener created. */
   async stop(): Promise<void> {
+    this.#stopping = true;
     this.#idle.stop();
     for (const socket of this.#sockets) socket.destroy();
     await Promise.all(this.#listening.map((listening) => listening.close()));
@@ -89,6 +92,10 @@ export class SessionListener {
   }
 
   #serve(socket: net.Socket): void {
+    if (this.#stopping) {
+      socket.destroy();
+      return;
+    }
     this.#sockets.add(socket);
     socket.setNoDelay?.(true);
     socket.on('error', () => socket.destroy());
