@@ -17,7 +17,8 @@ export const FRAME_DATA_BYTES = 2048;
 export const MAX_FRAMES = 16;
 /** Bytes of data one message carries at most. */
 export const MAX_MESSAGE_BYTES = FRAME_DATA_BYTES * MAX_FRAMES;
-const HEADER_BYTES = 14;
+/** Bytes of a frame header. */
+export const HEADER_BYTES = 14;
 
 /** The four user operations. */
 export const Operation = { ADD: 0, GET: 1, REMOVE: 2, HAVE: 3 } as const;

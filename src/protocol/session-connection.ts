@@ -1,12 +1,14 @@
 import type net from 'node:net';
 import type { Logger } from '../logger.js';
 import { readIntoBuffer } from '../net/buffer-reads.js';
-import { DcMessageDecoder, DcProtocolError, Status, type DcMessage } from './codec.js';
+import { DcMessageDecoder, DcProtocolError, HEADER_BYTES, Status, type DcMessage } from './codec.js';
 import type { ResponseBatch } from './response-batch.js';
 import type { SessionOperations } from './session-operations.js';
 
 const DISCONNECTED = Uint8Array.of(Status.DISCONNECTED);
 const NO_REQUESTS: DcMessage[] = [];
+/** Most bytes of requests a connection holds behind one that waits before it stops reading (as the output bound). */
+const MAX_HELD_BYTES = 64 * 1024;
 
 /** Whether a connection must stop answering until its unsent output drains (the listener's OutputGate). */
 export interface OutputBound {
@@ -17,16 +19,18 @@ export interface OutputBound {
  * One client connection of the session listener. A plain socket is read into
  * the listener's read buffer (see {@link readIntoBuffer}): requests are views
  * of it, and the ones still unanswered when a read has been handled are
- * copied. Requests are answered
- * strictly in order. While the store answers at once (a session in this
- * node's memory, a standalone write), a request is answered in the same turn,
- * with no promise, and the answers to one chunk of requests go out in one
- * write. A request that has to wait (another node, a load) holds back every
- * request after it, and the connection is read no further until it is
- * answered: at most one chunk of requests waits. Requests wait too, and the
- * connection is read no further, while its unsent answers exceed the output
- * bound; call {@link resume} once they drained. (A batch is written once it
- * reaches 16 KiB, so the bound is overshot by less than that and one answer.)
+ * copied. Requests are answered strictly in order. While the store answers at
+ * once (a session in this node's memory, a standalone write), a request is
+ * answered in the same turn, with no promise, and the answers to one chunk of
+ * requests go out in one write. A request that has to wait (another node, a
+ * cluster write) holds back every request after it; the connection is read on
+ * until those held requests pass {@link MAX_HELD_BYTES}. (A client that sends
+ * one request at a time never stops the reading, which on a socket reading
+ * into our buffer costs two system calls to stop and restart.) Requests wait
+ * too, and the connection is read no further, while its unsent answers exceed
+ * the output bound; call {@link resume} once they drained. (A batch is written
+ * once it reaches 16 KiB, so the bound is overshot by less than that and one
+ * answer.)
  */
 export class SessionConnection {
   readonly #socket: net.Socket;
@@ -85,7 +89,7 @@ export class SessionConnection {
     const requests = this.#requests;
     for (let i = this.#next; i < requests.length; i++) {
       const request = requests[i]!;
-      requests[i] = { ...request, data: request.data.slice() };
+      if (request.data.buffer === chunk.buffer) requests[i] = { ...request, data: request.data.slice() };
     }
   };
 
@@ -112,10 +116,11 @@ export class SessionConnection {
     } else {
       for (const message of messages) this.#requests.push(message);
     }
-    if (!this.#waiting) this.#drain();
+    if (this.#waiting) this.#readOnOrStop();
+    else this.#drain();
   };
 
-  /** Answers requests in order while they are answered at once; writes the answers; reads on only when none is left. */
+  /** Answers requests in order while they are answered at once; writes the answers; then reads on or stops. */
   #drain(): void {
     const socket = this.#socket;
     while (this.#next < this.#requests.length && !socket.destroyed && !this.#output.hold()) {
@@ -138,9 +143,21 @@ export class SessionConnection {
       this.#requests = NO_REQUESTS;
       this.#next = 0;
     }
-    // Read on only when every request read is answered and the client reads its answers.
-    if (this.#waiting || this.#requests.length > 0 || this.#output.hold()) socket.pause();
+    this.#readOnOrStop();
+  }
+
+  /** Reads on while the client reads its answers and the requests held behind one that waits stay few; else stops. */
+  #readOnOrStop(): void {
+    const socket = this.#socket;
+    if (this.#output.hold() || this.#heldBytes() > MAX_HELD_BYTES) socket.pause();
     else if (socket.isPaused()) socket.resume();
+  }
+
+  /** Bytes of the requests read and not answered yet, frame headers counted. */
+  #heldBytes(): number {
+    let bytes = 0;
+    for (let i = this.#next; i < this.#requests.length; i++) bytes += HEADER_BYTES + this.#requests[i]!.data.byteLength;
+    return bytes;
   }
 
   #wait(request: DcMessage, answer: Promise<Uint8Array>): void {
