@@ -112,14 +112,11 @@ export class FrameReader {
   }
 
   string(): string {
-    const length = this.u16();
-    this.#need(length);
-    const start = this.#advance(length);
+    // Decoded straight from the frame: the string keeps nothing of it, so no copy is needed.
+    const bytes = this.#view(this.u16());
     try {
-      // Decoded straight from the frame: the string keeps nothing of it, so no copy is needed.
-      return decoder.decode(this.#frame.subarray(start, start + length));
-    } catch (error) {
-      if (error instanceof DistCacheError) throw error;
+      return decoder.decode(bytes);
+    } catch {
       throw protocolError('string is not valid UTF-8');
     }
   }
@@ -145,9 +142,7 @@ export class FrameReader {
 
   /** Like {@link bytes}, for a value its receiver keeps only briefly: the copy may share a slab. */
   bytesInSlab(length: number): Uint8Array {
-    this.#need(length);
-    const start = this.#advance(length);
-    return replySlab.copy(this.#frame.subarray(start, start + length));
+    return replySlab.copy(this.#view(length));
   }
 
   /** Like {@link rest}, for a value its receiver keeps only briefly: the copy may share a slab. */
@@ -195,5 +190,12 @@ export class FrameReader {
     const at = this.#offset;
     this.#offset += bytes;
     return at;
+  }
+
+  /** The next `length` bytes as a view into the frame, valid only while the frame is. */
+  #view(length: number): Buffer {
+    this.#need(length);
+    const start = this.#advance(length);
+    return this.#frame.subarray(start, start + length);
   }
 }
