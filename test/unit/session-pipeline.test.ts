@@ -185,6 +185,41 @@ describe('session listener pipelining, with answers at once and answers that wai
     );
   });
 
+  it('reassembles a request trickled in pieces of a few bytes while another connection floods the shared buffer', async () => {
+    const stored = new Map<string, Uint8Array>();
+    const { port, listener } = await listen({
+      get: (key) => stored.get(key),
+      put: (key, value) => (stored.set(key, Uint8Array.from(value)), true),
+      delete: () => false,
+    });
+    listeners.push(listener);
+    const trickling = new PipeliningClient(port);
+    const flooding = new PipeliningClient(port);
+    clients.push(trickling, flooding);
+    trickling.socket.setNoDelay(true);
+    const mine = Uint8Array.from({ length: 3000 }, (_, i) => i % 251); // two frames
+    const add = encodeMessage({
+      isResponse: false,
+      requestUid: 1,
+      operation: Operation.ADD,
+      data: encodeAddRequest(60_000, id('mine'), mine),
+    });
+    for (let at = 0; at < add.length; at += 7) {
+      trickling.socket.write(add.subarray(at, at + 7));
+      if (at % 700 === 0) {
+        const burst = Array.from({ length: 5 }, (_, i): [Operation, Uint8Array] => [
+          Operation.ADD,
+          encodeAddRequest(60_000, id(`flood-${at}-${i}`), new Uint8Array(3000).fill(0xbb)),
+        ]);
+        flooding.send(burst);
+        await sleep(1); // the listener reads both connections between the pieces
+      }
+    }
+    await trickling.received(1);
+    assert.deepEqual([...trickling.responses[0]!.data], [Status.OK]);
+    assert.deepEqual(stored.get(hex('mine')), mine, "the trickled session is its own bytes, not the flood's");
+  });
+
   it('answers DISCONNECTED for a failure mid-pipeline and goes on; closes after the answers before an ADD it cannot parse', async () => {
     const unreachable = new DistCacheError(ErrorCode.PEER_UNAVAILABLE, 'no node could serve the key');
     const client = await start({
